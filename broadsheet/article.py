@@ -1,0 +1,263 @@
+"""The Article record and its front matter: written and read in this one place.
+
+Ingest writes `Article.to_markdown()`; the Pelican plugins rebuild the record from an
+article's metadata with `Article.from_metadata()`. Nothing else knows the field names.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import yaml
+
+try:  # libyaml is several times faster; the pure-Python classes give identical output.
+    from yaml import CSafeDumper as _Dumper, CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - wheels without libyaml
+    from yaml import SafeDumper as _Dumper, SafeLoader as _Loader
+
+INGEST_VERSION = 1
+
+#: Front-matter keys that ingest owns. Any other key (tags, notes, ...) belongs to the
+#: archivist and is never touched by a re-ingest.
+INGEST_FIELDS = (
+    "title",
+    "date",
+    "slug",
+    "signature",
+    "source_id",
+    "outlet",
+    "facets",
+    "related_status",
+    "related_json",
+    "source",
+    "ingest_version",
+    "warnings",
+    "body",
+)
+
+
+@dataclass
+class Source:
+    """Where an article came from, byte for byte."""
+
+    file: str
+    sha256: str
+    bytes: int
+    encoding: str
+    newlines: str = "lf"
+    row: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {
+            "file": self.file,
+            "sha256": self.sha256,
+            "bytes": self.bytes,
+            "encoding": self.encoding,
+            "newlines": self.newlines,
+        }
+        if self.row is not None:
+            d["row"] = self.row
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> Source:
+        d = d or {}
+        return cls(
+            file=str(d.get("file", "")),
+            sha256=str(d.get("sha256", "")),
+            bytes=int(d.get("bytes", 0) or 0),
+            encoding=str(d.get("encoding", "")),
+            newlines=str(d.get("newlines", "lf")),
+            row=d.get("row"),
+        )
+
+
+@dataclass
+class Article:
+    """One archived article, whatever it was ingested from (dump or table row)."""
+
+    title: str
+    date: datetime
+    paragraphs: list[str]
+    source: Source
+    signature: str | None = None
+    related_json: str | None = None
+    related_status: str = "absent"
+    source_id: str | None = None
+    outlet: str | None = None
+    facets: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    slug: str = ""
+    #: Archivist-owned front matter (tags, notes, corrections) carried through untouched.
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def body(self) -> str:
+        """The scraped text: paragraphs separated by one blank line."""
+        return "\n\n".join(self.paragraphs)
+
+    def related_entries(self, timezone: str = "Asia/Tehran"):
+        """Entries of the related-articles blob, parsed by the one shared parser."""
+        from broadsheet.related import parse_blob
+
+        return parse_blob(self.related_json, timezone).entries
+
+    # -- front matter -------------------------------------------------------------
+
+    def front_matter(self) -> dict[str, Any]:
+        """The ingest-owned fields, in a stable order, as plain YAML-able values."""
+        fm: dict[str, Any] = {
+            "title": self.title,
+            "date": self.date.isoformat(),
+            "slug": self.slug,
+            "signature": self.signature,
+        }
+        if self.source_id is not None:
+            fm["source_id"] = self.source_id
+        if self.outlet is not None:
+            fm["outlet"] = self.outlet
+        if self.facets:
+            fm["facets"] = dict(self.facets)
+        fm["related_status"] = self.related_status
+        fm["related_json"] = self.related_json
+        fm["source"] = self.source.to_dict()
+        fm["ingest_version"] = INGEST_VERSION
+        fm["warnings"] = list(self.warnings)
+        return fm
+
+    def to_markdown(self) -> str:
+        """The whole content file: YAML front matter, then the body as literal Markdown."""
+        fm = self.front_matter()
+        fm.update({k: v for k, v in self.extra.items() if k not in fm})
+        return render_markdown_file(fm, self.paragraphs)
+
+    @classmethod
+    def from_metadata(cls, meta: dict[str, Any], paragraphs: list[str] | None = None) -> Article:
+        """Rebuild the record from front matter, as parsed by YAML or by Pelican's reader.
+
+        Pelican turns `date` into a datetime and drops null values; both shapes are accepted.
+        """
+        date = meta.get("date")
+        if isinstance(date, str):
+            date = datetime.fromisoformat(date)
+        extra = {k: v for k, v in meta.items() if k not in INGEST_FIELDS}
+        return cls(
+            title=str(meta.get("title", "")),
+            date=date,
+            paragraphs=list(paragraphs or []),
+            source=Source.from_dict(meta.get("source")),
+            signature=_opt_str(meta.get("signature")),
+            related_json=_opt_str(meta.get("related_json")),
+            related_status=str(meta.get("related_status", "absent")),
+            source_id=_opt_str(meta.get("source_id")),
+            outlet=_opt_str(meta.get("outlet")),
+            facets=dict(meta.get("facets") or {}),
+            warnings=[str(w) for w in (meta.get("warnings") or [])],
+            slug=str(meta.get("slug", "")),
+            extra=extra,
+        )
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+# -- the Markdown file ---------------------------------------------------------------
+
+_FRONT_MATTER = re.compile(r"\A---\n(?P<yaml>.*?)\n(?:---|\.\.\.)\n(?P<body>.*)\Z", re.DOTALL)
+
+
+def dump_yaml(data: dict[str, Any]) -> str:
+    return yaml.dump(
+        data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=1 << 30
+    )
+
+
+def render_markdown_file(front_matter: dict[str, Any], paragraphs: list[str]) -> str:
+    body = "\n\n".join(escape_paragraph(p) for p in paragraphs)
+    return f"---\n{dump_yaml(front_matter)}---\n\n{body}\n"
+
+
+def split_markdown_file(text: str) -> tuple[dict[str, Any], str]:
+    """Front matter (as YAML data) and the Markdown body of a content file."""
+    m = _FRONT_MATTER.match(text)
+    if not m:
+        raise ValueError("no YAML front matter (expected a first line '---')")
+    data = yaml.load(m.group("yaml"), Loader=_Loader)
+    if not isinstance(data, dict):
+        raise ValueError("front matter is not a mapping")
+    return data, m.group("body")
+
+
+def read_content_file(text: str) -> tuple[dict[str, Any], list[str]]:
+    """Front matter and the literal paragraphs (un-escaped) of a content file."""
+    meta, body = split_markdown_file(text)
+    return meta, [unescape_paragraph(p) for p in body.strip("\n").split("\n\n") if p]
+
+
+def read_markdown_file(text: str) -> Article:
+    """Parse a content file back into an Article."""
+    return Article.from_metadata(*read_content_file(text))
+
+
+# -- literal Markdown ----------------------------------------------------------------
+#
+# Scraped text must display exactly as scraped, and the file must stay readable for an
+# archivist who edits it. So only what Markdown (with the extensions pelicanconf enables,
+# none) could read as markup is neutralised: inline markup characters everywhere,
+# block markers at the start of a paragraph, whitespace Markdown would strip or
+# reinterpret. `tests/test_article.py` renders arbitrary text through the site's own
+# Markdown settings and checks it comes back character for character.
+
+_INLINE = {"\\": "\\\\", "`": "\\`", "*": "\\*", "_": "\\_", "[": "\\[", "]": "\\]",
+           "<": "&lt;", "&": "&amp;"}
+_BLOCK_START = re.compile(r"^(?:[#>+\-=]|\d+\.)")
+_BLANK = " \t"
+
+
+def escape_paragraph(text: str) -> str:
+    out = []
+    for ch in text:
+        if ch in _INLINE:
+            out.append(_INLINE[ch])
+        elif ch in "\n\r\x0b\x0c\x85\u2028\u2029":
+            out.append(f"&#{ord(ch)};")
+        else:
+            out.append(ch)
+    s = "".join(out)
+    m = _BLOCK_START.match(s)
+    if m:
+        lead = m.group(0)
+        if lead[-1] == ".":  # "1. " would start an ordered list
+            s = lead[:-1] + "\\." + s[len(lead):]
+        elif lead == ">":
+            s = "&gt;" + s[1:]
+        elif lead == "=":  # not escapable by backslash in Python-Markdown
+            s = "&#61;" + s[1:]
+        else:
+            s = "\\" + s
+    stripped = s.lstrip(_BLANK)
+    lead_ws = "".join(f"&#{ord(c)};" for c in s[: len(s) - len(stripped)])
+    body = stripped.rstrip(_BLANK)
+    trail_ws = "".join(f"&#{ord(c)};" for c in stripped[len(body):])
+    return lead_ws + body + trail_ws
+
+
+_UNESCAPE = re.compile(r"\\(.)|&#(\d+);|&(lt|gt|amp);", re.DOTALL)
+_NAMED = {"lt": "<", "gt": ">", "amp": "&"}
+
+
+def unescape_paragraph(markdown: str) -> str:
+    """Inverse of `escape_paragraph` (for reading files ingest wrote)."""
+
+    def repl(m: re.Match) -> str:
+        if m.group(1) is not None:
+            return m.group(1)
+        if m.group(2) is not None:
+            return chr(int(m.group(2)))
+        return _NAMED[m.group(3)]
+
+    return _UNESCAPE.sub(repl, markdown)

@@ -1,0 +1,58 @@
+"""Runs Pelican with the project's settings: the only library module that imports Pelican."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+PROJECT = Path(__file__).resolve().parent.parent
+SETTINGS_FILES = {"local": "pelicanconf.py", "hosted": "publishconf.py", "offline": "offlineconf.py"}
+
+
+class BuildError(RuntimeError):
+    """Pelican reported errors: the build is not to be trusted."""
+
+
+def settings_file(name: str) -> Path:
+    try:
+        return PROJECT / SETTINGS_FILES[name]
+    except KeyError:
+        raise ValueError(f"unknown settings {name!r}; choose one of {', '.join(SETTINGS_FILES)}") from None
+
+
+def load_settings(name: str = "local", **overrides: Any) -> dict[str, Any]:
+    from pelican.settings import read_settings
+
+    return read_settings(str(settings_file(name)), override=overrides or None)
+
+
+def source_timezone(name: str = "local") -> str:
+    return load_settings(name)["SOURCE_TIMEZONE"]
+
+
+class _ErrorCounter(logging.Handler):
+    def __init__(self):
+        super().__init__(level=logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+def build(content: Path, output: Path, settings: str = "local", **overrides: Any) -> dict[str, Any]:
+    """Build the site; raise BuildError if Pelican logged any error. Returns the settings used."""
+    from pelican import Pelican
+
+    overrides = {"PATH": str(Path(content).resolve()), "OUTPUT_PATH": str(Path(output).resolve()), **overrides}
+    conf = load_settings(settings, **overrides)
+    counter = _ErrorCounter()
+    root = logging.getLogger()
+    root.addHandler(counter)
+    try:
+        Pelican(conf).run()
+    finally:
+        root.removeHandler(counter)
+    if counter.messages:
+        raise BuildError("Pelican reported errors:\n- " + "\n- ".join(counter.messages))
+    return conf

@@ -1,0 +1,107 @@
+"""The archivist's commands (`./invoke --list`). Thin: options in, library calls, a summary out."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from invoke import Exit, task
+
+ROOT = Path(__file__).resolve().parent
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+@task(help={
+    "source": "folder of raw dumps (read recursively) or one file; default raw/",
+    "content": "where the Markdown articles go; default content/",
+    "report": "JSON report path; default reports/ingest.json",
+    "timezone": "the source's local timezone; default SOURCE_TIMEZONE from pelicanconf.py",
+})
+def ingest(c, source="raw", content="content", report="reports/ingest.json", timezone=None):
+    """Turn raw dumps into Markdown articles with YAML front matter. Exit 3 if any file was rejected."""
+    from rich.progress import Progress
+
+    from broadsheet import site
+    from broadsheet.ingest import ingest as run_ingest, write_report
+
+    tz = timezone or site.source_timezone()
+    console = _console()
+    with Progress(console=console, transient=True) as progress:
+        bar = progress.add_task("ingest", total=None)
+        result = run_ingest(Path(source), Path(content), tz,
+                            on_progress=lambda done, total: progress.update(bar, completed=done, total=total))
+    write_report(result, Path(report))
+    _print_ingest_summary(console, result, report)
+    if result.exit_status:
+        raise Exit(code=result.exit_status)
+
+
+def _print_ingest_summary(console, result, report_path):
+    s = result.summary()
+    console.print(
+        f"ingest: {s['read']} files read, {s['accepted']} articles "
+        f"({s['written']} written, {s['unchanged']} unchanged, {s['removed']} removed), "
+        f"{s['duplicates']} duplicates, {s['rejected']} rejected, {s['conflicts']} edit conflicts"
+    )
+    for r in result.rejected[:20]:
+        console.print(f"  rejected {r['source']}: {r['reason']}: {r['detail']}")
+    if len(result.rejected) > 20:
+        console.print(f"  ... and {len(result.rejected) - 20} more")
+    for cfl in result.conflicts[:20]:
+        console.print(f"  conflict {cfl['output']} ({cfl['source']}): fields {cfl['fields']}; kept {cfl['kept']}")
+    console.print(f"report: {report_path}")
+
+
+@task(help={
+    "content": "Markdown articles; default content/",
+    "output": "where the site goes; default output/",
+    "settings": "local (relative URLs) or hosted (absolute URLs, feeds, sitemap)",
+    "siteurl": "the site's public URL, for --settings hosted (or set SITEURL)",
+})
+def build(c, content="content", output="output", settings="local", siteurl=None):
+    """Build the site with Pelican."""
+    from broadsheet import site
+
+    overrides = {"SITEURL": siteurl} if siteurl else {}
+    try:
+        site.build(Path(content), Path(output), settings, **overrides)
+    except site.BuildError as exc:
+        raise Exit(str(exc), code=1)
+    _console().print(f"site: {output}/index.html")
+
+
+@task(help={"output": "the built site; default output/", "port": "default 8000"})
+def serve(c, output="output", port=8000):
+    """Preview the built site on http://localhost:PORT/."""
+    import functools
+    import http.server
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=output)
+    with http.server.ThreadingHTTPServer(("127.0.0.1", int(port)), handler) as httpd:
+        _console().print(f"serving {output} on http://localhost:{port}/ (Ctrl-C stops)")
+        httpd.serve_forever()
+
+
+@task(help={
+    "no_browser": "skip the browser tests instead of failing when Chromium is missing",
+    "k": "only tests matching this pytest expression",
+})
+def test(c, no_browser=False, k=None):
+    """Run the whole test suite (browser tests need /usr/bin/chromium)."""
+    from broadsheet.checks import missing_test_tools
+
+    missing = missing_test_tools(browser=not no_browser)
+    if missing:
+        raise Exit("cannot run the tests, missing:\n- " + "\n- ".join(missing), code=2)
+    args = [sys.executable, "-m", "pytest", "-q", "-n", "2"]
+    if no_browser:
+        args += ["-m", "not browser"]
+    if k:
+        args += ["-k", k]
+    c.run(" ".join(f"'{a}'" for a in args), pty=False)

@@ -1,0 +1,57 @@
+"""Shared fixtures: real files in, real sites out, a real browser where needed."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
+SEED = ROOT / "raw" / "000_7915cdcd53051b33.txt"
+FAKES_DIR = (ROOT / ".." / "shared" / "data" / "fa-kes").resolve()
+FAKES_CSV = FAKES_DIR / "FA-KES-Dataset.csv"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+def ingest_into(source: Path, content: Path):
+    from broadsheet.ingest import ingest
+
+    return ingest(source, content, "Asia/Tehran")
+
+
+def build_site(content: Path, output: Path, settings: str = "local", **overrides):
+    from broadsheet import site
+
+    return site.build(content, output, settings, CACHE_PATH=str(output.parent / "cache"), **overrides)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium. Missing browser fails (the suite requires it) unless
+    BROADSHEET_SKIP_BROWSER=1 is set, in which case browser tests are skipped."""
+    if not os.access(CHROMIUM, os.X_OK):
+        if os.environ.get("BROADSHEET_SKIP_BROWSER") == "1":
+            pytest.skip(f"no Chromium at {CHROMIUM} and BROADSHEET_SKIP_BROWSER=1")
+        pytest.fail(f"Chromium is required at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="session")
+def sample_site(tmp_path_factory):
+    """The bundled sample (raw/) ingested and built once per test session."""
+    base = tmp_path_factory.mktemp("sample")
+    content, output = base / "content", base / "output"
+    report = ingest_into(ROOT / "raw", content)
+    build_site(content, output)
+    return {"content": content, "output": output, "report": report}
