@@ -215,7 +215,8 @@ def read_markdown_file(text: str) -> Article:
 _INLINE = {"\\": "\\\\", "`": "\\`", "*": "\\*", "_": "\\_", "[": "\\[", "]": "\\]",
            "<": "&lt;", "&": "&amp;"}
 _BLOCK_START = re.compile(r"^(?:[#>+\-=]|\d+\.)")
-_BLANK = " \t"
+#: Tabs are expanded to spaces by Markdown; line breaks would split the paragraph.
+_AS_ENTITY = set("\t\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
 
 
 def escape_paragraph(text: str) -> str:
@@ -223,7 +224,7 @@ def escape_paragraph(text: str) -> str:
     for ch in text:
         if ch in _INLINE:
             out.append(_INLINE[ch])
-        elif ch in "\n\r\x0b\x0c\x85\u2028\u2029":
+        elif ch in _AS_ENTITY:
             out.append(f"&#{ord(ch)};")
         else:
             out.append(ch)
@@ -239,11 +240,13 @@ def escape_paragraph(text: str) -> str:
             s = "&#61;" + s[1:]
         else:
             s = "\\" + s
-    stripped = s.lstrip(_BLANK)
-    lead_ws = "".join(f"&#{ord(c)};" for c in s[: len(s) - len(stripped)])
-    body = stripped.rstrip(_BLANK)
-    trail_ws = "".join(f"&#{ord(c)};" for c in stripped[len(body):])
-    return lead_ws + body + trail_ws
+    # Markdown strips leading and trailing whitespace (str.strip: NBSP included) and reads
+    # four leading spaces as code; entities keep them.
+    core = s.strip()
+    start = s.index(core) if core else len(s)
+    lead_ws = "".join(f"&#{ord(c)};" for c in s[:start])
+    trail_ws = "".join(f"&#{ord(c)};" for c in s[start + len(core):])
+    return lead_ws + core + trail_ws
 
 
 _UNESCAPE = re.compile(r"\\(.)|&#(\d+);|&(lt|gt|amp);", re.DOTALL)

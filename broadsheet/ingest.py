@@ -262,22 +262,23 @@ def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
         if existing is None:
             merged, clashes = new_fields, []
         else:
-            merged, clashes = merge_edits(new_fields, _fields(*existing), base)
-        text = _render(merged)
+            current_fields = _fields(*existing)
+            merged, clashes = merge_edits(new_fields, current_fields, base)
         if clashes:
             report.conflicts.append({"output": rel, "source": article.source.file, "fields": clashes,
                                      "kept": "the archivist's edit"})
-        current_text = target.read_text(encoding="utf-8") if target.exists() else None
-        if current_text == text:
+        if existing is not None and existing_path == target and merged == current_fields:
+            # nothing to change: leave the archivist's formatting and the mtime alone
             report.unchanged += 1
         else:
-            atomic_write(target, text)
+            atomic_write(target, _render(merged))
             report.written += 1
         if existing_path and existing_path != target and existing_path.exists() and previous_rel not in paths:
             existing_path.unlink()
         new_state[rel] = {"source": article.source.file,
                           "fields": {k: _fingerprint(v) for k, v in new_fields.items()},
-                          "written": hashlib.sha256(text.encode()).hexdigest()}
+                          # what an unedited file holds: tells later runs whether the archivist touched it
+                          "written": hashlib.sha256(_render(new_fields).encode()).hexdigest()}
         report.accepted.append({"source": article.source.file, "output": rel, "warnings": article.warnings})
 
     for rel, entry in sorted(old_state.items()):
