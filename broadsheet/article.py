@@ -30,6 +30,8 @@ INGEST_FIELDS = (
     "source_id",
     "outlet",
     "facets",
+    "text_dateline",
+    "dataset",
     "related_status",
     "related_json",
     "source",
@@ -62,6 +64,12 @@ class Source:
             d["row"] = self.row
         return d
 
+    @property
+    def ref(self) -> str:
+        """How the report names this source: the file, or `file#row=N` for a table row
+        (RFC 7111 fragment; the header is row 1, as in a spreadsheet)."""
+        return self.file if self.row is None else f"{self.file}#row={self.row}"
+
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> Source:
         d = d or {}
@@ -91,6 +99,10 @@ class Article:
     facets: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     slug: str = ""
+    #: A dateline found at the start of a table cell, verbatim (`Thu Jul 7 2016`).
+    text_dateline: str | None = None
+    #: The published dataset a table row comes from: title, authors, doi, licence, ...
+    dataset: dict[str, Any] | None = None
     #: Archivist-owned front matter (tags, notes, corrections) carried through untouched.
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -121,6 +133,10 @@ class Article:
             fm["outlet"] = self.outlet
         if self.facets:
             fm["facets"] = dict(self.facets)
+        if self.text_dateline is not None:
+            fm["text_dateline"] = self.text_dateline
+        if self.dataset is not None:
+            fm["dataset"] = self.dataset
         fm["related_status"] = self.related_status
         fm["related_json"] = self.related_json
         fm["source"] = self.source.to_dict()
@@ -157,6 +173,8 @@ class Article:
             facets=dict(meta.get("facets") or {}),
             warnings=[str(w) for w in (meta.get("warnings") or [])],
             slug=str(meta.get("slug", "")),
+            text_dateline=_opt_str(meta.get("text_dateline")),
+            dataset=meta.get("dataset") or None,
             extra=extra,
         )
 
@@ -216,19 +234,12 @@ _INLINE = {"\\": "\\\\", "`": "\\`", "*": "\\*", "_": "\\_", "[": "\\[", "]": "\
            "<": "&lt;", "&": "&amp;"}
 _BLOCK_START = re.compile(r"^(?:[#>+\-=]|\d+\.)")
 #: Tabs are expanded to spaces by Markdown; line breaks would split the paragraph.
-_AS_ENTITY = set("\t\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+_AS_ENTITY = "\t\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+_ESCAPES = str.maketrans({**_INLINE, **{c: f"&#{ord(c)};" for c in _AS_ENTITY}})
 
 
 def escape_paragraph(text: str) -> str:
-    out = []
-    for ch in text:
-        if ch in _INLINE:
-            out.append(_INLINE[ch])
-        elif ch in _AS_ENTITY:
-            out.append(f"&#{ord(ch)};")
-        else:
-            out.append(ch)
-    s = "".join(out)
+    s = text.translate(_ESCAPES)
     m = _BLOCK_START.match(s)
     if m:
         lead = m.group(0)

@@ -224,6 +224,27 @@ def _render(fields: dict[str, Any]) -> str:
     return render_markdown_file({k: v for k, v in fields.items() if k != "body"}, fields["body"])
 
 
+def _merge_into(target: Path, existing_path: Path | None, new_fields: dict[str, Any], new_text: str,
+                base: dict[str, str] | None, rel: str, article: Article, report: IngestReport) -> None:
+    """Write `target`, keeping what the archivist changed in the file found at `existing_path`."""
+    existing = _read_existing(existing_path) if existing_path and existing_path.exists() else None
+    if existing is None:
+        atomic_write(target, new_text)
+        report.written += 1
+        return
+    current_fields = _fields(*existing)
+    merged, clashes = merge_edits(new_fields, current_fields, base)
+    if clashes:
+        report.conflicts.append({"output": rel, "source": article.source.file, "fields": clashes,
+                                 "kept": "the archivist's edit"})
+    if existing_path == target and merged == current_fields:
+        # nothing to change: leave the archivist's formatting and the mtime alone
+        report.unchanged += 1
+    else:
+        atomic_write(target, new_text if merged == new_fields else _render(merged))
+        report.written += 1
+
+
 def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
            on_progress: Callable[[int, int], None] | None = None) -> IngestReport:
     """Ingest every file under `source` into `content/`; see the module docstring."""
@@ -255,30 +276,20 @@ def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
     for rel, article in sorted(paths.items()):
         target = content / rel
         new_fields = _fields(article.front_matter(), article.paragraphs)
+        new_text = _render(new_fields)
         previous_rel = rel if rel in old_state else old_path_of_source.get(article.source.file)
         base = old_state.get(previous_rel, {}).get("fields") if previous_rel else None
         existing_path = target if target.exists() else (content / previous_rel if previous_rel else None)
-        existing = _read_existing(existing_path) if existing_path and existing_path.exists() else None
-        if existing is None:
-            merged, clashes = new_fields, []
+        if existing_path == target and target.read_text(encoding="utf-8") == new_text:
+            report.unchanged += 1  # the common case on a re-ingest: nothing to merge
         else:
-            current_fields = _fields(*existing)
-            merged, clashes = merge_edits(new_fields, current_fields, base)
-        if clashes:
-            report.conflicts.append({"output": rel, "source": article.source.file, "fields": clashes,
-                                     "kept": "the archivist's edit"})
-        if existing is not None and existing_path == target and merged == current_fields:
-            # nothing to change: leave the archivist's formatting and the mtime alone
-            report.unchanged += 1
-        else:
-            atomic_write(target, _render(merged))
-            report.written += 1
-        if existing_path and existing_path != target and existing_path.exists() and previous_rel not in paths:
-            existing_path.unlink()
+            _merge_into(target, existing_path, new_fields, new_text, base, rel, article, report)
+            if existing_path and existing_path != target and existing_path.exists() and previous_rel not in paths:
+                existing_path.unlink()
         new_state[rel] = {"source": article.source.file,
                           "fields": {k: _fingerprint(v) for k, v in new_fields.items()},
                           # what an unedited file holds: tells later runs whether the archivist touched it
-                          "written": hashlib.sha256(_render(new_fields).encode()).hexdigest()}
+                          "written": hashlib.sha256(new_text.encode()).hexdigest()}
         report.accepted.append({"source": article.source.file, "output": rel, "warnings": article.warnings})
 
     for rel, entry in sorted(old_state.items()):
