@@ -91,6 +91,29 @@ def corpus(c, number=None, dest=None, seed=0, malformed=0.0, truth="truth.json")
 
 
 @task(help={
+    "number": "how many dumps to generate (-n N; invoke spells one-letter options with one dash)",
+    "dest": "folder to write them into (created if missing)",
+    "seed": "random seed; the same options give the same bytes (default 0)",
+    "malformed": "fraction of broken files, every kind in turn (default 0)",
+    "truth": "name of the ground-truth file written beside the dumps (default truth.json)",
+})
+def corpus(c, number=None, dest=None, seed=0, malformed=0.0, truth="truth.json"):
+    """Generate a synthetic corpus of dumps in the seed's format, with its ground truth."""
+    if number is None or dest is None:
+        raise Exit("invoke corpus needs -n N (or --number N) and --dest DIR", code=2)
+    from broadsheet import site
+    from broadsheet.corpus import generate_corpus, write_corpus
+
+    generated = generate_corpus(int(number), int(seed), float(malformed), site.source_timezone())
+    truth_path = write_corpus(generated, Path(dest), truth)
+    kinds = {}
+    for f in generated.files:
+        kinds[f.truth["kind"]] = kinds.get(f.truth["kind"], 0) + 1
+    broken = ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()) if k != "clean") or "none"
+    _console().print(f"corpus: {len(generated.files)} dumps in {dest} (broken: {broken}); truth: {truth_path}")
+
+
+@task(help={
     "content": "Markdown articles; default content/",
     "output": "where the site goes; default output/",
     "settings": "local (relative URLs) or hosted (absolute URLs, feeds, sitemap)",
