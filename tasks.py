@@ -18,33 +18,24 @@ def _console():
 
 
 @task(help={
-    "source": "folder of raw dumps and CSV tables (read recursively) or one file; default raw/",
-    "mapping": "YAML mapping for every CSV table (e.g. mappings/fa-kes.yaml); without it, "
-               "<name>.csv is read with <name>.mapping.yaml beside it",
+    "source": "folder of raw dumps (read recursively) or one file; default raw/",
     "content": "where the Markdown articles go; default content/",
     "report": "JSON report path; default reports/ingest.json",
     "timezone": "the source's local timezone; default SOURCE_TIMEZONE from pelicanconf.py",
 })
-def ingest(c, source="raw", content="content", report="reports/ingest.json", timezone=None, mapping=None):
-    """Turn raw dumps and table rows into Markdown articles with YAML front matter.
-    Exit 3 if any file or row was rejected, 2 if the --mapping file is unusable."""
+def ingest(c, source="raw", content="content", report="reports/ingest.json", timezone=None):
+    """Turn raw dumps into Markdown articles with YAML front matter. Exit 3 if any file was rejected."""
     from rich.progress import Progress
 
     from broadsheet import site
     from broadsheet.ingest import ingest as run_ingest, write_report
-    from broadsheet.tables import MappingError, load_mapping
 
-    try:
-        table_mapping = load_mapping(Path(mapping)) if mapping else None
-    except MappingError as exc:
-        raise Exit(f"ingest: {exc}", code=2)
     tz = timezone or site.source_timezone()
     console = _console()
     with Progress(console=console, transient=True) as progress:
         bar = progress.add_task("ingest", total=None)
         result = run_ingest(Path(source), Path(content), tz,
-                            on_progress=lambda done, total: progress.update(bar, completed=done, total=total),
-                            mapping=table_mapping)
+                            on_progress=lambda done, total: progress.update(bar, completed=done, total=total))
     write_report(result, Path(report))
     _print_ingest_summary(console, result, report)
     if result.exit_status:
@@ -54,7 +45,7 @@ def ingest(c, source="raw", content="content", report="reports/ingest.json", tim
 def _print_ingest_summary(console, result, report_path):
     s = result.summary()
     console.print(
-        f"ingest: {s['read']} read (dumps and table rows), {s['accepted']} articles "
+        f"ingest: {s['read']} files read, {s['accepted']} articles "
         f"({s['written']} written, {s['unchanged']} unchanged, {s['removed']} removed), "
         f"{s['duplicates']} duplicates, {s['rejected']} rejected, {s['conflicts']} edit conflicts"
     )
@@ -65,29 +56,6 @@ def _print_ingest_summary(console, result, report_path):
     for cfl in result.conflicts[:20]:
         console.print(f"  conflict {cfl['output']} ({cfl['source']}): fields {cfl['fields']}; kept {cfl['kept']}")
     console.print(f"report: {report_path}")
-
-
-@task(help={
-    "number": "how many dumps to generate (-n N; invoke spells one-letter options with one dash)",
-    "dest": "folder to write them into (created if missing)",
-    "seed": "random seed; the same options give the same bytes (default 0)",
-    "malformed": "fraction of broken files, every kind in turn (default 0)",
-    "truth": "name of the ground-truth file written beside the dumps (default truth.json)",
-})
-def corpus(c, number=None, dest=None, seed=0, malformed=0.0, truth="truth.json"):
-    """Generate a synthetic corpus of dumps in the seed's format, with its ground truth."""
-    if number is None or dest is None:
-        raise Exit("invoke corpus needs -n N (or --number N) and --dest DIR", code=2)
-    from broadsheet import site
-    from broadsheet.corpus import generate_corpus, write_corpus
-
-    generated = generate_corpus(int(number), int(seed), float(malformed), site.source_timezone())
-    truth_path = write_corpus(generated, Path(dest), truth)
-    kinds = {}
-    for f in generated.files:
-        kinds[f.truth["kind"]] = kinds.get(f.truth["kind"], 0) + 1
-    broken = ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()) if k != "clean") or "none"
-    _console().print(f"corpus: {len(generated.files)} dumps in {dest} (broken: {broken}); truth: {truth_path}")
 
 
 @task(help={
