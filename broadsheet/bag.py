@@ -1,0 +1,444 @@
+"""The offline zip: the site built with offline settings, packed as a BagIt bag; and its verification.
+
+What the zip promises, and what `verify_zip` checks:
+- it is a BagIt bag (made and validated with the `bagit` library) in one top-level folder named
+  after the zip; the site is the payload under `data/`; a top-level `index.html` opens it;
+- every internal link and asset resolves inside the payload from disk: no root-relative (`/...`)
+  links, no links to folders (from disk they open a file listing), no external assets;
+- every article the site lists (`data/articles.jsonl` when the site exports it) has its page;
+- the same content gives the same bytes: entries sorted, timestamps and permissions fixed, and
+  the bag's dates come from the articles (`Bagging-Date` is the latest article's day), never
+  from the clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any, Iterable
+from urllib.parse import unquote, urlsplit
+
+import bagit
+
+from broadsheet import __version__, site
+from broadsheet.article import split_markdown_file
+
+#: Every zip entry carries this timestamp (the earliest a zip can hold), so the build time never shows.
+ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
+FILE_MODE = 0o644
+#: Where the site's own data exports live inside the payload (written by the archive_pages plugin).
+ARTICLES_EXPORT = "data/articles.jsonl"
+#: Keys of an articles.jsonl record that may hold the page's relative URL, in order of preference.
+ARTICLE_URL_KEYS = ("url", "path", "href", "page", "save_as")
+ROOT_INDEX = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{title}</title>
+<meta http-equiv="refresh" content="0; url=data/index.html">
+</head>
+<body>
+<p><a href="data/index.html">Open {title}</a></p>
+<p>This folder is a BagIt bag (RFC 8493): the site is under <code>data/</code>, its checksums are in
+<code>manifest-sha256.txt</code>, and <code>bag-info.txt</code> describes it.</p>
+</body>
+</html>
+"""
+
+log = logging.getLogger(__name__)
+
+
+class BagBuildError(RuntimeError):
+    """The offline site could not be built or packed."""
+
+
+@dataclass(frozen=True)
+class CorpusFacts:
+    """What bag-info.txt says about the articles: derived from the content, never from the clock."""
+
+    article_count: int
+    first_date: str | None  # YYYY-MM-DD in the source's local time
+    last_date: str | None
+
+
+@dataclass
+class ZipResult:
+    path: Path
+    sha256: str
+    bytes: int
+    files: int
+    facts: CorpusFacts
+
+
+@dataclass
+class Verification:
+    """The outcome of verify_zip / verify_site: `errors` is empty when everything holds."""
+
+    errors: list[str] = field(default_factory=list)
+    html_files: int = 0
+    links_checked: int = 0
+    articles_checked: int = 0
+    article_source: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "errors": self.errors, "html_files": self.html_files,
+                "links_checked": self.links_checked, "articles_checked": self.articles_checked,
+                "article_source": self.article_source}
+
+
+# -- building ------------------------------------------------------------------------------
+
+def corpus_facts(content: Path) -> CorpusFacts:
+    """Count the articles under `content/` and find their date range (drafts and hidden excluded)."""
+    dates = []
+    for path in sorted(Path(content).rglob("*.md")):
+        if any(part.startswith(".") for part in path.relative_to(content).parts):
+            continue
+        try:
+            meta, _ = split_markdown_file(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, UnicodeDecodeError):
+            continue  # Pelican reports unreadable files itself; they have no page
+        if str(meta.get("status", "published")).lower() in ("draft", "hidden", "skip"):
+            continue
+        date = meta.get("date")
+        if date is not None:
+            dates.append(str(date)[:10])
+    return CorpusFacts(len(dates), min(dates, default=None), max(dates, default=None))
+
+
+def bag_info(settings: dict[str, Any], facts: CorpusFacts) -> dict[str, str]:
+    info = {
+        "Source-Organization": settings.get("SOURCE_NAME") or settings.get("SITENAME", ""),
+        "External-Description": f"{settings.get('SITENAME', '')}: {settings.get('SITESUBTITLE', '')}. "
+                                "Offline copy of the site: open index.html.",
+        "Article-Count": str(facts.article_count),
+        "Bag-Software-Agent": f"Broadsheet {__version__} (bagit.py {bagit.VERSION})",
+        # The bag's date is the content's: the day of the latest article.
+        "Bagging-Date": facts.last_date or "1970-01-01",
+    }
+    if facts.first_date:
+        info["Date-Range"] = f"{facts.first_date}/{facts.last_date}"
+    return info
+
+
+def build_offline_site(content: Path, dest: Path, cache_path: Path | None = None) -> dict[str, Any]:
+    """Build the site with offlineconf.py into `dest` (which must not exist or be empty)."""
+    overrides: dict[str, Any] = {}
+    if cache_path is not None:
+        overrides.update(CACHE_PATH=str(cache_path), LOAD_CONTENT_CACHE=True, CACHE_CONTENT=True,
+                         CONTENT_CACHING_LAYER="reader", CHECK_MODIFIED_METHOD="md5")
+    else:
+        overrides.update(CACHE_PATH=str(Path(dest).parent / ".pelican-cache"), LOAD_CONTENT_CACHE=False,
+                         CACHE_CONTENT=False)
+    return site.build(Path(content), Path(dest), "offline", **overrides)
+
+
+def make_bag(site_dir: Path, info: dict[str, str], title: str) -> Path:
+    """Turn `site_dir` into a bag in place: its files move under `data/`; adds the opening index.html."""
+    site_dir = Path(site_dir)
+    bagit.make_bag(str(site_dir), bag_info=dict(info), processes=1, checksums=["sha256"])
+    (site_dir / "index.html").write_text(ROOT_INDEX.format(title=_html_escape(title)), encoding="utf-8")
+    bag = bagit.Bag(str(site_dir))
+    bag.save()  # the tag manifest now covers index.html too
+    return site_dir
+
+
+def _html_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def write_reproducible_zip(folder: Path, zip_path: Path, root_name: str) -> int:
+    """Zip `folder` as `root_name/...`: sorted entries, fixed timestamps and modes. Returns the file count."""
+    folder = Path(folder)
+    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    zip_path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(zip_path, "w") as zf:
+        for rel in files:
+            entry = zipfile.ZipInfo(f"{root_name}/{rel}", date_time=ZIP_TIMESTAMP)
+            entry.create_system = 3  # unix, so the mode below is honoured
+            entry.external_attr = (0o100000 | FILE_MODE) << 16
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            with open(folder / rel, "rb") as f:
+                zf.writestr(entry, f.read(), compresslevel=6)
+    return len(files)
+
+
+def make_offline_zip(content: Path, zip_path: Path, cache_path: Path | None = None,
+                     work_dir: Path | None = None) -> ZipResult:
+    """Build the offline site from `content`, bag it and write `zip_path` (atomically, replaced
+    only when its bytes change so an unchanged archive keeps its modification time)."""
+    zip_path = Path(zip_path)
+    root_name = zip_path.stem
+    if work_dir is not None:
+        Path(work_dir).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="broadsheet-zip-", dir=work_dir) as tmp:
+        bag_dir = Path(tmp) / root_name
+        settings = build_offline_site(Path(content), bag_dir, cache_path)
+        facts = corpus_facts(Path(content))
+        make_bag(bag_dir, bag_info(settings, facts), settings.get("SITENAME", "the archive"))
+        staged = Path(tmp) / "archive.zip"
+        count = write_reproducible_zip(bag_dir, staged, root_name)
+        digest = sha256_file(staged)
+        size = staged.stat().st_size
+        zip_path.parent.mkdir(parents=True, exist_ok=True)
+        if not (zip_path.is_file() and sha256_file(zip_path) == digest):
+            os.replace(staged, zip_path) if _same_device(staged, zip_path.parent) else _copy_replace(staged, zip_path)
+    return ZipResult(zip_path, digest, size, count, facts)
+
+
+def _same_device(a: Path, b: Path) -> bool:
+    return os.stat(a).st_dev == os.stat(b).st_dev
+
+
+def _copy_replace(src: Path, dest: Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# -- verifying -----------------------------------------------------------------------------
+
+_SKIP_SCHEMES = ("mailto:", "tel:", "javascript:", "data:", "blob:", "about:")
+_ASSET_LINK_RELS = {"stylesheet", "icon", "shortcut", "preload", "modulepreload", "manifest",
+                    "apple-touch-icon", "prefetch"}
+_CSS_URL = re.compile(r"""url\(\s*(?P<q>["']?)(?P<url>[^"')]+)(?P=q)\s*\)|@import\s+(?P<q2>["'])(?P<imp>[^"']+)(?P=q2)""")
+
+
+class _LinkCollector(HTMLParser):
+    """Collects (line, attribute, url, is_asset) from one HTML document."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.links: list[tuple[int, str, str, bool]] = []
+        self._in_style = False
+
+    def handle_starttag(self, tag, attrs):
+        line = self.getpos()[0]
+        attrs = {k: (v or "") for k, v in attrs}
+        rel = set(attrs.get("rel", "").lower().split())
+        for name in ("href", "src", "poster", "data-src"):
+            if name in attrs:
+                is_asset = name != "href" or (tag == "link" and bool(rel & _ASSET_LINK_RELS))
+                self.links.append((line, f"{tag} {name}", attrs[name], is_asset))
+        if "srcset" in attrs:
+            for candidate in attrs["srcset"].split(","):
+                if candidate.strip():
+                    self.links.append((line, f"{tag} srcset", candidate.split()[0], True))
+        if "style" in attrs:
+            self.links += [(line, f"{tag} style", u, True) for u in css_urls(attrs["style"])]
+        self._in_style = tag == "style"
+
+    def handle_endtag(self, tag):
+        self._in_style = False
+
+    def handle_data(self, data):
+        if self._in_style:
+            self.links += [(self.getpos()[0], "style", u, True) for u in css_urls(data)]
+
+
+def css_urls(css: str) -> list[str]:
+    return [(m.group("url") or m.group("imp")).strip() for m in _CSS_URL.finditer(css)]
+
+
+class LinkChecker:
+    """Checks that links in a built site resolve to files inside it, the way a browser reads them from disk."""
+
+    def __init__(self, site_dir: Path, siteurl: str | None = None, allow_folder_links: bool = False):
+        self.root = Path(site_dir).resolve()
+        self.siteurl = (siteurl or "").rstrip("/")
+        self.allow_folder_links = allow_folder_links
+        self.errors: list[str] = []
+        self.checked = 0
+
+    def check_all(self) -> int:
+        """Check every .html and .css file; returns the number of HTML files read."""
+        html_files = 0
+        for path in sorted(self.root.rglob("*")):
+            if path.suffix in (".html", ".htm") and path.is_file():
+                html_files += 1
+                self.check_html(path)
+            elif path.suffix == ".css" and path.is_file():
+                text = path.read_text(encoding="utf-8", errors="replace")
+                for url in css_urls(text):
+                    self.check(path, 0, "css url()", url, True)
+        return html_files
+
+    def check_html(self, path: Path) -> None:
+        collector = _LinkCollector()
+        collector.feed(path.read_text(encoding="utf-8", errors="replace"))
+        collector.close()
+        for line, where, url, is_asset in collector.links:
+            self.check(path, line, where, url, is_asset)
+
+    def check(self, page: Path, line: int, where: str, url: str, is_asset: bool) -> None:
+        url = url.strip()
+        if not url or url.startswith("#") or url.lower().startswith(_SKIP_SCHEMES):
+            return
+        self.checked += 1
+        here = f"{page.relative_to(self.root).as_posix()}:{line}" if line else page.relative_to(self.root).as_posix()
+        parts = urlsplit(url)
+        path = unquote(parts.path)
+        if parts.scheme or url.startswith("//"):
+            if self.siteurl and url.startswith(self.siteurl + "/"):
+                path = unquote(urlsplit(url[len(self.siteurl):]).path)
+                target = self.root / path.lstrip("/")
+            elif self.siteurl and url == self.siteurl:
+                target = self.root
+            else:
+                if is_asset:
+                    self._error(here, where, url, "external asset: the offline site must not need the network")
+                return
+        elif url.startswith("/"):
+            self._error(here, where, url, "root-relative link: from disk it points at the file system's root")
+            return
+        else:
+            if not path:
+                return  # `?query` alone: the page itself
+            target = page.parent / path
+        resolved = Path(os.path.normpath(target))
+        if resolved != self.root and self.root not in resolved.parents:
+            self._error(here, where, url, "points outside the site")
+        elif resolved.is_dir():
+            if not self.allow_folder_links:
+                self._error(here, where, url, "links to a folder: from disk that opens a file listing; "
+                                              "spell out index.html")
+            elif not (resolved / "index.html").is_file():
+                self._error(here, where, url, "folder has no index.html")
+        elif not resolved.is_file():
+            self._error(here, where, url, f"missing: {resolved.relative_to(self.root).as_posix()} is not in the site")
+
+    def _error(self, here: str, where: str, url: str, why: str) -> None:
+        self.errors.append(f"{here}: {where}={url!r}: {why}")
+
+
+def article_pages(site_dir: Path, article_save_as: str) -> list[str]:
+    """Article pages found by the ARTICLE_SAVE_AS pattern (`{date:%Y}/{date:%m}/{slug}.html` -> `*/*/*.html`)."""
+    pattern = re.sub(r"\{[^}]*\}", "*", article_save_as)
+    return sorted(p.relative_to(site_dir).as_posix() for p in Path(site_dir).glob(pattern) if p.is_file())
+
+
+def check_articles(site_dir: Path, expected_count: int | None, result: Verification) -> None:
+    """Every article in data/articles.jsonl has its page; without the export, the article pages
+    found by ARTICLE_SAVE_AS must number `expected_count`."""
+    export = Path(site_dir) / ARTICLES_EXPORT
+    if export.is_file():
+        result.article_source = ARTICLES_EXPORT
+        count = 0
+        for n, line in enumerate(export.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError as exc:
+                result.errors.append(f"{ARTICLES_EXPORT}:{n}: not JSON ({exc})")
+                continue
+            url = next((record[k] for k in ARTICLE_URL_KEYS if isinstance(record.get(k), str)), None)
+            if url is None:
+                result.errors.append(f"{ARTICLES_EXPORT}:{n}: no page URL (looked for {', '.join(ARTICLE_URL_KEYS)})")
+                continue
+            count += 1
+            page = Path(site_dir) / unquote(urlsplit(url).path).lstrip("/")
+            if not page.is_file():
+                result.errors.append(f"{ARTICLES_EXPORT}:{n}: article {record.get('title', url)!r} "
+                                     f"has no page at {url}")
+        result.articles_checked = count
+        if expected_count is not None and count != expected_count:
+            result.errors.append(f"{ARTICLES_EXPORT} lists {count} articles; the content has {expected_count}")
+        return
+    pattern = site.load_settings("offline")["ARTICLE_SAVE_AS"]
+    pages = article_pages(site_dir, pattern)
+    result.article_source = f"pages matching {pattern}"
+    result.articles_checked = len(pages)
+    if expected_count is not None and len(pages) != expected_count:
+        result.errors.append(f"{len(pages)} article pages match {pattern}; the content has {expected_count} articles")
+
+
+def verify_site(site_dir: Path, expected_articles: int | None = None, siteurl: str | None = None,
+                allow_folder_links: bool = False) -> Verification:
+    """Links and article pages of a built site (no bag)."""
+    result = Verification()
+    checker = LinkChecker(site_dir, siteurl=siteurl, allow_folder_links=allow_folder_links)
+    result.html_files = checker.check_all()
+    result.links_checked = checker.checked
+    result.errors += checker.errors
+    check_articles(site_dir, expected_articles, result)
+    return result
+
+
+def verify_bag_dir(bag_dir: Path) -> Verification:
+    """Validate the bag (bagit, checksums included), then the links and articles of its payload."""
+    bag_dir = Path(bag_dir)
+    result = Verification()
+    try:
+        bag = bagit.Bag(str(bag_dir))
+        bag.validate(processes=1)
+    except (bagit.BagError, OSError) as exc:
+        result.errors.append(f"not a valid BagIt bag: {exc}")
+        return result
+    index = bag_dir / "index.html"
+    if not index.is_file() or "data/index.html" not in index.read_text(encoding="utf-8", errors="replace"):
+        result.errors.append("index.html at the top of the bag is missing or does not open data/index.html")
+    payload = bag_dir / "data"
+    if not (payload / "index.html").is_file():
+        result.errors.append("data/index.html (the site's home page) is missing")
+    count = bag.info.get("Article-Count")
+    expected = int(count) if isinstance(count, str) and count.isdigit() else None
+    site_check = verify_site(payload, expected)
+    result.errors += [f"data/{e}" for e in site_check.errors]
+    result.html_files, result.links_checked = site_check.html_files, site_check.links_checked
+    result.articles_checked, result.article_source = site_check.articles_checked, site_check.article_source
+    return result
+
+
+def verify_zip(zip_path: Path, work_dir: Path | None = None) -> Verification:
+    """Unpack the zip into a temporary folder and check everything the module docstring promises."""
+    zip_path = Path(zip_path)
+    try:
+        zf = zipfile.ZipFile(zip_path)
+    except (OSError, zipfile.BadZipFile) as exc:
+        return Verification(errors=[f"{zip_path}: not a readable zip ({exc})"])
+    with zf, tempfile.TemporaryDirectory(prefix="broadsheet-verify-", dir=work_dir) as tmp:
+        names = zf.namelist()
+        tops = {n.split("/", 1)[0] for n in names}
+        if len(tops) != 1 or any("/" not in n for n in names):
+            return Verification(errors=[f"{zip_path}: expected one top-level folder, found {sorted(tops)[:5]}"])
+        bad = [n for n in names if n.startswith("/") or ".." in n.split("/")]
+        if bad:
+            return Verification(errors=[f"{zip_path}: unsafe entry names {bad[:5]}"])
+        zf.extractall(tmp)
+        return verify_bag_dir(Path(tmp) / tops.pop())
+
+
+def summarize(result: Verification, limit: int = 20) -> Iterable[str]:
+    yield (f"{'ok' if result.ok else 'FAILED'}: {result.html_files} HTML files, {result.links_checked} links, "
+           f"{result.articles_checked} articles ({result.article_source})")
+    for e in result.errors[:limit]:
+        yield f"  {e}"
+    if len(result.errors) > limit:
+        yield f"  ... and {len(result.errors) - limit} more"

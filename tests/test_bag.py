@@ -1,0 +1,196 @@
+"""The offline zip: a valid BagIt bag, byte-for-byte reproducible, checked link by link, readable from disk."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import zipfile
+from pathlib import Path
+
+import bagit
+import pytest
+
+from broadsheet import bag
+from broadsheet.article import read_markdown_file
+from conftest import ROOT, ingest_into
+
+
+@pytest.fixture(scope="module")
+def sample_content(tmp_path_factory):
+    content = tmp_path_factory.mktemp("bag-content") / "content"
+    ingest_into(ROOT / "raw", content)
+    return content
+
+
+def expected_facts(content: Path) -> tuple[int, str, str]:
+    """Article count and first/last day, read through the shared model."""
+    days = sorted(read_markdown_file(p.read_text(encoding="utf-8")).date.date().isoformat()
+                  for p in content.rglob("*.md"))
+    return len(days), days[0], days[-1]
+
+
+@pytest.fixture(scope="module")
+def sample_zip(sample_content, tmp_path_factory):
+    return bag.make_offline_zip(sample_content, tmp_path_factory.mktemp("bag-zip") / "broadsheet-archive.zip")
+
+
+def unpack(zip_path: Path, dest: Path) -> Path:
+    with zipfile.ZipFile(zip_path) as zf:
+        zf.extractall(dest)
+    return dest / zip_path.stem
+
+
+def test_zip_is_a_valid_bag_with_the_site_as_payload(sample_content, sample_zip, tmp_path):
+    root = unpack(sample_zip.path, tmp_path)
+    b = bagit.Bag(str(root))
+    b.validate()  # raises on any missing file or checksum mismatch
+    assert (root / "data" / "index.html").is_file()
+    assert "data/index.html" in (root / "index.html").read_text()
+    assert "sha256" in b.algorithms
+    payload = {p.relative_to(root).as_posix() for p in (root / "data").rglob("*") if p.is_file()}
+    assert payload == set(b.payload_entries())
+    info = b.info
+    count, first, last = expected_facts(sample_content)
+    assert info["Article-Count"] == str(count)
+    assert info["Date-Range"] == f"{first}/{last}"
+    assert info["Bagging-Date"] == last  # the content's date, not today's
+    assert info["Source-Organization"] == "Al-Alam News Network (English)"
+    assert info["Bag-Software-Agent"].startswith("Broadsheet ")
+    # index.html at the top is covered by the tag manifest
+    assert "index.html" in (root / "tagmanifest-sha256.txt").read_text()
+
+
+def test_zip_entries_are_sorted_with_fixed_time_and_mode(sample_zip):
+    with zipfile.ZipFile(sample_zip.path) as zf:
+        infos = zf.infolist()
+    names = [i.filename for i in infos]
+    assert names == sorted(names)
+    assert all(n.startswith("broadsheet-archive/") for n in names)
+    assert {i.date_time for i in infos} == {bag.ZIP_TIMESTAMP}
+    assert {(i.external_attr >> 16) & 0o777 for i in infos} == {0o644}
+
+
+def test_verify_zip_accepts_the_sample(sample_content, sample_zip):
+    result = bag.verify_zip(sample_zip.path)
+    assert result.ok, "\n".join(bag.summarize(result))
+    assert result.html_files >= 2 and result.links_checked > 0
+    assert result.articles_checked == expected_facts(sample_content)[0]
+
+
+def test_two_builds_of_the_same_content_give_the_same_zip(sample_content, sample_zip, tmp_path):
+    again = bag.make_offline_zip(sample_content, tmp_path / "broadsheet-archive.zip")
+    assert again.sha256 == sample_zip.sha256
+    assert hashlib.sha256(again.path.read_bytes()).hexdigest() == hashlib.sha256(sample_zip.path.read_bytes()).hexdigest()
+
+
+def test_content_copied_elsewhere_gives_the_same_zip(sample_content, sample_zip, tmp_path):
+    """File modification times and paths on disk do not leak into the zip."""
+    moved = tmp_path / "elsewhere" / "content"
+    shutil.copytree(sample_content, moved)  # new mtimes
+    assert bag.make_offline_zip(moved, tmp_path / "broadsheet-archive.zip").sha256 == sample_zip.sha256
+
+
+def _rebag_with(zip_path: Path, tmp_path: Path, edit) -> Path:
+    """Unpack, let `edit` change the payload, re-make the manifests, zip again."""
+    root = unpack(zip_path, tmp_path / "unpacked")
+    edit(root / "data")
+    bagit.Bag(str(root)).save(manifests=True)
+    out = tmp_path / "tampered" / zip_path.name
+    bag.write_reproducible_zip(root, out, zip_path.stem)
+    return out
+
+
+def test_verify_zip_catches_a_broken_link(sample_zip, tmp_path):
+    def break_link(data: Path):
+        page = data / "index.html"
+        page.write_text(page.read_text().replace("</body>", '<a href="2016/03/no-such-article.html">x</a></body>'))
+
+    result = bag.verify_zip(_rebag_with(sample_zip.path, tmp_path, break_link))
+    assert not result.ok
+    assert any("no-such-article.html" in e and "missing" in e for e in result.errors), result.errors
+
+
+@pytest.mark.parametrize("link, why", [
+    ('<a href="/2016/index.html">x</a>', "root-relative"),
+    ('<a href="archive/">x</a>', "folder"),
+    ('<script src="https://cdn.example.org/lib.js"></script>', "external asset"),
+    ('<img src="../outside.png">', "outside the site"),
+])
+def test_verify_zip_catches_links_that_break_from_disk(sample_zip, tmp_path, link, why):
+    def add_link(data: Path):
+        (data / "archive").mkdir(exist_ok=True)
+        (data / "archive" / "index.html").write_text("<p>archive</p>")
+        page = data / "index.html"
+        page.write_text(page.read_text().replace("</body>", link + "</body>"))
+
+    result = bag.verify_zip(_rebag_with(sample_zip.path, tmp_path, add_link))
+    assert any(why in e for e in result.errors), result.errors
+
+
+def test_verify_zip_catches_a_missing_css_asset(sample_zip, tmp_path):
+    def add_css(data: Path):
+        (data / "extra.css").write_text("body { background: url('img/missing.png'); }")
+
+    result = bag.verify_zip(_rebag_with(sample_zip.path, tmp_path, add_css))
+    assert any("extra.css" in e and "img/missing.png" in e for e in result.errors), result.errors
+
+
+def test_verify_zip_catches_a_missing_article_page(sample_zip, tmp_path):
+    def drop_article(data: Path):
+        for page in bag.article_pages(data, "{date:%Y}/{date:%m}/{slug}.html"):
+            (data / page).unlink()
+
+    result = bag.verify_zip(_rebag_with(sample_zip.path, tmp_path, drop_article))
+    assert not result.ok
+    assert any("article" in e for e in result.errors), result.errors
+
+
+def test_verify_zip_catches_a_corrupted_payload(sample_zip, tmp_path):
+    root = unpack(sample_zip.path, tmp_path / "unpacked")
+    page = root / "data" / "index.html"
+    page.write_text(page.read_text() + "<!-- changed after bagging -->")
+    out = tmp_path / "broadsheet-archive.zip"
+    bag.write_reproducible_zip(root, out, "broadsheet-archive")
+    result = bag.verify_zip(out)
+    assert any("not a valid BagIt bag" in e for e in result.errors), result.errors
+
+
+def test_offline_links_plugin_spells_out_folder_links():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "plugins"))
+    from offline_links import spell_out_folder_links
+
+    html = '<a href="./">h</a><a href="../">u</a><a href="..">p</a><a href="2016/#x">y</a>' \
+           '<a href="https://example.org/">e</a><a href="/abs/">r</a><a href="a.html">a</a>'
+    assert spell_out_folder_links(html) == (
+        '<a href="./index.html">h</a><a href="../index.html">u</a><a href="../index.html">p</a>'
+        '<a href="2016/index.html#x">y</a><a href="https://example.org/">e</a><a href="/abs/">r</a><a href="a.html">a</a>')
+
+
+@pytest.mark.browser
+def test_zip_opens_from_disk_with_working_navigation(sample_zip, tmp_path, browser):
+    """Unzipped anywhere, index.html shows the site and its links work from file://.
+    Search is tested only when the search plugin has produced search.html."""
+    root = unpack(sample_zip.path, tmp_path)
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto((root / "index.html").as_uri())
+    page.wait_for_url("**/data/index.html")
+    assert "Broadsheet archive" in page.content()
+    article = page.locator("a[href*='syrian-army-troops-take-key-areas']").first
+    article.click()
+    page.wait_for_load_state()
+    assert page.url.endswith("syrian-army-troops-take-key-areas-from-isis-in-latakia-kill-militants-in-raqqa.html")
+    assert "Latakia" in page.inner_text("body")
+    home = page.locator("a[href$='index.html']").first
+    home.click()
+    page.wait_for_load_state()
+    assert page.url.endswith("/data/index.html")
+    search = root / "data" / "search.html"
+    if search.is_file():
+        page.goto(search.as_uri() + "?q=Latakia")
+        page.wait_for_selector("a[href*='syrian-army-troops-take-key-areas']", timeout=10_000)
+    assert not errors, errors
+    page.close()
