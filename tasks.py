@@ -18,24 +18,33 @@ def _console():
 
 
 @task(help={
-    "source": "folder of raw dumps (read recursively) or one file; default raw/",
+    "source": "folder of raw dumps and CSV tables (read recursively) or one file; default raw/",
+    "mapping": "YAML mapping for every CSV table (e.g. mappings/fa-kes.yaml); without it, "
+               "<name>.csv is read with <name>.mapping.yaml beside it",
     "content": "where the Markdown articles go; default content/",
     "report": "JSON report path; default reports/ingest.json",
     "timezone": "the source's local timezone; default SOURCE_TIMEZONE from pelicanconf.py",
 })
-def ingest(c, source="raw", content="content", report="reports/ingest.json", timezone=None):
-    """Turn raw dumps into Markdown articles with YAML front matter. Exit 3 if any file was rejected."""
+def ingest(c, source="raw", content="content", report="reports/ingest.json", timezone=None, mapping=None):
+    """Turn raw dumps and table rows into Markdown articles with YAML front matter.
+    Exit 3 if any file or row was rejected, 2 if the --mapping file is unusable."""
     from rich.progress import Progress
 
     from broadsheet import site
     from broadsheet.ingest import ingest as run_ingest, write_report
+    from broadsheet.tables import MappingError, load_mapping
 
+    try:
+        table_mapping = load_mapping(Path(mapping)) if mapping else None
+    except MappingError as exc:
+        raise Exit(f"ingest: {exc}", code=2)
     tz = timezone or site.source_timezone()
     console = _console()
     with Progress(console=console, transient=True) as progress:
         bar = progress.add_task("ingest", total=None)
         result = run_ingest(Path(source), Path(content), tz,
-                            on_progress=lambda done, total: progress.update(bar, completed=done, total=total))
+                            on_progress=lambda done, total: progress.update(bar, completed=done, total=total),
+                            mapping=table_mapping)
     write_report(result, Path(report))
     _print_ingest_summary(console, result, report)
     if result.exit_status:
@@ -45,7 +54,7 @@ def ingest(c, source="raw", content="content", report="reports/ingest.json", tim
 def _print_ingest_summary(console, result, report_path):
     s = result.summary()
     console.print(
-        f"ingest: {s['read']} files read, {s['accepted']} articles "
+        f"ingest: {s['read']} read (dumps and table rows), {s['accepted']} articles "
         f"({s['written']} written, {s['unchanged']} unchanged, {s['removed']} removed), "
         f"{s['duplicates']} duplicates, {s['rejected']} rejected, {s['conflicts']} edit conflicts"
     )

@@ -34,6 +34,29 @@ DATELINE = re.compile(
 #: A closing editor code: `S/SH 11`, `S/SH`, `218-12`, `SSH 11`.
 SIGNATURE = re.compile(r"(?:[A-Z]{1,4}(?:/[A-Z]{1,4})*(?: \d{1,3})?|\d{2,3}-\d{1,3})")
 
+# Table cells (the FA-KES CSV) hold the same pages flattened into one line: the dateline
+# leads the text without its comma, the time is optional or squeezed (`190703`, `at 0914`),
+# the day may come first and the weekday or month may be spelled out. Group names are those
+# of DATELINE, so `parse_dateline` reads both.
+_TEXT_WEEKDAY = r"(?P<wd>Mon|Tue|Wed|Thu|Fri|Sat|Sun)(?:day|sday|nesday|rsday|urday)?"
+_TEXT_MONTH = r"(?P<mon>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]{0,6}"
+# `at 0914`, `10:59`, `190703`; a bare four-digit number is not a time ("1500 killed").
+_TEXT_TIME = (r"(?: (?P<at>at )?(?P<hour>[01]\d|2[0-3])(?P<colon>:)?(?P<minute>[0-5]\d)"
+              r"(?(at)|(?(colon)|(?=\d)))(?::?(?P<second>[0-5]\d))?)?(?![\w:])")
+
+#: A dateline at the start of a flattened text: `Thu Jul 7 2016`, `Sat Feb 28 2015 190703`
+#: (month first) or `Fri 07 Apr 2017 at 0914`, `Wednesday 07 December 2016 10:59` (day first).
+TEXT_DATELINES = (
+    re.compile(_TEXT_WEEKDAY + " " + _TEXT_MONTH + r" (?P<day>\d{1,2}),? (?P<year>\d{4})" + _TEXT_TIME),
+    re.compile(_TEXT_WEEKDAY + r",? (?P<day>\d{1,2}) " + _TEXT_MONTH + r",? (?P<year>\d{4})" + _TEXT_TIME),
+)
+
+#: A closing editor code at the end of a flattened text, after the last sentence: SIGNATURE,
+#: or the forms the flattening leaves (`12` from `S/SH 12`, run-together codes like `MBMB`).
+TEXT_SIGNATURE = re.compile(
+    r"(?<=[.!?\"'\u201d)]) (?P<signature>" + SIGNATURE.pattern + r"|[A-Z]{5,6}|\d{1,3})\s*\Z"
+)
+
 #: How many lines may precede the dateline (title, blank, title again, stray blanks).
 _HEADER_LINES = 6
 _CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1f]")
@@ -107,19 +130,36 @@ def localize(naive: datetime, timezone: str) -> tuple[datetime, list[str]]:
 
 
 def parse_dateline(match: re.Match, timezone: str) -> tuple[datetime, list[str]]:
-    """A DATELINE match -> aware datetime; DumpError('impossible-date') for e.g. Feb 30."""
+    """A DATELINE or TEXT_DATELINES match -> aware datetime (midnight when the line has no
+    time); DumpError('impossible-date') for e.g. Feb 30."""
     g = match.groupdict()
     try:
         naive = datetime(
-            int(g["year"]), _MONTHS[g["mon"]], int(g["day"]),
-            int(g["hour"]), int(g["minute"]), int(g["second"] or 0),
+            int(g["year"]), _MONTHS[g["mon"][:3]], int(g["day"]),
+            int(g["hour"] or 0), int(g["minute"] or 0), int(g["second"] or 0),
         )
     except ValueError as exc:
         raise DumpError("impossible-date", f"dateline '{match.group(0)}' is not a real date ({exc})") from None
     aware, warnings = localize(naive, timezone)
-    if g.get("wd") and _WEEKDAYS[naive.weekday()] != g["wd"]:
+    weekday = (g.get("wd") or "")[:3]
+    if weekday and _WEEKDAYS[naive.weekday()] != weekday:
         warnings.append(f"dateline says {g['wd']} but {naive.date()} was a {_WEEKDAYS[naive.weekday()]}")
     return aware, warnings
+
+
+def match_text_dateline(text: str) -> re.Match | None:
+    """The dateline a flattened text starts with (TEXT_DATELINES), or None."""
+    for pattern in TEXT_DATELINES:
+        match = pattern.match(text)
+        if match:
+            return match
+    return None
+
+
+def text_signature(text: str) -> str | None:
+    """The editor code a flattened text ends with (TEXT_SIGNATURE), or None."""
+    match = TEXT_SIGNATURE.search(text)
+    return match.group("signature") if match else None
 
 
 def split_signature(paragraphs: list[str]) -> tuple[list[str], str | None]:

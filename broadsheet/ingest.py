@@ -26,6 +26,7 @@ from slugify import slugify
 
 from broadsheet.article import Article, read_content_file, render_markdown_file
 from broadsheet.dumps import DEFAULT_TIMEZONE, Rejection, parse_dump
+from broadsheet.tables import Mapping, MappingError, is_mapping_file, is_table, mapping_for, parse_table
 
 STATE_FILE = ".broadsheet-ingest.json"
 SLUG_MAX = 80
@@ -75,30 +76,40 @@ class IngestReport:
 # -- reading ---------------------------------------------------------------------------
 
 def list_sources(source: Path) -> list[Path]:
-    """Every file under `source` (or `source` itself), hidden files and folders skipped."""
+    """Every file under `source` (or `source` itself), hidden files and folders skipped,
+    and the `<table>.mapping.yaml` files that describe tables (they are not sources)."""
     if source.is_file():
         return [source]
     files = []
     for root, dirs, names in os.walk(source):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        files += [Path(root, n) for n in sorted(names) if not n.startswith(".")]
+        files += [Path(root, n) for n in sorted(names) if not n.startswith(".") and not is_mapping_file(Path(n))]
     return files
 
 
-def _parse_file(job: tuple[str, str, str]) -> list[Article | Rejection]:
-    path, rel, timezone = job
+def _parse_file(job: tuple[str, str, str, Mapping | None]) -> list[Article | Rejection]:
+    """A dump gives one outcome; a table (`.csv`) one per row, read with its mapping."""
+    path, rel, timezone, mapping = job
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
         return [Rejection(rel, "unreadable", str(exc))]
-    return [parse_dump(raw, rel, timezone)]
+    if not is_table(Path(path)):
+        return [parse_dump(raw, rel, timezone)]
+    try:
+        mapping = mapping_for(Path(path), mapping)
+    except MappingError as exc:
+        return [Rejection(rel, "no-mapping", str(exc))]
+    return parse_table(raw, rel, mapping, timezone)
 
 
 def parse_sources(files: list[Path], base: Path, timezone: str,
-                  on_progress: Callable[[int, int], None] | None = None) -> list[Article | Rejection]:
-    """Parse every file, in parallel across cores for large inputs, in input order."""
+                  on_progress: Callable[[int, int], None] | None = None,
+                  mapping: Mapping | None = None) -> list[Article | Rejection]:
+    """Parse every file, in parallel across cores for large inputs, in input order.
+    Tables are read with `mapping`, or else with the mapping file beside each table."""
     base_dir = base if base.is_dir() else base.parent
-    jobs = [(str(p), p.relative_to(base_dir).as_posix(), timezone) for p in files]
+    jobs = [(str(p), p.relative_to(base_dir).as_posix(), timezone, mapping) for p in files]
     results: list[Article | Rejection] = []
     if len(jobs) < _PARALLEL_FROM:
         iterator: Iterable = map(_parse_file, jobs)
@@ -235,7 +246,7 @@ def _merge_into(target: Path, existing_path: Path | None, new_fields: dict[str, 
     current_fields = _fields(*existing)
     merged, clashes = merge_edits(new_fields, current_fields, base)
     if clashes:
-        report.conflicts.append({"output": rel, "source": article.source.file, "fields": clashes,
+        report.conflicts.append({"output": rel, "source": article.source.ref, "fields": clashes,
                                  "kept": "the archivist's edit"})
     if existing_path == target and merged == current_fields:
         # nothing to change: leave the archivist's formatting and the mtime alone
@@ -246,13 +257,15 @@ def _merge_into(target: Path, existing_path: Path | None, new_fields: dict[str, 
 
 
 def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
-           on_progress: Callable[[int, int], None] | None = None) -> IngestReport:
-    """Ingest every file under `source` into `content/`; see the module docstring."""
+           on_progress: Callable[[int, int], None] | None = None,
+           mapping: Mapping | None = None) -> IngestReport:
+    """Ingest every file under `source` into `content/`; see the module docstring.
+    `read` counts dumps and table rows (a table that cannot be read at all counts once)."""
     source, content = Path(source), Path(content)
     report = IngestReport()
     files = list_sources(source)
-    report.read = len(files)
-    outcomes = parse_sources(files, source, timezone, on_progress)
+    outcomes = parse_sources(files, source, timezone, on_progress, mapping)
+    report.read = len(outcomes)
 
     articles = [o for o in outcomes if isinstance(o, Article)]
     for o in outcomes:
@@ -262,8 +275,11 @@ def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
     paths = assign_paths(kept)
     output_of = {id(a): p for p, a in paths.items()}
     for dup, first in dupes:
-        report.duplicates.append({"source": dup.source.file, "duplicate_of": first.source.file,
+        report.duplicates.append({"source": dup.source.ref, "duplicate_of": first.source.ref,
                                   "output": output_of[id(first)]})
+        if (dup.outlet, dup.facets) != (first.outlet, first.facets):
+            first.warnings.append(f"{dup.source.ref} has the same title, date and text but "
+                                  f"outlet {dup.outlet}, facets {dup.facets}; folded into this article")
 
     state_path = content / STATE_FILE
     try:
@@ -277,7 +293,7 @@ def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
         target = content / rel
         new_fields = _fields(article.front_matter(), article.paragraphs)
         new_text = _render(new_fields)
-        previous_rel = rel if rel in old_state else old_path_of_source.get(article.source.file)
+        previous_rel = rel if rel in old_state else old_path_of_source.get(article.source.ref)
         base = old_state.get(previous_rel, {}).get("fields") if previous_rel else None
         existing_path = target if target.exists() else (content / previous_rel if previous_rel else None)
         if existing_path == target and target.read_text(encoding="utf-8") == new_text:
@@ -286,11 +302,11 @@ def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
             _merge_into(target, existing_path, new_fields, new_text, base, rel, article, report)
             if existing_path and existing_path != target and existing_path.exists() and previous_rel not in paths:
                 existing_path.unlink()
-        new_state[rel] = {"source": article.source.file,
+        new_state[rel] = {"source": article.source.ref,
                           "fields": {k: _fingerprint(v) for k, v in new_fields.items()},
                           # what an unedited file holds: tells later runs whether the archivist touched it
                           "written": hashlib.sha256(new_text.encode()).hexdigest()}
-        report.accepted.append({"source": article.source.file, "output": rel, "warnings": article.warnings})
+        report.accepted.append({"source": article.source.ref, "output": rel, "warnings": article.warnings})
 
     for rel, entry in sorted(old_state.items()):
         if rel in new_state:
