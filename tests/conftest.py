@@ -12,6 +12,9 @@ DATA = ROOT / "tests" / "data"
 SEED = ROOT / "raw" / "000_7915cdcd53051b33.txt"
 FAKES_DIR = (ROOT / ".." / "shared" / "data" / "fa-kes").resolve()
 FAKES_CSV = FAKES_DIR / "FA-KES-Dataset.csv"
+# The end-to-end fixtures (tests/e2e/fixtures.py) are shared with every test directory.
+pytest_plugins = ["e2e.fixtures"]
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -55,3 +58,11 @@ def sample_site(tmp_path_factory):
     report = ingest_into(ROOT / "raw", content)
     build_site(content, output)
     return {"content": content, "output": output, "report": report}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Expose each phase's result to fixtures (the e2e `reader` screenshots failures)."""
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, f"rep_{rep.when}", rep)
