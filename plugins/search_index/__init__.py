@@ -1,5 +1,101 @@
-"""Placeholder until its issue lands: registers nothing yet."""
+"""Search: a Whoosh index for archivists, and a static browser index for readers.
+
+At every build, after Pelican has written the pages:
+1. each article becomes a `SearchDocument` (built from the shared `Article` record);
+2. `index.update_index` brings the Whoosh index up to date, touching only articles whose
+   content hash changed; the index lives outside the output (SEARCH_INDEX_PATH, default
+   `<output>/../.search-index`), so it is not published;
+3. `export.export_browser_index` writes the `.js` shards under `<output>/<SEARCH_OUTPUT_DIR>/`
+   that `search.html` loads on demand.
+
+Whoosh is imported only inside this package, so it can be swapped without touching the rest.
+
+Settings (pelicanconf.py): SEARCH_INDEX_PATH, SEARCH_OUTPUT_DIR, SEARCH_FIELD_BOOSTS,
+SEARCH_BM25. `search.html` is added to DIRECT_TEMPLATES.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from pathlib import Path
+
+from pelican import signals
+
+log = logging.getLogger(__name__)
+
+DEFAULTS = {
+    "SEARCH_INDEX_PATH": None,
+    "SEARCH_OUTPUT_DIR": "search",
+    "SEARCH_FIELD_BOOSTS": {"title": 3.0, "body": 1.0},
+    "SEARCH_BM25": {"B": 0.75, "K1": 1.2},
+}
+
+_articles: list = []
+
+
+def configure(pelican) -> None:
+    for name, value in DEFAULTS.items():
+        pelican.settings.setdefault(name, value)
+    direct = list(pelican.settings.get("DIRECT_TEMPLATES", []))
+    if "search" not in direct:
+        pelican.settings["DIRECT_TEMPLATES"] = direct + ["search"]
+    _articles.clear()
+
+
+def collect_articles(generator) -> None:
+    _articles.clear()
+    _articles.extend(generator.articles)
+    _articles.extend(generator.translations)
+
+
+def document_for(article):
+    """The SearchDocument of one Pelican article (via the shared Article record)."""
+    from broadsheet.article import Article, read_content_file
+
+    from .index import SearchDocument, labels_from_facets
+
+    try:
+        _, paragraphs = read_content_file(Path(article.source_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        log.warning("search: %s: cannot re-read the literal paragraphs (%s); indexing the "
+                    "rendered text instead", article.source_path, exc)
+        paragraphs = [_html_to_text(article.content)]
+    record = Article.from_metadata(article.metadata, paragraphs)
+    return SearchDocument(
+        key=article.url,
+        url=article.url,
+        title=record.title,
+        body=record.body,
+        date=record.date,
+        signature=record.signature,
+        source_id=record.source_id,
+        outlet=record.outlet,
+        labels=labels_from_facets(record.facets),
+    )
+
+
+def _html_to_text(fragment: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", " ", fragment or ""))
+
+
+def build_search(pelican) -> None:
+    from .export import export_browser_index
+    from .index import index_path, update_index
+    from .query import weighting_from_settings
+
+    settings = pelican.settings
+    documents = [document_for(a) for a in _articles]
+    path = index_path(Path(settings["OUTPUT_PATH"]), settings.get("SEARCH_INDEX_PATH"))
+    ix, report = update_index(path, documents)
+    log.info("%s (%s)", report.summary(), path)
+    target = Path(settings["OUTPUT_PATH"]) / settings["SEARCH_OUTPUT_DIR"]
+    exported = export_browser_index(ix, target, weighting_from_settings(settings))
+    log.info("%s (%s)", exported.summary(), target)
 
 
 def register():
-    pass
+    signals.initialized.connect(configure)
+    signals.article_generator_finalized.connect(collect_articles)
+    signals.finalized.connect(build_search)

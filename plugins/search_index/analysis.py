@@ -1,0 +1,79 @@
+"""How text becomes index terms: the one analyser shared by the index, the CLI and the browser.
+
+The chain is Whoosh's StemmingAnalyzer with two changes, mirrored token for token in
+`theme/static/js/search-analysis.js` (a test compares the two on the same text):
+
+1. The tokeniser keeps Arabic combining marks inside a word. Python's `\\w` does not match
+   them, so Whoosh's default pattern would cut a vowelled Arabic word into pieces.
+2. After lower-casing, Arabic-script tokens are normalised (`normalise_arabic`) and only
+   all-ASCII tokens go through the Porter stemmer: English stemming rules would mangle
+   words in other scripts.
+
+Stop words and the minimum token length (2) are Whoosh's own.
+"""
+
+from __future__ import annotations
+
+import re
+
+from whoosh.analysis import Filter, LowercaseFilter, RegexTokenizer, StopFilter, StemFilter
+from whoosh.analysis.filters import STOP_WORDS
+from whoosh.lang.porter import stem as porter_stem
+
+#: Arabic combining marks: Quranic annotation signs, harakat (fatha, damma, kasra,
+#: tanwin, shadda, sukun...), superscript alef, and the small high/low signs.
+ARABIC_MARKS = "\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e4\u06e7\u06e8\u06ea-\u06ed"
+TATWEEL = "\u0640"
+
+#: One token: word characters (or Arabic marks), optionally joined by single dots
+#: ("U.S"), like Whoosh's default `\w+(\.?\w+)*`.
+_WORD = rf"(?:\w|[{ARABIC_MARKS}])+"
+TOKEN_PATTERN = rf"{_WORD}(?:\.{_WORD})*"
+
+#: Letter variants folded to one form, the usual Arabic search normalisation:
+#: alef with hamza above/below, madda and wasla -> bare alef; alef maksura -> yeh;
+#: Persian yeh and keheh -> Arabic yeh and kaf (Persian text is typed with either).
+ARABIC_FOLDS = {
+    "\u0623": "\u0627", "\u0625": "\u0627", "\u0622": "\u0627", "\u0671": "\u0627",
+    "\u0649": "\u064a", "\u06cc": "\u064a", "\u06a9": "\u0643",
+}
+_STRIP = re.compile(f"[{ARABIC_MARKS}{TATWEEL}]")
+_FOLD = re.compile("[" + "".join(ARABIC_FOLDS) + "]")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+MIN_TOKEN_LENGTH = 2
+
+
+def normalise_arabic(text: str) -> str:
+    """Remove diacritics and tatweel, fold letter variants. Other scripts pass unchanged."""
+    return _FOLD.sub(lambda m: ARABIC_FOLDS[m.group(0)], _STRIP.sub("", text))
+
+
+def stem_english(word: str) -> str:
+    """Porter-stem an all-ASCII word; leave words with other characters as they are."""
+    return word if _NON_ASCII.search(word) else porter_stem(word)
+
+
+class ArabicNormaliseFilter(Filter):
+    """Applies `normalise_arabic` to every token (index and query time alike)."""
+
+    def __call__(self, tokens):
+        for t in tokens:
+            t.text = normalise_arabic(t.text)
+            yield t
+
+
+def make_analyzer():
+    """The analyser of every searchable text field."""
+    return (
+        RegexTokenizer(TOKEN_PATTERN)
+        | LowercaseFilter()
+        | ArabicNormaliseFilter()
+        | StopFilter(stoplist=STOP_WORDS, minsize=MIN_TOKEN_LENGTH)
+        | StemFilter(stemfn=stem_english, cachesize=50000)
+    )
+
+
+def analyse(text: str) -> list[str]:
+    """The index terms of `text`, in order (for tests and the browser-parity check)."""
+    return [t.text for t in make_analyzer()(text)]

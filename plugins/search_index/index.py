@@ -1,0 +1,189 @@
+"""The Whoosh index: schema, one document per article, incremental update by content hash.
+
+The index lives outside the published site (see `index_path`), so readers never download it;
+`invoke search` finds it from the site's output folder. Each document carries the SHA-256
+of everything indexed about it, so a rebuild adds, replaces or deletes only the articles
+whose hash changed, and leaves the others (and their document numbers) untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+from whoosh import index as whoosh_index
+from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
+
+from .analysis import make_analyzer
+
+log = logging.getLogger(__name__)
+
+#: Bumped whenever the schema or the analysis changes: an index of another version is rebuilt.
+INDEX_VERSION = 1
+INDEX_NAME = "articles"
+VERSION_FILE = "broadsheet-search.json"
+#: Where the index goes when SEARCH_INDEX_PATH is not set: beside the output folder, so the
+#: same index follows a site that is built aside and swapped into place.
+DEFAULT_INDEX_DIRNAME = ".search-index"
+
+#: The fields a query without `field:` searches.
+TEXT_FIELDS = ("title", "body")
+
+
+def make_schema() -> Schema:
+    analyzer = make_analyzer()
+    return Schema(
+        key=ID(unique=True, stored=True),
+        content_hash=ID(stored=True),
+        url=ID(stored=True),
+        title=TEXT(analyzer=analyzer, stored=True),
+        body=TEXT(analyzer=analyzer, stored=True),
+        date=DATETIME(stored=True, sortable=True),
+        year=NUMERIC(stored=True, sortable=True),
+        signature=ID(stored=True),
+        source_id=ID(stored=True),
+        outlet=ID(stored=True),
+        labels=KEYWORD(stored=True, commas=True, lowercase=True),
+        display_date=STORED(),
+    )
+
+
+def index_path(output: Path, configured: str | None = None) -> Path:
+    """The index folder for a site built into `output` (SEARCH_INDEX_PATH wins when set)."""
+    if configured:
+        return Path(configured).resolve()
+    return Path(output).resolve().parent / DEFAULT_INDEX_DIRNAME
+
+
+@dataclass
+class SearchDocument:
+    """What the index knows about one article."""
+
+    key: str
+    url: str
+    title: str
+    body: str
+    date: datetime
+    signature: str | None = None
+    source_id: str | None = None
+    outlet: str | None = None
+    labels: list[str] = field(default_factory=list)
+
+    @property
+    def content_hash(self) -> str:
+        payload = json.dumps(
+            [self.url, self.title, self.body, self.date.isoformat(), self.signature,
+             self.source_id, self.outlet, self.labels],
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+    def fields(self) -> dict[str, Any]:
+        utc = self.date.astimezone(timezone.utc).replace(tzinfo=None) if self.date.tzinfo else self.date
+        doc = {
+            "key": self.key,
+            "content_hash": self.content_hash,
+            "url": self.url,
+            "title": self.title,
+            "body": self.body,
+            "date": utc,
+            "year": self.date.year,
+            "display_date": self.date.isoformat(),
+        }
+        for name in ("signature", "source_id", "outlet"):
+            value = getattr(self, name)
+            if value:
+                doc[name] = value
+        if self.labels:
+            doc["labels"] = ",".join(self.labels)
+        return doc
+
+
+def labels_from_facets(facets: dict[str, Any]) -> list[str]:
+    """Facet values as labels: `{labels: [a, b], location: X}` -> [a, b, X]."""
+    labels: list[str] = []
+    for value in facets.values():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        labels.extend(str(v).replace(",", " ") for v in values if v not in (None, ""))
+    return labels
+
+
+@dataclass
+class UpdateReport:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    rebuilt: bool = False
+
+    def summary(self) -> str:
+        how = "rebuilt" if self.rebuilt else "updated"
+        return (f"search index {how}: {len(self.added)} added, {len(self.changed)} changed, "
+                f"{len(self.removed)} removed, {self.unchanged} unchanged")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"added": self.added, "changed": self.changed, "removed": self.removed,
+                "unchanged": self.unchanged, "rebuilt": self.rebuilt}
+
+
+def open_or_create(path: Path) -> tuple[Any, bool]:
+    """The index at `path`; a new empty one if absent or of another version (True = new)."""
+    version_file = path / VERSION_FILE
+    current = None
+    if version_file.exists():
+        try:
+            current = json.loads(version_file.read_text()).get("version")
+        except (OSError, ValueError):
+            current = None
+    if current == INDEX_VERSION and whoosh_index.exists_in(str(path), INDEX_NAME):
+        return whoosh_index.open_dir(str(path), indexname=INDEX_NAME), False
+    if path.exists():
+        log.info("search index %s is missing or of another version; rebuilding it", path)
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    ix = whoosh_index.create_in(str(path), make_schema(), indexname=INDEX_NAME)
+    version_file.write_text(json.dumps({"version": INDEX_VERSION}))
+    return ix, True
+
+
+def update_index(path: Path, documents: Iterable[SearchDocument]):
+    """Make the index at `path` hold exactly `documents`, touching only what changed.
+
+    Returns the open index and an `UpdateReport` (also written to `last-update.json`).
+    """
+    ix, created = open_or_create(path)
+    report = UpdateReport(rebuilt=created)
+    wanted = {doc.key: doc for doc in documents}
+    with ix.searcher() as searcher:
+        indexed = {f["key"]: f["content_hash"] for f in searcher.all_stored_fields()}
+    writer = ix.writer()
+    try:
+        for key in sorted(set(indexed) - set(wanted)):
+            writer.delete_by_term("key", key)
+            report.removed.append(key)
+        for key, doc in wanted.items():
+            old_hash = indexed.get(key)
+            if old_hash == doc.content_hash:
+                report.unchanged += 1
+                continue
+            if old_hash is None:
+                writer.add_document(**doc.fields())
+                report.added.append(key)
+            else:
+                writer.update_document(**doc.fields())
+                report.changed.append(key)
+    except BaseException:
+        writer.cancel()
+        raise
+    if report.added or report.changed or report.removed:
+        writer.commit()
+    else:
+        writer.cancel()
+    (path / "last-update.json").write_text(json.dumps(report.to_json(), indent=1))
+    return ix, report

@@ -1,0 +1,265 @@
+/* Broadsheet search: the browser index and BM25F ranking, as Whoosh ranks.
+ *
+ * Shards are plain scripts (written by plugins/search_index/export.py) that call
+ * BroadsheetSearch.register(kind, id, data). They are added as <script> tags on demand,
+ * which works over HTTP and from file:// alike (no fetch, no XHR, no modules, no wasm).
+ * A query loads meta.js once, the term shards its words hash to, and the document
+ * shards of the results on screen. Needs search-analysis.js. Also runs under Node
+ * (tests), where `loadScript` is supplied by the caller.
+ */
+(function (root) {
+  "use strict";
+  var A = root.BroadsheetAnalysis;
+  var store = { meta: {}, terms: {}, docs: {} };
+
+  function register(kind, id, data) { store[kind][id] = data; }
+
+  function fnv1a(text) {
+    var h = 0x811c9dc5;
+    for (var ch of text) { h = (h ^ ch.codePointAt(0)) >>> 0; h = Math.imul(h, 0x01000193) >>> 0; }
+    return h;
+  }
+
+  function browserLoadScript(url) {
+    return new Promise(function (resolve, reject) {
+      var s = document.createElement("script");
+      s.src = url;
+      s.async = true;
+      s.onload = function () { resolve(); };
+      s.onerror = function () { reject(new Error("could not load " + url)); };
+      document.head.appendChild(s);
+    });
+  }
+
+  function createEngine(options) {
+    var base = options.base.replace(/\/?$/, "/");
+    var loadScript = options.loadScript || browserLoadScript;
+    var pending = {}, loaded = [], meta = null, decoded = {};
+
+    function load(kind, id, path) {
+      var key = kind + ":" + id;
+      if (store[kind][id] !== undefined) return Promise.resolve(store[kind][id]);
+      if (!pending[key]) {
+        var url = base + path + (meta ? "?v=" + meta.version : "");
+        pending[key] = loadScript(url).then(function () {
+          if (store[kind][id] === undefined) throw new Error(url + " loaded but registered no " + kind + " data");
+          loaded.push(path);
+          return store[kind][id];
+        }, function (err) { delete pending[key]; throw err; });
+      }
+      return pending[key];
+    }
+
+    function ready() {
+      if (meta) return Promise.resolve(meta);
+      return load("meta", 0, "meta.js").then(function (m) {
+        if (!m || m.format !== 1) throw new Error("meta.js is of an unknown format");
+        meta = m;
+        return m;
+      });
+    }
+
+    function keyOf(term) { return Array.from(term).slice(0, meta.keyLength).join(""); }
+    function shardOf(term) { return fnv1a(keyOf(term)) % meta.termShards; }
+
+    /* Shards needed by a query tree; null and an error for an unusable prefix. */
+    function shardsFor(node, acc) {
+      if (!node) return acc;
+      if (node.op === "term") acc[shardOf(node.term)] = true;
+      else if (node.terms) node.terms.forEach(function (t) { acc[shardOf(t)] = true; });
+      else if (node.op === "prefix") {
+        if (Array.from(node.prefix).length < meta.keyLength) {
+          throw new QueryError("a prefix search needs at least " + meta.keyLength +
+                               " letters before the * (" + node.raw + ")");
+        }
+        acc[shardOf(node.prefix)] = true;
+      }
+      (node.children || []).forEach(function (c) { shardsFor(c, acc); });
+      if (node.child) shardsFor(node.child, acc);
+      return acc;
+    }
+
+    function postings(field, term) {
+      var id = shardOf(term), cacheKey = field + "\u0000" + term;
+      if (decoded[cacheKey]) return decoded[cacheKey];
+      var shard = store.terms[id] || {}, flat = (shard[field] || {})[term];
+      if (!flat) return null;
+      var p = { df: flat[0], docs: [], weights: [], lengths: [], positions: [] }, i = 1, doc = 0;
+      while (i < flat.length) {
+        doc += flat[i];
+        p.docs.push(doc);
+        p.weights.push(flat[i + 1]);
+        p.lengths.push(flat[i + 2]);
+        var n = flat[i + 3], pos = [], last = 0;
+        for (var k = 0; k < n; k++) { last += flat[i + 4 + k]; pos.push(last); }
+        p.positions.push(pos);
+        i += 4 + n;
+      }
+      decoded[cacheKey] = p;
+      return p;
+    }
+
+    // Whoosh: idf = log(N / (df + 1)) + 1 with N counting deleted documents; bm25 as in
+    // whoosh.scoring.bm25, multiplied by the query boost.
+    function termScores(field, term, boost) {
+      var p = postings(field, term), out = new Map();
+      if (!p) return out;
+      var f = meta.fields[field], idf = Math.log(meta.docCountAll / (p.df + 1)) + 1;
+      for (var j = 0; j < p.docs.length; j++) {
+        var tf = p.weights[j];
+        var s = idf * ((tf * (meta.K1 + 1)) / (tf + meta.K1 * ((1 - meta.B) + meta.B * p.lengths[j] / f.avgLength)));
+        out.set(p.docs[j], s * boost);
+      }
+      return out;
+    }
+
+    function union(maps) {
+      var out = new Map();
+      maps.forEach(function (m) { m.forEach(function (s, d) { out.set(d, (out.get(d) || 0) + s); }); });
+      return out;
+    }
+
+    function intersect(maps) {
+      if (!maps.length) return new Map();
+      var out = new Map();
+      maps[0].forEach(function (s, d) {
+        var total = s;
+        for (var k = 1; k < maps.length; k++) {
+          if (!maps[k].has(d)) return;
+          total += maps[k].get(d);
+        }
+        out.set(d, total);
+      });
+      return out;
+    }
+
+    function fieldsOf(node) { return node.fields || Object.keys(meta.fields); }
+    function boostOf(node, field) { return node.fields ? 1 : meta.fields[field].boost; }
+
+    function phraseIn(field, terms, boost) {
+      var lists = terms.map(function (t) { return postings(field, t); });
+      if (lists.some(function (p) { return !p; })) return new Map();
+      var scored = intersect(terms.map(function (t) { return termScores(field, t, boost); }));
+      var out = new Map();
+      scored.forEach(function (s, d) {
+        var sets = lists.map(function (p) { return p.positions[p.docs.indexOf(d)]; });
+        var found = sets[0].some(function (start) {
+          for (var k = 1; k < sets.length; k++) if (sets[k].indexOf(start + k) < 0) return false;
+          return true;
+        });
+        if (found) out.set(d, s);
+      });
+      return out;
+    }
+
+    function prefixIn(field, prefix) {
+      var shard = store.terms[shardOf(prefix)] || {}, terms = shard[field] || {}, maps = [];
+      Object.keys(terms).forEach(function (t) { if (t.indexOf(prefix) === 0) maps.push(termScores(field, t, 1)); });
+      return union(maps);
+    }
+
+    /* Map docnum -> score for a query tree (positive part; NOT handled by `and`). */
+    function evaluate(node) {
+      switch (node.op) {
+        case "term":
+          return union(fieldsOf(node).map(function (f) { return termScores(f, node.term, boostOf(node, f)); }));
+        case "multi":
+          return union(fieldsOf(node).map(function (f) {
+            return intersect(node.terms.map(function (t) { return termScores(f, t, boostOf(node, f)); }));
+          }));
+        case "phrase":
+          return union(fieldsOf(node).map(function (f) { return phraseIn(f, node.terms, boostOf(node, f)); }));
+        case "prefix":
+          return union(fieldsOf(node).map(function (f) { return prefixIn(f, node.prefix); }));
+        case "or":
+          return union(node.children.map(evaluate));
+        case "not":
+          return new Map();
+        case "and":
+          var positive = node.children.filter(function (c) { return c.op !== "not"; });
+          var negative = node.children.filter(function (c) { return c.op === "not"; });
+          var out = intersect(positive.map(evaluate));
+          negative.forEach(function (n) { evaluate(n.child).forEach(function (_, d) { out.delete(d); }); });
+          return out;
+      }
+      return new Map();
+    }
+
+    function yearOf(doc) {
+      var runs = meta.yearRuns, lo = 0, hi = runs.length - 1;
+      while (lo < hi) { var mid = (lo + hi + 1) >> 1; if (runs[mid][0] <= doc) lo = mid; else hi = mid - 1; }
+      return runs.length ? runs[lo][1] : null;
+    }
+
+    /* Run a query: {hits: [{doc, score, year}], years: {year: count}} ranked like Whoosh
+     * (score descending, then document number). Rejects with QueryError for bad syntax. */
+    function search(text) {
+      return ready().then(function () {
+        var tree = A.parseQuery(text);
+        if (!tree) return { tree: null, hits: [], years: {} };
+        var ids = Object.keys(shardsFor(tree, {}));
+        return Promise.all(ids.map(function (id) { return load("terms", id, "t/" + id + ".js"); })).then(function () {
+          var scores = tree.op === "not" ? new Map() : evaluate(tree), hits = [], years = {};
+          scores.forEach(function (s, d) {
+            var y = yearOf(d);
+            hits.push({ doc: d, score: s, year: y });
+            years[y] = (years[y] || 0) + 1;
+          });
+          hits.sort(function (a, b) { return b.score - a.score || a.doc - b.doc; });
+          return { tree: tree, hits: hits, years: years };
+        });
+      });
+    }
+
+    /* Stored records [title, url, date, year, body] of the given documents. */
+    function documents(docs) {
+      var ids = {};
+      docs.forEach(function (d) { ids[Math.floor(d / meta.docsPerShard)] = true; });
+      return Promise.all(Object.keys(ids).map(function (id) { return load("docs", id, "d/" + id + ".js"); }))
+        .then(function () {
+          return docs.map(function (d) {
+            var rec = store.docs[Math.floor(d / meta.docsPerShard)][d % meta.docsPerShard];
+            return rec ? { doc: d, title: rec[0], url: rec[1], date: rec[2], year: rec[3], body: rec[4] } : null;
+          });
+        });
+    }
+
+    return {
+      ready: ready, search: search, documents: documents,
+      loaded: function () { return loaded.slice(); }
+    };
+  }
+
+  function QueryError(message) { this.message = message; this.name = "QueryError"; }
+  QueryError.prototype = Object.create(Error.prototype);
+
+  /* A snippet of `text` around the words matching `tree`: [{text, hit}] segments. */
+  function snippet(text, tree, maxChars) {
+    maxChars = maxChars || 240;
+    var wanted = A.positiveTerms(tree), segs = A.markText(text, wanted), offset = 0, hits = [];
+    segs.forEach(function (s) { if (s.hit) hits.push(offset); offset += s.text.length; });
+    var start = 0;
+    if (hits.length) {
+      var best = 0, bestCount = 0;
+      hits.forEach(function (h, i) {
+        var count = 0;
+        for (var k = i; k < hits.length && hits[k] < h + maxChars - 60; k++) count++;
+        if (count > bestCount) { bestCount = count; best = h; }
+      });
+      start = Math.max(0, best - 60);
+      var space = text.lastIndexOf(" ", start);
+      start = start === 0 ? 0 : (space > best - 100 ? space + 1 : start);
+    }
+    var end = Math.min(text.length, start + maxChars);
+    if (end < text.length) { var cut = text.lastIndexOf(" ", end); if (cut > start + maxChars / 2) end = cut; }
+    var out = A.markText(text.slice(start, end), wanted);
+    if (start > 0) out.unshift({ text: "\u2026", hit: false });
+    if (end < text.length) out.push({ text: "\u2026", hit: false });
+    return out;
+  }
+
+  root.BroadsheetSearch = {
+    register: register, createEngine: createEngine, snippet: snippet, fnv1a: fnv1a,
+    QueryError: QueryError
+  };
+})(typeof window !== "undefined" ? window : globalThis);

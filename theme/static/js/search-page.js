@@ -1,0 +1,148 @@
+/* Broadsheet search page: the form, the result list, the year filter, "more results".
+ * Index text goes into the page through text nodes only, never as HTML.
+ * Needs search-analysis.js and search-engine.js. */
+(function () {
+  "use strict";
+  var PAGE = 10, DEBOUNCE_MS = 200;
+  var section = document.getElementById("search");
+  var form = document.getElementById("search-form");
+  var input = document.getElementById("search-input");
+  var yearSelect = document.getElementById("search-year");
+  var status = document.getElementById("search-status");
+  var list = document.getElementById("search-results");
+  var more = document.getElementById("search-more");
+  var siteurl = section.getAttribute("data-siteurl") || ".";
+  var engine = BroadsheetSearch.createEngine({ base: section.getAttribute("data-index") });
+  var current = null, shown = 0, generation = 0, timer = null;
+
+  function say(text) { status.textContent = text; }
+
+  function indexProblem(err) {
+    say("Search is unavailable: the search index could not be loaded (" + (err && err.message || err) +
+        "). Rebuild the site (invoke build) so that the folder search/ sits beside search.html.");
+    status.className = "search-error";
+  }
+
+  function linkFor(url, query) {
+    return (siteurl ? siteurl.replace(/\/$/, "") + "/" : "") + url + "?q=" + encodeURIComponent(query);
+  }
+
+  function selectedHits() {
+    var y = yearSelect.value;
+    return y ? current.hits.filter(function (h) { return String(h.year) === y; }) : current.hits;
+  }
+
+  function fillYears(years) {
+    var keep = yearSelect.value;
+    while (yearSelect.options.length > 1) yearSelect.remove(1);
+    Object.keys(years).sort().forEach(function (y) {
+      var opt = document.createElement("option");
+      opt.value = y;
+      opt.textContent = y + " (" + years[y] + ")";
+      yearSelect.appendChild(opt);
+    });
+    yearSelect.value = years[keep] ? keep : "";
+  }
+
+  function renderStatus() {
+    var hits = selectedHits(), q = current.query, y = yearSelect.value;
+    var n = hits.length;
+    say(n + (n === 1 ? " result" : " results") + " for \u201c" + q + "\u201d" + (y ? " in " + y : ""));
+    status.className = "";
+  }
+
+  function showMore() {
+    var mine = generation, hits = selectedHits().slice(shown, shown + PAGE);
+    if (!hits.length) { more.hidden = true; return Promise.resolve(); }
+    return engine.documents(hits.map(function (h) { return h.doc; })).then(function (docs) {
+      if (mine !== generation) return;
+      docs.forEach(function (d) {
+        if (!d) return;
+        var li = document.createElement("li"), a = document.createElement("a");
+        a.href = linkFor(d.url, current.query);
+        a.className = "search-result-link";
+        a.setAttribute("dir", "auto");
+        appendSegments(a, BroadsheetAnalysis.markText(d.title, BroadsheetAnalysis.positiveTerms(current.tree)));
+        var date = document.createElement("span");
+        date.className = "list-meta";
+        date.textContent = " " + d.date;
+        var p = document.createElement("p");
+        p.className = "search-snippet";
+        p.setAttribute("dir", "auto");
+        appendSegments(p, BroadsheetSearch.snippet(d.body, current.tree));
+        li.appendChild(a); li.appendChild(date); li.appendChild(p);
+        list.appendChild(li);
+      });
+      shown += hits.length;
+      more.hidden = shown >= selectedHits().length;
+    }, indexProblem);
+  }
+
+  function appendSegments(el, segments) {
+    segments.forEach(function (s) {
+      if (s.hit) { var m = document.createElement("mark"); m.textContent = s.text; el.appendChild(m); }
+      else el.appendChild(document.createTextNode(s.text));
+    });
+  }
+
+  function resetList() { list.textContent = ""; shown = 0; more.hidden = true; }
+
+  function run(query) {
+    var mine = ++generation;
+    query = query.trim();
+    updateUrl(query);
+    if (!query) { current = null; resetList(); say(""); return Promise.resolve(); }
+    say("Searching\u2026");
+    return engine.search(query).then(function (r) {
+      if (mine !== generation) return;
+      current = { query: query, tree: r.tree, hits: r.hits };
+      fillYears(r.years);
+      resetList();
+      renderStatus();
+      return showMore();
+    }, function (err) {
+      if (mine !== generation) return;
+      resetList();
+      if (err instanceof BroadsheetSearch.QueryError) { say(err.message); status.className = "search-error"; }
+      else indexProblem(err);
+    });
+  }
+
+  function updateUrl(query) {
+    try { history.replaceState(null, "", query ? "?q=" + encodeURIComponent(query) : location.pathname); }
+    catch (e) { /* some browsers refuse for file:// pages; the query still runs */ }
+  }
+
+  input.addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(function () { run(input.value); }, DEBOUNCE_MS);
+  });
+  form.addEventListener("submit", function (e) { e.preventDefault(); clearTimeout(timer); run(input.value); });
+  yearSelect.addEventListener("change", function () {
+    if (!current) return;
+    generation++;
+    resetList(); renderStatus(); showMore();
+  });
+  more.addEventListener("click", function () {
+    var first = list.children.length;
+    showMore().then(function () { var a = list.children[first] && list.children[first].querySelector("a"); if (a) a.focus(); });
+  });
+
+  // Keyboard: ↓ from the box goes to the first result, ↑/↓ move between results, Esc returns.
+  function links() { return Array.prototype.slice.call(list.querySelectorAll("a.search-result-link")); }
+  section.addEventListener("keydown", function (e) {
+    var all = links(), i = all.indexOf(document.activeElement);
+    if (e.key === "ArrowDown" && (document.activeElement === input || i >= 0)) {
+      if (i + 1 < all.length) { all[i + 1].focus(); e.preventDefault(); }
+    } else if (e.key === "ArrowUp" && i >= 0) {
+      (i > 0 ? all[i - 1] : input).focus(); e.preventDefault();
+    } else if (e.key === "Escape" && i >= 0) {
+      input.focus(); e.preventDefault();
+    }
+  });
+
+  var initial = new URLSearchParams(location.search).get("q");
+  engine.ready().then(function () {
+    if (initial) { input.value = initial; run(initial); }
+  }, indexProblem);
+})();
