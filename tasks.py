@@ -137,3 +137,31 @@ def test(c, no_browser=False, k=None):
     if k:
         args += ["-k", k]
     c.run(" ".join(f"'{a}'" for a in args), pty=False)
+
+
+@task(help={
+    "query": 'Whoosh query: words (ANDed), OR, NOT, "phrases", prefix*, title:word, '
+             "year:2016, date:[2016-01 to 2016-06]",
+    "output": "the built site whose index to search; default output/",
+    "limit": "how many hits to show; default 10",
+    "json": "print a JSON list of {title, url, date, score, snippet}",
+})
+def search(c, query, output="output", limit=10, json=False):
+    """Search the archive's Whoosh index (written by every build, beside the output folder)."""
+    from json import dumps
+
+    from broadsheet import site
+
+    sys.path.insert(0, str(ROOT / "plugins"))
+    from search_index.query import IndexMissing, hits_as_json, search as run_search
+
+    try:
+        hits, total, seconds = run_search(Path(output), query, int(limit), site.load_settings())
+    except IndexMissing as exc:
+        raise Exit(str(exc), code=2)
+    if json:
+        print(dumps(hits_as_json(hits), ensure_ascii=False, indent=1))
+        return
+    for n, hit in enumerate(hits, 1):
+        print(f"{n:>3}. {hit.title}  [{hit.date[:10]}]  score {hit.score:.2f}\n     {hit.url}\n     {hit.snippet}")
+    _console().print(f"{total} matches for {query!r}, showing {len(hits)} ({seconds * 1000:.0f} ms)")
