@@ -1,0 +1,413 @@
+"""Search (plugins/search_index): the Whoosh index, `invoke search`, the browser index and page.
+
+Sites are built for real from dumps written here (the synthetic corpus plus a few
+hand-made articles in English, Arabic and with markup in the title) and from FA-KES.
+The browser engine is checked against Whoosh under Node (analysis, ranking parity) and
+in Chromium over a loopback HTTP server and from file://.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import http.server
+import json
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from conftest import FAKES_CSV, FAKES_DIR, ROOT, build_site, ingest_into
+
+sys.path.insert(0, str(ROOT / "plugins"))
+
+from search_index import analysis, export  # noqa: E402
+from search_index.index import DEFAULT_INDEX_DIRNAME, INDEX_NAME  # noqa: E402
+from search_index.query import search, top_urls, weighting_from_settings  # noqa: E402
+
+from broadsheet.article import Article, Source  # noqa: E402
+from broadsheet.dumps import render_dump  # noqa: E402
+
+NODE = shutil.which("node") or "/usr/bin/node"
+JS_DIR = ROOT / "theme" / "static" / "js"
+NODE_QUERY = ROOT / "tests" / "search" / "node_query.js"
+TEHRAN = ZoneInfo("Asia/Tehran")
+
+needs_fakes = pytest.mark.skipif(
+    not FAKES_CSV.exists(),
+    reason=f"FA-KES is not in {FAKES_DIR}: download FA-KES-Dataset.csv from Zenodo record 2607278")
+
+#: Hand-made articles with words nothing else in the corpus uses.
+HANDMADE = [
+    ("Zanzibar Ferry Inspection Ordered After Harbour Fire", datetime(2015, 6, 3, 10, 0, 0),
+     ["Port authorities in Zanzibar ordered inspectors to begin inspecting every ferry after a fire.",
+      "Officials said quarantine harbour procedures would stay in force until the inspections end."]),
+    ("Statement From Damascus on the Ceasefire", datetime(2016, 2, 27, 18, 30, 0),
+     ["The ministry published the statement in Arabic: قالَ الرئيسُ إنَّ الجيشَ السوريَّ مستعدٌّ للهدنة",
+      "The spokesman, أحمد المصري, read it aloud; the poster said كـتـاب الهدنة in large letters."]),
+    ('<img src=x onerror="window.__pwned=1"> Quokka Census Report', datetime(2017, 9, 12, 8, 15, 0),
+     ["Rangers counted quokkas on the island; the <b>census</b> & survey took three weeks."]),
+]
+
+
+def write_dumps(raw: Path) -> None:
+    from broadsheet.corpus import generate_corpus, write_corpus
+
+    write_corpus(generate_corpus(60, seed=11), raw / "synthetic")
+    for n, (title, date, paragraphs) in enumerate(HANDMADE):
+        article = Article(title=title, date=date.replace(tzinfo=TEHRAN), paragraphs=paragraphs,
+                          source=Source(file="", sha256="", bytes=0, encoding="utf-8"))
+        (raw / f"handmade_{n}.txt").write_text(render_dump(article), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    base = tmp_path_factory.mktemp("search")
+    raw, content, output = base / "raw", base / "content", base / "output"
+    raw.mkdir()
+    write_dumps(raw)
+    ingest_into(raw, content)
+    build_site(content, output)
+    return {"base": base, "content": content, "output": output}
+
+
+def node_run(output: Path, queries=(), texts=(), limit=10) -> dict:
+    payload = json.dumps({"queries": list(queries), "analyse": list(texts), "limit": limit})
+    done = subprocess.run([NODE, str(NODE_QUERY), str(JS_DIR), str(output / "search")],
+                          input=payload, capture_output=True, text=True, check=True, timeout=600)
+    return json.loads(done.stdout)
+
+
+def open_index(output: Path):
+    from whoosh import index as whoosh_index
+
+    return whoosh_index.open_dir(str(output.parent / DEFAULT_INDEX_DIRNAME), indexname=INDEX_NAME)
+
+
+# -- the index and the CLI ------------------------------------------------------------
+
+def test_index_lives_beside_the_output_not_in_it(site):
+    output = site["output"]
+    assert (output.parent / DEFAULT_INDEX_DIRNAME / f"_{INDEX_NAME}_1.toc").exists() or \
+        any((output.parent / DEFAULT_INDEX_DIRNAME).glob(f"_{INDEX_NAME}_*.toc"))
+    assert not list(output.rglob("*.toc")) and not list(output.rglob("*.seg"))
+    assert (output / "search.html").exists() and (output / "search" / "meta.js").exists()
+
+
+@pytest.mark.parametrize("query, expected_title", [
+    ("zanzibar", "Zanzibar Ferry Inspection"),                   # title word
+    ('"quarantine harbour procedures"', "Zanzibar Ferry Inspection"),  # body phrase
+    ("inspected ferries", "Zanzibar Ferry Inspection"),          # stemmed forms
+    ("title:quokka", "Quokka Census Report"),
+    ("الجيش", "Statement From Damascus"),                         # Arabic, diacritics in the text
+    ("احمد", "Statement From Damascus"),                          # bare alef finds hamza alef
+    ("كتاب", "Statement From Damascus"),                          # tatweel in the text
+    ("إحمد OR nothingmatches", "Statement From Damascus"),        # alef variant in the query
+    ("insp*", "Zanzibar Ferry Inspection"),
+])
+def test_cli_finds(site, query, expected_title):
+    hits, total, _ = search(site["output"], query, 10)
+    assert total >= 1 and any(expected_title in h.title for h in hits), (query, [h.title for h in hits])
+
+
+def test_cli_json_and_missing_index(site, tmp_path):
+    done = subprocess.run([str(ROOT / "invoke"), "search", "zanzibar", "--output", str(site["output"]), "--json"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    hits = json.loads(done.stdout)
+    assert hits and set(hits[0]) == {"title", "url", "date", "score", "snippet"}
+    assert "**Zanzibar**" in hits[0]["snippet"] or "Zanzibar" in hits[0]["title"]
+    missing = subprocess.run([str(ROOT / "invoke"), "search", "x", "--output", str(tmp_path / "none")],
+                             capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert missing.returncode == 2 and "no search index" in missing.stderr
+
+
+def test_incremental_rebuild_touches_only_changed_articles(site, tmp_path):
+    content, output = tmp_path / "content", tmp_path / "output"
+    shutil.copytree(site["content"], content)
+    build_site(content, output)
+    last = output.parent / DEFAULT_INDEX_DIRNAME / "last-update.json"
+    assert json.loads(last.read_text())["rebuilt"] is True
+
+    build_site(content, output)
+    nothing = json.loads(last.read_text())
+    assert (nothing["added"], nothing["changed"], nothing["removed"]) == ([], [], [])
+
+    files = sorted(content.rglob("*.md"))
+    edited, removed = files[0], files[1]
+    edited.write_text(edited.read_text().replace("\n\n", "\n\nA sentence about marmosets.\n\n", 1))
+    removed.unlink()
+    (content / files[2].relative_to(content).with_name("new-one.md")).write_text(
+        files[2].read_text().replace("slug: ", "slug: brand-new-", 1))
+    build_site(content, output)
+    report = json.loads(last.read_text())
+    assert report["rebuilt"] is False
+    assert len(report["changed"]) == 1 and len(report["removed"]) == 1 and len(report["added"]) == 1
+    assert report["unchanged"] == len(files) - 2
+    hits, _, _ = search(output, "marmosets", 5)
+    assert [h.url for h in hits] == report["changed"]
+
+
+# -- the browser index ---------------------------------------------------------------
+
+def test_js_analysis_agrees_with_whoosh(site):
+    texts = [" ".join(p for p in (a[0], *a[2])) for a in HANDMADE]
+    texts += [p.read_text() for p in sorted(site["content"].rglob("*.md"))[:40]]
+    texts += ["Running runs ran runner generously generalizations yelling U.S.A. e-mail 3.14 "
+              "agreed feed hopping conditional rational relational sensibility ponies caresses",
+              "Café naïve ÉCOLE Straße İstanbul ٢٠١٦ میخواهم کتاب ۱۳۹۵ أإآٱ ى ـ"]
+    js = node_run(site["output"], texts=texts)["analyse"]
+    for text, terms in zip(texts, js):
+        assert terms == analysis.analyse(text), text[:80]
+
+
+def test_js_stop_words_are_whooshs():
+    from whoosh.analysis.filters import STOP_WORDS
+
+    src = (JS_DIR / "search-analysis.js").read_text()
+    listed = src.split("var STOP_WORDS = {};")[1].split("].forEach")[0]
+    assert set(re.findall(r'"([^"]+)"', listed)) == set(STOP_WORDS)
+
+
+def test_shard_files_stay_bounded(site):
+    search_dir = site["output"] / "search"
+    meta = json.loads((search_dir / "meta.js").read_text().split(",", 2)[2].rsplit(");", 1)[0])
+    assert len(list((search_dir / "t").iterdir())) == meta["termShards"] <= export.MAX_TERM_SHARDS
+    assert len(list((search_dir / "d").iterdir())) == meta["docShards"] <= export.MAX_DOC_SHARDS
+    assert export.MAX_TERM_SHARDS + export.MAX_DOC_SHARDS + 1 <= 1000
+
+
+PARITY_QUERIES = [
+    "syria", "army", "syrian army", "attack", "attacks killed", "government forces", "rebels",
+    "Aleppo", "Damascus", "chemical", "chemical weapons", "airstrikes", "civilians killed",
+    "ceasefire", "Russia", "Turkey", "Iran", "ISIS", "terrorists", "children", "hospital",
+    "bombing", "coalition", "opposition", "province", "village", "troops", "militants",
+    '"syrian army"', '"killed in"', "army OR police", "title:aleppo", "idlib", "homs", "hama",
+    "regime", "fighters", "shelling", "mortar", "negotiations", "peace talks", "refugees",
+    "killing", "killed", "wounded", "sources said", "reported", "officials", "zanzibar", "الجيش",
+]
+
+
+def parity(output: Path, queries: list[str]) -> tuple[float, list]:
+    ix = open_index(output)
+    weighting = weighting_from_settings({})
+    js = {q["query"]: q for q in node_run(output, queries)["queries"]}
+    misses = []
+    for q in queries:
+        expected = top_urls(ix, q, weighting, 10)
+        got = js[q].get("urls")
+        if got is None or set(got) != set(expected):
+            misses.append((q, expected, got, js[q].get("error")))
+    return 1 - len(misses) / len(queries), misses
+
+
+def test_browser_ranking_matches_whoosh(site):
+    score, misses = parity(site["output"], PARITY_QUERIES)
+    assert score >= 0.9, misses
+
+
+# -- FA-KES ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def fakes_site(tmp_path_factory):
+    if not FAKES_CSV.exists():
+        pytest.skip(f"FA-KES is not in {FAKES_DIR}")
+    from broadsheet.ingest import ingest
+    from broadsheet.tables import load_mapping
+
+    base = tmp_path_factory.mktemp("fakes-search")
+    content, output = base / "content", base / "output"
+    ingest(FAKES_CSV, content, "Asia/Tehran", mapping=load_mapping(ROOT / "mappings" / "fa-kes.yaml"))
+    build_site(content, output)
+    with FAKES_CSV.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {"output": output, "rows": rows}
+
+
+def distinctive_titles(rows) -> list[str]:
+    """Titles that occur once in the table (repeated titles have no single intended article)."""
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["article_title"].strip()] = counts.get(r["article_title"].strip(), 0) + 1
+    titles = [t for t, n in counts.items() if n == 1 and len(analysis.analyse(t)) >= 3]
+    return titles[::4]
+
+
+def clean_query(title: str) -> str:
+    return " ".join(w for w in "".join(c if c.isalnum() else " " for c in title).split()
+                    if w not in ("AND", "OR", "NOT"))
+
+
+@needs_fakes
+def test_fakes_titles_found_by_cli(fakes_site):
+    titles = distinctive_titles(fakes_site["rows"])
+    found = 0
+    for t in titles:
+        hits, _, _ = search(fakes_site["output"], clean_query(t), 10)
+        found += any(h.title.strip() == t for h in hits)
+    assert found / len(titles) >= 0.95, (found, len(titles))
+
+
+@needs_fakes
+def test_fakes_parity(fakes_site):
+    queries = PARITY_QUERIES + [clean_query(t) for t in distinctive_titles(fakes_site["rows"])[:30]]
+    score, misses = parity(fakes_site["output"], queries)
+    assert score >= 0.9, misses[:5]
+
+
+# -- the browser ----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def http_root(site):
+    handler = functools.partial(_QuietHandler, directory=str(site["output"]))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(params=["http", "file"])
+def root_url(request, site):
+    if request.param == "http":
+        return request.getfixturevalue("http_root")
+    return site["output"].as_uri()
+
+
+def watched_page(browser):
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return page, errors
+
+
+def results_text(page) -> str:
+    return page.inner_text("#search-results")
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("query, expected", [
+    ("zanzibar", "Zanzibar Ferry Inspection"),
+    ('"quarantine harbour procedures"', "Zanzibar Ferry Inspection"),
+    ("inspected", "Zanzibar Ferry Inspection"),
+    ("الجيش", "Statement From Damascus"),
+    ("احمد", "Statement From Damascus"),
+])
+def test_browser_query_from_url(browser, root_url, query, expected):
+    from urllib.parse import quote
+
+    page, errors = watched_page(browser)
+    page.goto(f"{root_url}/search.html?q={quote(query)}")
+    page.wait_for_selector("#search-results li a")
+    assert expected in results_text(page)
+    assert "result" in page.inner_text("#search-status")
+    assert page.locator("#search-results mark").count() >= 1
+    assert not errors
+    page.close()
+
+
+@pytest.mark.browser
+def test_browser_typing_zero_results_more_years_keyboard(browser, root_url):
+    page, errors = watched_page(browser)
+    page.goto(f"{root_url}/search.html")
+    box = page.locator("input[type=search]")
+    assert page.locator("input[type=search]").count() == 1
+    box.type("xyzzyplugh")
+    page.wait_for_function("document.getElementById('search-status').textContent.startsWith('0 results')")
+    assert "0 results for \u201cxyzzyplugh\u201d" in page.inner_text("#search-status")
+    box.fill("")
+    box.type("army")
+    page.wait_for_selector("#search-results li a")
+    status = page.inner_text("#search-status")
+    total = int(status.split()[0])
+    assert total > 10 and page.locator("#search-results li").count() == 10
+    page.click("#search-more")
+    page.wait_for_function("document.querySelectorAll('#search-results li').length > 10")
+    assert page.locator("#search-results li").count() == min(20, total)
+    # year filter narrows the list and the count
+    years = page.eval_on_selector_all("#search-year option", "os => os.map(o => o.value).filter(Boolean)")
+    page.select_option("#search-year", years[0])
+    page.wait_for_function(f"document.getElementById('search-status').textContent.includes('in {years[0]}')")
+    in_year = int(page.inner_text("#search-status").split()[0])
+    assert 0 < in_year <= total
+    assert all(years[0] in d for d in page.eval_on_selector_all("#search-results .list-meta", "e => e.map(x => x.textContent)"))
+    # keyboard: ↓ from the box to the first result, Enter opens it with the query
+    box.focus()
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("document.activeElement.classList.contains('search-result-link')")
+    page.keyboard.press("Enter")
+    page.wait_for_load_state()
+    assert "q=army" in page.url
+    page.wait_for_function("document.documentElement.getAttribute('data-search-marks') !== null")
+    assert int(page.get_attribute("html", "data-search-marks")) >= 1
+    assert page.locator("article mark.search-term").count() >= 1
+    assert not errors
+    page.close()
+
+
+@pytest.mark.browser
+def test_browser_index_text_is_never_html(browser, root_url):
+    page, errors = watched_page(browser)
+    page.goto(f"{root_url}/search.html?q=quokka")
+    page.wait_for_selector("#search-results li a")
+    assert page.locator("#search-results img, #search-results b").count() == 0
+    assert "<img src=x" in results_text(page)
+    assert page.evaluate("window.__pwned") is None
+    page.close()
+
+
+@pytest.mark.browser
+def test_browser_says_when_the_index_is_missing(browser, site, tmp_path):
+    broken = tmp_path / "site"
+    shutil.copytree(site["output"], broken)
+    shutil.rmtree(broken / "search")
+    page, _ = watched_page(browser)
+    page.goto(f"{broken.as_uri()}/search.html?q=army")
+    page.wait_for_function("document.getElementById('search-status').textContent.includes('unavailable')")
+    assert "search index could not be loaded" in page.inner_text("#search-status")
+    page.close()
+
+
+@pytest.mark.browser
+def test_browser_loads_only_the_shards_a_query_needs(browser, http_root, site):
+    page = browser.new_page()
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
+    page.goto(f"{http_root}/search.html?q=zanzibar")
+    page.wait_for_selector("#search-results li a")
+    term_shards = [u for u in requested if "/search/t/" in u]
+    assert len(term_shards) == 1
+    assert not any("fetch" in u for u in requested)
+    page.close()
+
+
+@needs_fakes
+@pytest.mark.browser
+def test_fakes_titles_found_in_chromium(browser, fakes_site):
+    titles = distinctive_titles(fakes_site["rows"])
+    page = browser.new_page()
+    page.goto(f"{fakes_site['output'].as_uri()}/search.html")
+    page.wait_for_function("window.BroadsheetSearch !== undefined")
+    found = page.evaluate("""async (queries) => {
+        const engine = BroadsheetSearch.createEngine({base: "search/"});
+        const out = [];
+        for (const [q, title] of queries) {
+            const r = await engine.search(q);
+            const docs = await engine.documents(r.hits.slice(0, 10).map(h => h.doc));
+            out.push(docs.some(d => d && d.title.trim() === title));
+        }
+        return out;
+    }""", [[clean_query(t), t] for t in titles])
+    assert sum(found) / len(titles) >= 0.95, (sum(found), len(titles))
+    page.close()
