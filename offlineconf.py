@@ -22,6 +22,10 @@ INDEX_SAVE_AS = "index.html"
 
 #: Spells out links that templates still write as folders (`{{ SITEURL }}/` -> `./index.html`).
 PLUGINS = [*PLUGINS, "offline_links"]  # noqa: F405
+#: Pelican's signals outlive a build in the same process, so plugins act only when their
+#: settings say so: offline_links here, never the hosted site's sitemap or compressed copies.
+OFFLINE_LINKS = True
+PRECOMPRESS_GZIP = PRECOMPRESS_BROTLI = PRECOMPRESS_ZOPFLI = PRECOMPRESS_ZSTANDARD = False
 
 
 def _spell_out_index(url):

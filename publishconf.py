@@ -22,6 +22,7 @@ CATEGORY_FEED_ATOM = "feeds/{slug}.atom.xml"
 FEED_MAX_ITEMS = 50
 
 PLUGINS = [*PLUGINS, "sitemap"]  # noqa: F405
+SITEMAP_SAVE_AS = "sitemap.xml"
 
 #: Write `.gz` (and `.br`, `.zst` when those modules are installed) next to text files.
 PRECOMPRESS = os.environ.get("BROADSHEET_PRECOMPRESS", "").lower() in ("1", "true", "yes", "on")

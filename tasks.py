@@ -95,11 +95,16 @@ def corpus(c, number=None, dest=None, seed=0, malformed=0.0, truth="truth.json")
     "output": "where the site goes; default output/",
     "settings": "local (relative URLs) or hosted (absolute URLs, feeds, sitemap)",
     "siteurl": "the site's public URL, for --settings hosted (or set SITEURL)",
+    "precompress": "with --settings hosted: also write .gz (.br, .zst when available) beside text files",
 })
-def build(c, content="content", output="output", settings="local", siteurl=None):
+def build(c, content="content", output="output", settings="local", siteurl=None, precompress=False):
     """Build the site with Pelican."""
+    import os
+
     from broadsheet import site
 
+    if precompress:
+        os.environ["BROADSHEET_PRECOMPRESS"] = "1"  # read by publishconf.py
     overrides = {"SITEURL": siteurl} if siteurl else {}
     try:
         site.build(Path(content), Path(output), settings, **overrides)
@@ -137,6 +142,61 @@ def test(c, no_browser=False, k=None):
     if k:
         args += ["-k", k]
     c.run(" ".join(f"'{a}'" for a in args), pty=False)
+
+
+@task(name="zip", help={
+    "content": "Markdown articles; default content/",
+    "zip": "the zip to write; default dist/broadsheet-archive.zip",
+})
+def zip_(c, content="content", zip="dist/broadsheet-archive.zip"):
+    """Build the offline site and pack it as a reproducible BagIt zip (open index.html inside)."""
+    from broadsheet import bag, site
+
+    try:
+        made = bag.make_offline_zip(Path(content), Path(zip))
+    except site.BuildError as exc:
+        raise Exit(str(exc), code=1)
+    f = made.facts
+    _console().print(f"zip: {made.path} ({made.bytes:,} bytes, {made.files} files, {f.article_count} articles "
+                     f"{f.first_date} to {f.last_date}), sha256 {made.sha256}")
+
+
+@task(name="verify-zip", help={"file": "the zip to check, e.g. dist/broadsheet-archive.zip"})
+def verify_zip(c, file):
+    """Check an offline zip: valid bag, every link and asset resolves from disk, every article has its page."""
+    from broadsheet import bag
+
+    result = bag.verify_zip(Path(file))
+    for line in bag.summarize(result):
+        _console().print(line, markup=False, highlight=False)
+    if not result.ok:
+        raise Exit(code=1)
+
+
+@task(help={
+    "source": "folder of raw dumps; default raw/",
+    "content": "Markdown articles; default content/",
+    "output": "the site (a link to the current verified version); default output/",
+    "zip": "the offline zip; default dist/broadsheet-archive.zip",
+    "reports": "where rebuild.json and ingest.json go; default reports/",
+    "siteurl": "build output/ for hosting at this URL (absolute URLs, feeds, sitemap); default: relative URLs",
+})
+def rebuild(c, source="raw", content="content", output="output", zip="dist/broadsheet-archive.zip",
+            reports="reports", siteurl=None):
+    """Ingest, build, zip, verify, then swap the new site and zip into place (safe to interrupt)."""
+    from broadsheet import rebuild as pipeline
+
+    console = _console()
+    try:
+        report = pipeline.rebuild(Path(source), Path(content), Path(output), Path(zip), Path(reports),
+                                  siteurl=siteurl or None, on_step=lambda step: console.print(f"{step} ..."))
+    except pipeline.RebuildLocked as exc:
+        raise Exit(f"rebuild refused: {exc}", code=pipeline.EXIT_LOCKED)
+    except pipeline.RebuildFailed as exc:
+        raise Exit(f"rebuild failed: {exc}\nreport: {Path(reports) / 'rebuild.json'}", code=pipeline.EXIT_FAILED)
+    for line in pipeline.summary_lines(report):
+        console.print(line, markup=False, highlight=False)
+    console.print(f"report: {Path(reports) / 'rebuild.json'}")
 
 
 @task(help={

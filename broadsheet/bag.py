@@ -134,9 +134,10 @@ def bag_info(settings: dict[str, Any], facts: CorpusFacts) -> dict[str, str]:
     return info
 
 
-def build_offline_site(content: Path, dest: Path, cache_path: Path | None = None) -> dict[str, Any]:
+def build_offline_site(content: Path, dest: Path, cache_path: Path | None = None,
+                       extra_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Build the site with offlineconf.py into `dest` (which must not exist or be empty)."""
-    overrides: dict[str, Any] = {}
+    overrides: dict[str, Any] = dict(extra_overrides or {})
     if cache_path is not None:
         overrides.update(CACHE_PATH=str(cache_path), LOAD_CONTENT_CACHE=True, CACHE_CONTENT=True,
                          CONTENT_CACHING_LAYER="reader", CHECK_MODIFIED_METHOD="md5")
@@ -177,7 +178,7 @@ def write_reproducible_zip(folder: Path, zip_path: Path, root_name: str) -> int:
 
 
 def make_offline_zip(content: Path, zip_path: Path, cache_path: Path | None = None,
-                     work_dir: Path | None = None) -> ZipResult:
+                     work_dir: Path | None = None, extra_overrides: dict[str, Any] | None = None) -> ZipResult:
     """Build the offline site from `content`, bag it and write `zip_path` (atomically, replaced
     only when its bytes change so an unchanged archive keeps its modification time)."""
     zip_path = Path(zip_path)
@@ -186,7 +187,7 @@ def make_offline_zip(content: Path, zip_path: Path, cache_path: Path | None = No
         Path(work_dir).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="broadsheet-zip-", dir=work_dir) as tmp:
         bag_dir = Path(tmp) / root_name
-        settings = build_offline_site(Path(content), bag_dir, cache_path)
+        settings = build_offline_site(Path(content), bag_dir, cache_path, extra_overrides)
         facts = corpus_facts(Path(content))
         make_bag(bag_dir, bag_info(settings, facts), settings.get("SITENAME", "the archive"))
         staged = Path(tmp) / "archive.zip"

@@ -1,7 +1,7 @@
 """Offline builds: every relative link to a folder names the folder's `index.html`.
 
 Opened from disk, `href="../"` shows a file listing instead of the page. Themes should
-spell `index.html` out themselves; this plugin (enabled only by offlineconf.py) catches
+spell `index.html` out themselves; this plugin (enabled by offlineconf.py's OFFLINE_LINKS) catches
 what they miss, so the zip keeps its promise whatever the templates do.
 """
 
@@ -28,7 +28,8 @@ def spell_out_folder_links(html: str) -> str:
 
 
 def rewrite_written_file(path: str, context) -> None:
-    if not path.endswith((".html", ".htm")):
+    # Signals stay connected after an offline build in the same process: act only in one.
+    if not (context or {}).get("OFFLINE_LINKS") or not path.endswith((".html", ".htm")):
         return
     file = Path(path)
     html = file.read_text(encoding="utf-8")

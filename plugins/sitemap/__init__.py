@@ -1,7 +1,7 @@
 """`sitemap.xml` for the hosted site: every article, page and the home page, absolute URLs.
 
 `lastmod` is the article's own date (its `modified` when set), never the build time, so
-an unchanged archive gives an unchanged sitemap. Enabled by publishconf.py only.
+an unchanged archive gives an unchanged sitemap. Written where publishconf.py's SITEMAP_SAVE_AS says.
 """
 
 from __future__ import annotations
@@ -32,8 +32,10 @@ def render_sitemap(entries: list[tuple[str, str | None]]) -> str:
 
 def write_sitemap(article_generator, page_generator) -> None:
     settings = article_generator.settings
+    if not settings.get("SITEMAP_SAVE_AS"):
+        return  # signals outlive a hosted build in the same process: other builds get no sitemap
     entries = sitemap_entries(settings.get("SITEURL", ""), article_generator.articles, page_generator.pages)
-    target = Path(settings["OUTPUT_PATH"]) / "sitemap.xml"
+    target = Path(settings["OUTPUT_PATH"]) / settings["SITEMAP_SAVE_AS"]
     target.parent.mkdir(parents=True, exist_ok=True)
     text = render_sitemap(entries)
     if not target.exists() or target.read_text(encoding="utf-8") != text:

@@ -1,0 +1,457 @@
+"""The archivist's one command: ingest -> build -> offline zip -> verify -> swap into place.
+
+What an archivist can rely on:
+- **Safe.** Everything is built aside, in `<output's folder>/.<output name>.rebuild/`, and
+  verified there. `output` is a symbolic link to a complete, verified version folder; the new
+  version replaces it with one atomic rename, and the zip is replaced the same way. Killed at any
+  moment, the previous site and zip stay complete; the next run clears what was left half-done.
+  A failed verification leaves the previous site and zip in place and raises RebuildFailed.
+- **One at a time.** A lock (flock, so the kernel releases it when a run dies) refuses a second
+  rebuild; the pid recorded beside it names the running one, and a record left by a run that
+  was killed is reported and cleared.
+- **Incremental.** Ingest rewrites only changed articles; Pelican's content cache is kept in a
+  folder keyed by a hash of everything that shapes the output (settings files, theme, plugins,
+  Broadsheet's code and version, overrides), because Pelican's own cache does not notice a
+  settings change; output files whose bytes did not change are hard links to the previous
+  version's, so they keep their modification time and a sync to the host sends only what changed.
+  When nothing changed at all, the current version stays as it is.
+- **Rejected dumps do not stop a rebuild.** They are listed in the summary and the reports, and
+  the rest of the archive is published: a rejected file cannot be fixed by building again, and
+  withholding every other article would not help the reader. (`invoke ingest` exits 3 for them.)
+"""
+
+from __future__ import annotations
+
+import filecmp
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import filelock
+
+from broadsheet import __version__, bag, site
+from broadsheet.ingest import atomic_write, ingest, write_report
+
+PROJECT = site.PROJECT
+#: What shapes the output besides the content: a change in any of these starts a fresh cache.
+CACHE_INPUTS = ("theme", "plugins", "broadsheet")
+EXIT_FAILED = 1
+#: `invoke rebuild` exits with this when another rebuild holds the lock (EX_TEMPFAIL).
+EXIT_LOCKED = 75
+
+
+class RebuildFailed(RuntimeError):
+    """The new site or zip failed to build or verify; the previous ones are still in place."""
+
+
+class RebuildLocked(RuntimeError):
+    """Another rebuild is running."""
+
+
+# -- the lock ------------------------------------------------------------------------------
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed process its parent has not reaped yet is a zombie: not running
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return state not in ("Z", "X")
+    except (OSError, IndexError):
+        return True
+
+
+class RebuildLock:
+    """`rebuild.lock` (flock) plus `rebuild.pid`, the record of who holds it."""
+
+    def __init__(self, state: Path):
+        self.state = Path(state)
+        self.lock = filelock.FileLock(str(self.state / "rebuild.lock"), timeout=0)
+        self.record = self.state / "rebuild.pid"
+        #: Set by acquire() when a record from a killed run was found and cleared.
+        self.stale: str | None = None
+
+    def _read_record(self) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.record.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def acquire(self) -> None:
+        self.state.mkdir(parents=True, exist_ok=True)
+        try:
+            self.lock.acquire()
+        except filelock.Timeout:
+            holder = self._read_record() or {}
+            pid = holder.get("pid")
+            if isinstance(pid, int) and not pid_alive(pid):
+                raise RebuildLocked(
+                    f"the rebuild lock {self.lock.lock_file} is still held although the rebuild that took it "
+                    f"(pid {pid}) has stopped: a process it started is still running; stop it and retry") from None
+            raise RebuildLocked(f"another rebuild is running (pid {pid}, started {holder.get('started', '?')}); "
+                                "wait for it to finish") from None
+        previous = self._read_record()
+        if previous and previous.get("pid") != os.getpid():
+            self.stale = (f"cleared a stale lock left by rebuild pid {previous.get('pid')} "
+                          f"(started {previous.get('started', '?')}), which is no longer running")
+        atomic_write(self.record, json.dumps({"pid": os.getpid(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}))
+
+    def release(self) -> None:
+        self.record.unlink(missing_ok=True)
+        self.lock.release()
+
+    def __enter__(self) -> RebuildLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+# -- caches --------------------------------------------------------------------------------
+
+def state_dir(output: Path) -> Path:
+    """Where a rebuild keeps its versions, caches, staging folders and lock: beside `output`."""
+    output = Path(output).absolute()
+    return output.parent / f".{output.name}.rebuild"
+
+
+def cache_key(settings: str, overrides: dict[str, Any]) -> str:
+    """A hash of everything besides the content that shapes a build with these settings."""
+    h = hashlib.sha256(f"broadsheet {__version__}\n{settings}\n".encode())
+    h.update(json.dumps(overrides, sort_keys=True, default=str).encode())
+    files = [PROJECT / site.SETTINGS_FILES["local"], site.settings_file(settings)]
+    for folder in CACHE_INPUTS:
+        files += sorted(p for p in (PROJECT / folder).rglob("*")
+                        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
+    for path in files:
+        h.update(os.path.relpath(path, PROJECT).encode() + b"\0")
+        h.update(path.read_bytes() if path.is_file() else b"(missing)")
+    try:
+        from importlib.metadata import version
+
+        h.update(version("pelican").encode())
+    except Exception:  # noqa: BLE001 -- an unknown Pelican version only means a less specific key
+        pass
+    return h.hexdigest()[:16]
+
+
+def keyed_cache(state: Path, settings: str, overrides: dict[str, Any]) -> Path:
+    """The cache folder for these settings; caches for other keys of the same settings are removed."""
+    key = cache_key(settings, overrides)
+    root = state / "cache"
+    root.mkdir(parents=True, exist_ok=True)
+    for old in root.glob(f"{settings}-*"):
+        if old.name != f"{settings}-{key}":
+            shutil.rmtree(old, ignore_errors=True)
+    return root / f"{settings}-{key}"
+
+
+def cache_overrides(cache: Path) -> dict[str, Any]:
+    return {"CACHE_PATH": str(cache), "LOAD_CONTENT_CACHE": True, "CACHE_CONTENT": True,
+            "CONTENT_CACHING_LAYER": "reader", "CHECK_MODIFIED_METHOD": "md5"}
+
+
+# -- versions and the swap -----------------------------------------------------------------
+
+def current_version(output: Path) -> Path | None:
+    """The folder `output` shows: the version it links to, or itself when it is a plain folder."""
+    output = Path(output)
+    if output.is_symlink():
+        target = output.resolve()
+        return target if target.is_dir() else None
+    return output if output.is_dir() else None
+
+
+def recover(state: Path, output: Path) -> list[str]:
+    """Clear what a killed run left: staging folders, unused versions, half-made links.
+    If `output` is missing while a complete version exists (a run killed while replacing a plain
+    `output` folder by the link), point `output` at the newest version again."""
+    notes = []
+    output = Path(output).absolute()
+    for leftover in [state / "tmp", state / "trash"]:
+        if leftover.exists():
+            shutil.rmtree(leftover, ignore_errors=True)
+            notes.append(f"removed {leftover.name}/ left by an interrupted rebuild")
+    for link in output.parent.glob(f".{output.name}.link-*"):
+        link.unlink(missing_ok=True)
+    versions = state / "versions"
+    if not versions.is_dir():
+        return notes
+    if not output.exists() and not output.is_symlink():
+        newest = max(versions.iterdir(), key=lambda p: p.name, default=None)
+        if newest is not None:
+            _point(output, newest)
+            notes.append(f"{output.name} was missing; pointed it at the last complete version {newest.name}")
+    live = current_version(output)
+    for version in versions.iterdir():
+        if live is None or version.resolve() != live.resolve():
+            _discard(state, version)
+            notes.append(f"removed unused version {version.name}")
+    return notes
+
+
+def _discard(state: Path, folder: Path) -> None:
+    """Move aside atomically first, so a kill mid-delete never leaves a half version in versions/."""
+    trash = state / "trash"
+    trash.mkdir(parents=True, exist_ok=True)
+    aside = trash / f"{folder.name}-{os.getpid()}-{time.monotonic_ns()}"
+    os.rename(folder, aside)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _point(output: Path, version: Path) -> None:
+    """Make `output` a link to `version`, atomically (a link made aside, then renamed over)."""
+    tmp = output.parent / f".{output.name}.link-{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    os.symlink(os.path.relpath(version, output.parent), tmp)
+    os.replace(tmp, output)
+
+
+@dataclass
+class Placement:
+    version: str
+    files: int = 0
+    unchanged: int = 0
+    changed: int = 0
+    added: int = 0
+    removed: int = 0
+    swapped: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def share_unchanged(staging: Path, previous: Path | None) -> Placement:
+    """Replace every staged file whose bytes equal the previous version's by a hard link to it
+    (so it keeps its modification time); count what changed."""
+    placement = Placement(version="")
+    staged = sorted(p.relative_to(staging) for p in staging.rglob("*") if p.is_file() and not p.is_symlink())
+    placement.files = len(staged)
+    for rel in staged:
+        new, old = staging / rel, (previous / rel if previous else None)
+        if old is None or not old.is_file():
+            placement.added += 1
+        elif old.stat().st_size == new.stat().st_size and filecmp.cmp(old, new, shallow=False):
+            tmp = new.with_name(f".{new.name}.same")
+            try:
+                os.link(old, tmp)
+            except OSError:  # another file system, or no hard links: a copy keeps the time too
+                shutil.copy2(old, tmp)
+            os.replace(tmp, new)
+            placement.unchanged += 1
+        else:
+            placement.changed += 1
+    if previous is not None:
+        staged_set = {r.as_posix() for r in staged}
+        placement.removed = sum(1 for p in previous.rglob("*")
+                                if p.is_file() and p.relative_to(previous).as_posix() not in staged_set)
+    return placement
+
+
+def swap_in(state: Path, output: Path, staging: Path, placement: Placement) -> None:
+    """Publish `staging` as the new version of `output`, atomically; discard the previous version."""
+    output = Path(output).absolute()
+    versions = state / "versions"
+    versions.mkdir(parents=True, exist_ok=True)
+    now = time.time_ns()
+    name = time.strftime("%Y%m%dT%H%M%S", time.localtime(now / 1e9)) + f".{now % 10**9:09d}-{os.getpid()}"
+    version = versions / name
+    os.rename(staging, version)
+    previous = current_version(output)
+    if output.is_dir() and not output.is_symlink():
+        # The first rebuild of a plain output folder: keep it as a version, then link. A kill between
+        # the two renames leaves no `output`; recover() re-points it at the newest version.
+        legacy = versions / f"{name}-previous"
+        os.rename(output, legacy)
+        previous = legacy
+    _point(output, version)
+    placement.version, placement.swapped = name, True
+    if previous is not None and previous.resolve() != version.resolve() and versions in previous.resolve().parents:
+        _discard(state, previous.resolve())
+
+
+# -- the pipeline --------------------------------------------------------------------------
+
+@dataclass
+class RebuildReport:
+    status: str = "running"
+    reason: str | None = None
+    paths: dict[str, str] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    ingest: dict[str, Any] = field(default_factory=dict)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    articles: int = 0
+    output: dict[str, Any] = field(default_factory=dict)
+    zip: dict[str, Any] = field(default_factory=dict)
+    verification: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class _Steps:
+    def __init__(self, report: RebuildReport, on_step: Callable[[str], None] | None):
+        self.report, self.on_step = report, on_step
+
+    def run(self, name: str, fn: Callable[[], Any]) -> Any:
+        if self.on_step:
+            self.on_step(name)
+        start = time.perf_counter()
+        try:
+            return fn()
+        finally:
+            self.report.seconds[name] = round(time.perf_counter() - start, 3)
+
+
+def rebuild(source: Path, content: Path, output: Path, zip_path: Path, reports: Path,
+            settings: str = "local", siteurl: str | None = None,
+            on_step: Callable[[str], None] | None = None) -> RebuildReport:
+    """Run the whole pipeline (see the module docstring); writes `reports/rebuild.json` whatever happens.
+    Raises RebuildLocked or RebuildFailed; the report says what was done either way."""
+    source, content, output = Path(source), Path(content), Path(output).absolute()
+    zip_path, reports = Path(zip_path).absolute(), Path(reports)
+    if siteurl:
+        settings = "hosted"
+    report = RebuildReport(paths={"source": str(source), "content": str(content), "output": str(output),
+                                  "zip": str(zip_path), "settings": settings})
+    state = state_dir(output)
+    lock = RebuildLock(state)
+    lock.acquire()  # RebuildLocked propagates: the running rebuild owns the report file
+    started = time.perf_counter()
+    try:
+        if lock.stale:
+            report.notes.append(lock.stale)
+        report.notes += recover(state, output)
+        _run(report, _Steps(report, on_step), state, source, content, output, zip_path, reports, settings, siteurl)
+        report.status = "ok"
+    except RebuildFailed as exc:
+        report.status, report.reason = "failed", str(exc)
+        raise
+    except Exception as exc:
+        report.status, report.reason = "failed", f"{type(exc).__name__}: {exc}"
+        raise RebuildFailed(report.reason) from exc
+    finally:
+        report.seconds["total"] = round(time.perf_counter() - started, 3)
+        shutil.rmtree(state / "tmp", ignore_errors=True)
+        reports.mkdir(parents=True, exist_ok=True)
+        atomic_write(reports / "rebuild.json", json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n")
+        lock.release()
+    return report
+
+
+def _run(report: RebuildReport, steps: _Steps, state: Path, source: Path, content: Path, output: Path,
+         zip_path: Path, reports: Path, settings: str, siteurl: str | None) -> None:
+    timezone = site.source_timezone()
+    ingested = steps.run("ingest", lambda: ingest(source, content, timezone))
+    write_report(ingested, reports / "ingest.json")
+    report.ingest = ingested.summary()
+    report.rejected, report.conflicts = ingested.rejected, ingested.conflicts
+    if not ingested.accepted and not any(content.rglob("*.md")):
+        raise RebuildFailed(f"no articles: nothing under {content} and nothing accepted from {source}")
+
+    tmp = state / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    # The corpus page shows this run's ingest report, not whatever reports/ingest.json holds.
+    common = {"INGEST_REPORT": str((reports / "ingest.json").absolute())}
+    site_overrides = {**common, **({"SITEURL": siteurl.rstrip("/")} if siteurl else {})}
+    staging = tmp / "site"
+
+    def build_site():
+        cache = keyed_cache(state, settings, site_overrides)
+        try:
+            site.build(content, staging, settings, **site_overrides, **cache_overrides(cache))
+        except site.BuildError as exc:
+            raise RebuildFailed(f"the {settings} build failed: {exc}") from None
+
+    steps.run("build", build_site)
+
+    staged_zip = tmp / "zip" / zip_path.name
+
+    def build_zip():
+        cache = keyed_cache(state, "offline", common)
+        try:
+            return bag.make_offline_zip(content, staged_zip, cache_path=cache, work_dir=tmp,
+                                        extra_overrides=common)
+        except site.BuildError as exc:
+            raise RebuildFailed(f"the offline build failed: {exc}") from None
+
+    made = steps.run("zip", build_zip)
+    report.articles = made.facts.article_count
+
+    def verify():
+        zipped = bag.verify_zip(staged_zip, work_dir=tmp)
+        served = bag.verify_site(staging, made.facts.article_count, siteurl=siteurl, allow_folder_links=True)
+        report.verification = {"zip": zipped.to_json(), "site": served.to_json()}
+        problems = [f"zip: {e}" for e in zipped.errors] + [f"{output.name}: {e}" for e in served.errors]
+        if problems:
+            shown = "\n- ".join(problems[:20]) + (f"\n- ... and {len(problems) - 20} more" if len(problems) > 20 else "")
+            raise RebuildFailed(f"verification failed; the previous site and zip are unchanged:\n- {shown}")
+
+    steps.run("verify", verify)
+
+    def publish():
+        previous = current_version(output)
+        placement = share_unchanged(staging, previous)
+        if previous is not None and not (placement.changed or placement.added or placement.removed) \
+                and output.is_symlink():
+            placement.version = previous.name  # nothing changed: the current version stays
+        else:
+            swap_in(state, output, staging, placement)
+        report.output = {"path": str(output), **placement.to_json()}
+        zip_changed = not (zip_path.is_file() and bag.sha256_file(zip_path) == made.sha256)
+        if zip_changed:
+            zip_path.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staged_zip, zip_path) if _same_fs(staged_zip, zip_path.parent) else \
+                bag._copy_replace(staged_zip, zip_path)
+        report.zip = {"path": str(zip_path), "sha256": made.sha256, "bytes": made.bytes, "files": made.files,
+                      "changed": zip_changed}
+
+    steps.run("publish", publish)
+
+
+def _same_fs(a: Path, b: Path) -> bool:
+    return os.stat(a).st_dev == os.stat(b).st_dev
+
+
+def summary_lines(report: RebuildReport) -> list[str]:
+    """What `invoke rebuild` prints: counts, paths, and anything the archivist should look at."""
+    i = report.ingest
+    lines = []
+    if i:
+        lines.append(f"ingest: {i['read']} files read, {i['accepted']} articles ({i['written']} written, "
+                     f"{i['unchanged']} unchanged, {i['removed']} removed), {i['duplicates']} duplicates, "
+                     f"{i['rejected']} rejected, {i['conflicts']} edit conflicts")
+    for r in report.rejected[:10]:
+        lines.append(f"  rejected {r['source']}: {r['reason']}: {r['detail']} (not published; see reports/ingest.json)")
+    if len(report.rejected) > 10:
+        lines.append(f"  ... and {len(report.rejected) - 10} more rejected")
+    for c in report.conflicts[:10]:
+        lines.append(f"  conflict {c['output']}: kept {c['kept']}")
+    if report.output:
+        o = report.output
+        lines.append(f"site: {o['path']}/index.html ({report.paths.get('settings')}): {o['files']} files, "
+                     f"{o['changed']} changed, {o['added']} added, {o['removed']} removed, {o['unchanged']} unchanged"
+                     + ("" if o["swapped"] else " (nothing changed; left as it was)"))
+    if report.zip:
+        z = report.zip
+        lines.append(f"zip: {z['path']} ({z['bytes']:,} bytes, {report.articles} articles, sha256 {z['sha256'][:16]}…)"
+                     + ("" if z["changed"] else " (unchanged)"))
+    if report.status == "ok" and report.verification:
+        v = report.verification["zip"]
+        lines.append(f"verified: bag valid, {v['links_checked']} links in {v['html_files']} pages resolve, "
+                     f"{v['articles_checked']} article pages present")
+    lines += [f"note: {n}" for n in report.notes]
+    timing = ", ".join(f"{k} {v:.1f}s" for k, v in report.seconds.items())
+    lines.append(f"time: {timing}")
+    return lines

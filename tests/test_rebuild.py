@@ -1,0 +1,245 @@
+"""`invoke rebuild`: the whole pipeline, incremental yet equal to a clean build, safe to kill, one at a time."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from broadsheet import bag, rebuild as pipeline
+from broadsheet.dumps import parse_dump, render_dump
+from conftest import ROOT, SEED
+
+SEED_ARTICLE = parse_dump(SEED.read_bytes(), SEED.name, "Asia/Tehran")
+PLACES = ["Aleppo", "Homs", "Daraa", "Idlib", "Hama", "Tartus", "Raqqa", "Deir Ezzor", "Latakia", "Qamishli"]
+
+
+def write_dump(source: Path, n: int, variant: str = "") -> Path:
+    """A dump in the seed's format: its own title, date and text (`variant` changes the body)."""
+    place = PLACES[n % len(PLACES)]
+    article = dataclasses.replace(
+        SEED_ARTICLE,
+        title=f"Army Units Advance near {place}, Report {n}",
+        date=SEED_ARTICLE.date + timedelta(days=3 * n, hours=n),
+        paragraphs=[f"Report {n} from {place}{variant}.", *SEED_ARTICLE.paragraphs[1:4]],
+        related_json=None,
+    )
+    path = source / f"{n:03d}.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_dump(article), encoding="utf-8")
+    return path
+
+
+def make_source(base: Path, numbers) -> Path:
+    source = base / "raw"
+    source.mkdir(parents=True, exist_ok=True)
+    shutil.copy(SEED, source / SEED.name)
+    for n in numbers:
+        write_dump(source, n)
+    return source
+
+
+class Project:
+    """raw/, content/, output/, dist/ and reports/ in one folder, as in the repository."""
+
+    def __init__(self, base: Path):
+        self.base = base
+        self.source, self.content, self.output = base / "raw", base / "content", base / "output"
+        self.zip, self.reports = base / "dist" / "broadsheet-archive.zip", base / "reports"
+
+    def rebuild(self, **kw) -> pipeline.RebuildReport:
+        return pipeline.rebuild(self.source, self.content, self.output, self.zip, self.reports, **kw)
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "invoke", "rebuild", "--source", str(self.source), "--content",
+                str(self.content), "--output", str(self.output), "--zip", str(self.zip), "--reports", str(self.reports)]
+
+
+def tree(folder: Path) -> dict[str, tuple[str, int]]:
+    """Every file under `folder` (following the output link): sha256 and modification time."""
+    return {p.relative_to(folder).as_posix(): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def contents(folder: Path) -> dict[str, str]:
+    return {k: v[0] for k, v in tree(folder).items()}
+
+
+@pytest.fixture
+def project(tmp_path):
+    p = Project(tmp_path / "archive")
+    make_source(p.base, range(1, 6))
+    return p
+
+
+def test_rebuild_publishes_a_verified_site_and_zip(project):
+    report = project.rebuild()
+    assert report.status == "ok"
+    assert project.output.is_symlink() and (project.output / "index.html").is_file()
+    assert report.articles == 6 and report.ingest["accepted"] == 6
+    assert bag.verify_zip(project.zip).ok
+    assert bag.sha256_file(project.zip) == report.zip["sha256"]
+    saved = json.loads((project.reports / "rebuild.json").read_text())
+    assert saved["status"] == "ok" and saved["zip"]["sha256"] == report.zip["sha256"]
+    assert (project.reports / "ingest.json").is_file()
+    assert any(line.startswith("zip: ") for line in pipeline.summary_lines(report))
+
+
+def test_rebuilding_unchanged_input_changes_nothing(project):
+    project.rebuild()
+    before_site, before_content = tree(project.output), tree(project.content)
+    before_zip = (bag.sha256_file(project.zip), project.zip.stat().st_mtime_ns)
+    version = os.readlink(project.output)
+    time.sleep(0.05)  # a rewrite would show in the modification times
+    report = project.rebuild()
+    assert report.output["swapped"] is False and report.output["changed"] == report.output["added"] == 0
+    assert report.zip["changed"] is False
+    assert tree(project.output) == before_site  # bytes and mtimes
+    assert tree(project.content) == before_content
+    assert (bag.sha256_file(project.zip), project.zip.stat().st_mtime_ns) == before_zip
+    assert os.readlink(project.output) == version
+
+
+def test_unchanged_pages_keep_their_mtime_when_others_change(project):
+    project.rebuild()
+    before = tree(project.output)
+    write_dump(project.source, 3, variant=", corrected")
+    report = project.rebuild()
+    after = tree(project.output)
+    assert report.output["swapped"] and report.output["changed"] >= 1
+    kept = [k for k in before if k in after and before[k][0] == after[k][0]]
+    assert kept and all(before[k][1] == after[k][1] for k in kept)
+    changed = [k for k in before if k in after and before[k][0] != after[k][0]]
+    assert any("report-3" in k for k in changed)
+
+
+def test_incremental_rebuild_equals_a_clean_build(project, tmp_path):
+    project.rebuild()
+    write_dump(project.source, 9)  # added
+    write_dump(project.source, 2, variant=" (updated)")  # changed
+    (project.source / "004.txt").unlink()  # deleted
+    project.rebuild()
+
+    clean = Project(tmp_path / "clean")
+    shutil.copytree(project.source, clean.source)
+    clean.rebuild()
+    assert contents(project.content) == contents(clean.content)
+    assert contents(project.output) == contents(clean.output)  # pages, data exports, search shards
+    assert bag.sha256_file(project.zip) == bag.sha256_file(clean.zip)
+
+
+def test_cache_key_follows_settings_and_overrides(tmp_path, monkeypatch):
+    key = pipeline.cache_key("local", {})
+    assert key == pipeline.cache_key("local", {})
+    assert key != pipeline.cache_key("offline", {})
+    assert key != pipeline.cache_key("local", {"SITEURL": "https://example.org"})
+    edited = tmp_path / "publishconf.py"
+    edited.write_text((ROOT / "publishconf.py").read_text() + "\nDEFAULT_PAGINATION = 5\n")
+    original = pipeline.site.settings_file
+    monkeypatch.setattr(pipeline.site, "settings_file",
+                        lambda name: edited if name == "hosted" else original(name))
+    assert pipeline.cache_key("hosted", {}) != key
+    hosted_edited = pipeline.cache_key("hosted", {})
+    monkeypatch.undo()
+    assert pipeline.cache_key("hosted", {}) != hosted_edited
+
+
+def test_failed_verification_leaves_the_previous_site(project):
+    project.rebuild()
+    before_site, before_zip = tree(project.output), tree(project.zip.parent)
+    # An archivist's own article with a root-relative link: it would break from disk.
+    extra = project.content / "2016" / "03" / "note.md"
+    extra.write_text("---\ntitle: Note\ndate: '2016-03-21T10:00:00+03:30'\nslug: note\n---\n\n"
+                     "See [the index](/index.html).\n", encoding="utf-8")
+    with pytest.raises(pipeline.RebuildFailed, match="root-relative"):
+        project.rebuild()
+    assert tree(project.output) == before_site
+    assert tree(project.zip.parent) == before_zip
+    saved = json.loads((project.reports / "rebuild.json").read_text())
+    assert saved["status"] == "failed" and "root-relative" in saved["reason"]
+    proc = subprocess.run(project.command(), cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == pipeline.EXIT_FAILED and "root-relative" in proc.stderr
+    extra.unlink()
+    assert project.rebuild().status == "ok"
+
+
+def test_a_concurrent_rebuild_is_refused(project):
+    state = pipeline.state_dir(project.output)
+    with pipeline.RebuildLock(state):
+        proc = subprocess.run(project.command(), cwd=ROOT, capture_output=True, text=True)
+        with pytest.raises(pipeline.RebuildLocked, match=f"pid {os.getpid()}"):
+            project.rebuild()
+    assert proc.returncode == pipeline.EXIT_LOCKED, proc.stderr
+    assert f"another rebuild is running (pid {os.getpid()}" in proc.stderr
+    assert project.rebuild().status == "ok"  # released
+
+
+def test_a_stale_lock_is_detected_and_cleared(project):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    state = pipeline.state_dir(project.output)
+    state.mkdir(parents=True)
+    (state / "rebuild.lock").write_text("")
+    (state / "rebuild.pid").write_text(json.dumps({"pid": dead.pid, "started": "earlier"}))
+    report = project.rebuild()
+    assert report.status == "ok"
+    assert any(f"stale lock left by rebuild pid {dead.pid}" in n for n in report.notes)
+    assert not (state / "rebuild.pid").exists()
+
+
+def test_sigkill_at_any_point_leaves_the_previous_site_and_the_next_run_completes(project, tmp_path):
+    project.rebuild()
+    old_site, old_zip = contents(project.output), bag.sha256_file(project.zip)
+    for n in (11, 12, 13):
+        write_dump(project.source, n)
+    # How long a whole run takes as a subprocess, measured on a copy, spreads the kills over it.
+    probe = Project(tmp_path / "probe")
+    shutil.copytree(project.source, probe.source)
+    started = time.monotonic()
+    subprocess.run(probe.command(), cwd=ROOT, check=True, capture_output=True)
+    duration = time.monotonic() - started
+    new_site, new_zip = contents(probe.output), bag.sha256_file(probe.zip)
+
+    outcomes = []
+    for fraction in (0.15, 0.35, 0.5, 0.65, 0.8, 0.9, 0.97):
+        proc = subprocess.Popen(project.command(), cwd=ROOT, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+        time.sleep(duration * fraction)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        site_now = contents(project.output)
+        # Either the previous site or the new one, complete, never a mixture.
+        assert site_now in (old_site, new_site), f"killed at {fraction:.0%}: output is a mixture"
+        assert bag.sha256_file(project.zip) in (old_zip, new_zip)
+        outcomes.append("new" if site_now == new_site else "old")
+        if site_now == new_site:
+            break
+    report = project.rebuild()
+    assert report.status == "ok"
+    assert contents(project.output) == new_site
+    assert bag.sha256_file(project.zip) == new_zip
+    versions = list((pipeline.state_dir(project.output) / "versions").iterdir())
+    assert len(versions) == 1  # what the killed runs left was cleared
+    assert "old" in outcomes
+
+
+def test_hosted_rebuild_has_absolute_urls_feeds_and_sitemap(project):
+    report = project.rebuild(siteurl="https://archive.example.org/broadsheet")
+    assert report.paths["settings"] == "hosted"
+    sitemap = (project.output / "sitemap.xml").read_text()
+    assert "<loc>https://archive.example.org/broadsheet/" in sitemap
+    feed = (project.output / "feeds" / "all.atom.xml").read_text()
+    assert "https://archive.example.org/broadsheet/" in feed
+    assert 'href="https://archive.example.org/broadsheet/' in (project.output / "index.html").read_text()
+    # The zip stays offline whatever the site's URL.
+    assert bag.verify_zip(project.zip).ok
