@@ -20,7 +20,7 @@ RELATIVE_URLS = True
 PATH = "content"
 THEME = "theme"
 PLUGIN_PATHS = ["plugins"]
-PLUGINS = ["pelican.plugins.yaml_metadata", "archive_pages", "related_graph", "search_index"]
+PLUGINS = ["pelican.plugins.yaml_metadata", "archive_pages", "related_graph", "search_index", "facets"]
 
 #: The outlet's local time: datelines and the ticks in related pics are read in it.
 SOURCE_TIMEZONE = "Asia/Tehran"
@@ -49,3 +49,9 @@ AUTHOR_FEED_ATOM = None
 AUTHOR_FEED_RSS = None
 DELETE_OUTPUT_DIRECTORY = False
 LOAD_CONTENT_CACHE = False
+
+# facets plugin: a page per outlet and per facet value of table rows (location, label).
+FACET_URL = "facets/{facet}/{slug}.html"
+FACETS_SAVE_AS = "facets/index.html"
+#: The facets whose counts the corpus page shows.
+FACETS_ON_CORPUS = ["outlet", "label"]

@@ -14,13 +14,13 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 
 from broadsheet.article import read_content_file, read_markdown_file
-from broadsheet.dumps import TEXT_DATELINES, match_text_dateline
+from broadsheet.dumps import TEXT_DATELINES, localize, match_text_dateline
 from broadsheet.ingest import EXIT_PROBLEMS, ingest
 from broadsheet.tables import MappingError, cell_paragraphs, load_mapping, parse_mapping, parse_table
 from conftest import DATA, FAKES_CSV, FAKES_DIR, ROOT, SEED
@@ -114,7 +114,7 @@ def test_fakes_sample_rows_field_by_field(fakes):
         month, day, year = map(int, row["date"].split("/"))
         assert meta["title"] == row["article_title"].strip()
         assert "\n\n".join(paragraphs) == row["article_content"]
-        assert meta["date"] == f"{date(year, month, day).isoformat()}T00:00:00+00:00"
+        assert meta["date"] == localize(datetime(year, month, day), "Asia/Tehran")[0].isoformat()
         assert meta["source_id"] == row["unit_id"]
         assert meta["outlet"] == row["source"]
         assert meta["facets"] == {"location": row["location"], "label": LABELS[row["labels"]]}
