@@ -55,3 +55,21 @@ FACET_URL = "facets/{facet}/{slug}.html"
 FACETS_SAVE_AS = "facets/index.html"
 #: The facets whose counts the corpus page shows.
 FACETS_ON_CORPUS = ["outlet", "label"]
+
+# related_graph plugin: resolving the outlet's related lists to archive articles.
+#: rapidfuzz ratio (0-100) a title must reach to match an archive title it does not equal.
+RELATED_GRAPH_FUZZY_THRESHOLD = 90
+#: A runner-up this many points from the best fuzzy match is a tie: the entry stays unresolved.
+RELATED_GRAPH_FUZZY_TIE_MARGIN = 2.0
+#: Fuzzy candidates: archive articles dated this many days around the entry's estimated date.
+RELATED_GRAPH_DATE_WINDOW_DAYS = 3
+#: Resolution statistics and contradictions (JSON), written at every build.
+RELATED_GRAPH_REPORT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reports", "graph.json")
+RELATED_GRAPH_SAVE_AS = "graph.html"
+#: graph.json, graph.gexf and graph.graphml go here, under the output folder.
+RELATED_GRAPH_DATA_DIR = "data"
+#: The graph page's data, loaded by a <script> tag so that the page works from file://.
+RELATED_GRAPH_PAGE_DATA = "data/graph-page.js"
+#: Above this many nodes the graph page lays nodes out on a timeline instead of by force.
+RELATED_GRAPH_FORCE_LAYOUT_MAX_NODES = 4000
+RELATED_GRAPH_NEIGHBOURHOOD_MAX_NODES = 20

@@ -1,0 +1,190 @@
+"""Pelican wiring: resolve once the articles are read, attach the results, write the exports.
+
+- `article_generator_finalized`: every article's related blob is parsed with the shared
+  parser and resolved (see `resolve.py`); each article gets `related`, `cited_by` and
+  `neighbourhood` (data for `partials/related.html`), and the generator context gets
+  `related_graph` (statistics for `partials/corpus_graph.html`).
+- `article_writer_finalized`: `data/graph.json|gexf|graphml`, the graph page (direct
+  template `graph.html`) with its data as a script file (works from file://), the report.
+- `finalized`: one line of statistics.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pelican import signals
+
+from broadsheet.article import Article
+
+from .graph import (atomic_write_text, build_network, neighbourhood, page_data,
+                    page_layout, write_exports)
+from .resolve import DEFAULTS as RESOLVE_DEFAULTS, ArchiveItem, resolve_related_entries
+
+logger = logging.getLogger(__name__)
+
+#: Settings this plugin reads, with their defaults (pelicanconf.py overrides them).
+DEFAULTS = {
+    **RESOLVE_DEFAULTS,
+    "RELATED_GRAPH_REPORT": "reports/graph.json",   # resolution report; relative to the working dir
+    "RELATED_GRAPH_DATA_DIR": "data",                # exports, under the output folder
+    "RELATED_GRAPH_SAVE_AS": "graph.html",
+    "RELATED_GRAPH_PAGE_DATA": "data/graph-page.js",  # the page's data, loaded by <script>
+    "RELATED_GRAPH_FORCE_LAYOUT_MAX_NODES": 4000,    # above this the page uses the timeline layout
+    "RELATED_GRAPH_NEIGHBOURHOOD_MAX_NODES": 20,
+}
+
+
+@dataclass
+class RelatedLink:
+    """One entry of an article's related list, ready to display."""
+
+    title: str           # as the outlet printed it in the list
+    url: str | None      # archive page (relative to the site root); None: not in the archive
+    in_archive: bool
+    published: datetime | None  # archive date, or the estimate from the pic's ticks
+    media: str           # image | video | unknown (from the pic)
+    resolved_by: str     # id | title | fuzzy | unresolved
+    score: float | None
+    video_of_title: str | None = None  # a separate video item: the archive article it shows
+    video_of_url: str | None = None
+
+
+@dataclass
+class CitingArticle:
+    title: str
+    url: str
+    date: datetime
+
+
+class RelatedGraph:
+    def __init__(self, settings: dict[str, Any]):
+        self.settings = {name: settings.get(name, default) for name, default in DEFAULTS.items()}
+        self.timezone = settings.get("SOURCE_TIMEZONE", "Asia/Tehran")
+        self.network = None
+        self.stats: dict[str, Any] = {}
+        self.contradictions: list[dict[str, Any]] = []
+
+    # -- reading phase --------------------------------------------------------------------
+
+    def attach(self, generator) -> None:
+        started = time.perf_counter()
+        articles = list(generator.articles) + list(getattr(generator, "translations", []))
+        by_key = {a.url: a for a in articles}
+        items = [self._item(a) for a in articles]
+        resolved = resolve_related_entries(items, self.settings)
+        resolve_seconds = time.perf_counter() - started
+        urls = {key: key for key in by_key}
+        self.network = g = build_network(resolved, urls)
+        self.contradictions = resolved.contradictions
+
+        cited_by: dict[str, dict[str, CitingArticle]] = {key: {} for key in by_key}
+        related: dict[str, list[RelatedLink]] = {key: [] for key in by_key}
+        for r in resolved.resolutions:
+            lister = by_key[r.lister]
+            if r.target is not None:
+                target = by_key[r.target]
+                link = RelatedLink(r.entry.title, target.url, True, target.date, r.entry.media,
+                                   r.resolved_by, r.score)
+                if r.target != r.lister:
+                    cited_by[r.target].setdefault(lister.url, CitingArticle(lister.title, lister.url, lister.date))
+            else:
+                video = by_key.get(r.video_of) if r.video_of else None
+                link = RelatedLink(r.entry.title, None, False, r.entry.published, r.entry.media,
+                                   "unresolved", None, video.title if video else None, video.url if video else None)
+            related[r.lister].append(link)
+        neighbourhood_max = int(self.settings["RELATED_GRAPH_NEIGHBOURHOOD_MAX_NODES"])
+        for key, article in by_key.items():
+            article.related = related[key]
+            article.cited_by = sorted(cited_by[key].values(), key=lambda c: (c.date, c.title))
+            article.neighbourhood = neighbourhood(g, key, neighbourhood_max) if g.degree(key) else None
+        self.stats = {
+            **resolved.stats(),
+            "nodes": g.number_of_nodes(),
+            "not_in_archive": sum(1 for _, d in g.nodes(data=True) if not d["in_archive"]),
+            "edges": g.number_of_edges(),
+            "resolve_seconds": round(resolve_seconds, 3),
+        }
+        generator.context["related_graph"] = {
+            "stats": self.stats,
+            "contradictions": self.contradictions,
+            "page_url": self.settings["RELATED_GRAPH_SAVE_AS"],
+            "exports": {fmt: f"{self.settings['RELATED_GRAPH_DATA_DIR']}/graph.{fmt}"
+                        for fmt in ("json", "gexf", "graphml")},
+        }
+
+    def _item(self, pelican_article) -> ArchiveItem:
+        record = Article.from_metadata(pelican_article.metadata)
+        entries = record.related_entries(self.timezone)
+        return ArchiveItem(pelican_article.url, pelican_article.title, pelican_article.date,
+                           record.source_id, entries)
+
+    # -- writing phase --------------------------------------------------------------------
+
+    def write(self, generator, writer) -> None:
+        if self.network is None:
+            return
+        started = time.perf_counter()
+        output = Path(generator.output_path)
+        write_exports(self.network, output / self.settings["RELATED_GRAPH_DATA_DIR"])
+        positions = page_layout(self.network, int(self.settings["RELATED_GRAPH_FORCE_LAYOUT_MAX_NODES"]))
+        data = json.dumps(page_data(self.network, positions), ensure_ascii=False, separators=(",", ":"))
+        # `</` cannot end the script early when a title holds `</script>`.
+        data = data.replace("</", "<\\/")
+        atomic_write_text(output / self.settings["RELATED_GRAPH_PAGE_DATA"],
+                          f"window.BROADSHEET_GRAPH = {data};\n")
+        writer.write_file(
+            self.settings["RELATED_GRAPH_SAVE_AS"], generator.get_template("graph"), generator.context,
+            relative_urls=generator.settings.get("RELATIVE_URLS", False),
+            page_name="graph", graph_data_url=self.settings["RELATED_GRAPH_PAGE_DATA"],
+        )
+        self.stats["export_seconds"] = round(time.perf_counter() - started, 3)
+        report = Path(self.settings["RELATED_GRAPH_REPORT"])
+        atomic_write_text(report, json.dumps({"stats": self.stats, "contradictions": self.contradictions},
+                                             indent=2, ensure_ascii=False) + "\n")
+
+    def summary(self) -> str:
+        s = self.stats
+        return (f"related graph: {s['entries']} entries of {s['articles']} articles: {s['by_id']} by id, "
+                f"{s['by_title']} by title, {s['fuzzy']} fuzzy, {s['unresolved']} not in the archive "
+                f"({s['video_versions']} video versions), {s['contradictions']} contradictions; "
+                f"resolved in {s['resolve_seconds']}s; report {self.settings['RELATED_GRAPH_REPORT']}")
+
+
+_current: dict[str, RelatedGraph] = {}
+
+
+def _on_articles(generator) -> None:
+    graph = RelatedGraph(generator.settings)
+    _current["graph"] = graph
+    graph.attach(generator)
+
+
+def _on_articles_written(generator, writer) -> None:
+    graph = _current.get("graph")
+    if graph is not None:
+        graph.write(generator, writer)
+
+
+def _on_finalized(pelican) -> None:
+    graph = _current.pop("graph", None)
+    if graph is not None and graph.stats:
+        print(graph.summary())
+        for c in graph.contradictions[:10]:
+            logger.warning("related graph contradiction (kept as reported in %s): %s",
+                           graph.settings["RELATED_GRAPH_REPORT"], c)
+
+
+def register() -> None:
+    signals.article_generator_finalized.connect(_on_articles)
+    signals.article_writer_finalized.connect(_on_articles_written)
+    signals.finalized.connect(_on_finalized)
+
+
+__all__ = ["register", "RelatedGraph"]
