@@ -179,8 +179,9 @@ def recover(state: Path, output: Path) -> list[str]:
     output = Path(output).absolute()
     for leftover in [state / "tmp", state / "trash"]:
         if leftover.exists():
+            if any(leftover.iterdir()):
+                notes.append(f"removed {leftover.name}/ left by an interrupted rebuild")
             shutil.rmtree(leftover, ignore_errors=True)
-            notes.append(f"removed {leftover.name}/ left by an interrupted rebuild")
     for link in output.parent.glob(f".{output.name}.link-*"):
         link.unlink(missing_ok=True)
     versions = state / "versions"
@@ -206,6 +207,10 @@ def _discard(state: Path, folder: Path) -> None:
     aside = trash / f"{folder.name}-{os.getpid()}-{time.monotonic_ns()}"
     os.rename(folder, aside)
     shutil.rmtree(aside, ignore_errors=True)
+    try:
+        trash.rmdir()
+    except OSError:
+        pass  # another discard in progress, or a leftover recover() will clear
 
 
 def _point(output: Path, version: Path) -> None:
