@@ -35,6 +35,32 @@ ARTICLE_SAVE_AS = ARTICLE_URL
 PAGE_URL = "pages/{slug}.html"
 PAGE_SAVE_AS = PAGE_URL
 DEFAULT_PAGINATION = 20
+#: Two articles may share a slug across months; they are distinct articles, not translations.
+ARTICLE_TRANSLATION_ID = None
+# Every article has the one default category and no author: no pages for them.
+CATEGORY_SAVE_AS = CATEGORIES_SAVE_AS = AUTHOR_SAVE_AS = AUTHORS_SAVE_AS = ""
+TAG_URL = "tag/{slug}.html"
+TAG_SAVE_AS = TAG_URL
+TAGS_SAVE_AS = "tags.html"
+ARCHIVES_SAVE_AS = "archives.html"
+
+# archive_pages plugin: corpus page, date archive, signatures, citations, data downloads.
+#: The ingest report shown on the corpus page (missing: the page says so).
+INGEST_REPORT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reports", "ingest.json")
+CORPUS_SAVE_AS = "corpus.html"
+SIGNATURES_SAVE_AS = "signatures.html"
+SIGNATURE_URL = "signature/{slug}.html"
+ARCHIVE_DAY_URL = "archive/{date:%Y}/{date:%m}/{date:%d}/index.html"
+ARCHIVE_MONTH_URL = "archive/{date:%Y}/{date:%m}/index.html"
+ARCHIVE_YEAR_URL = "archive/{date:%Y}/index.html"
+DATA_JSONL_SAVE_AS = "data/articles.jsonl"
+DATA_CSV_SAVE_AS = "data/articles.csv"
+#: An article slug longer than this (UTF-8 bytes) is cut and given a hash, so no path
+#: component comes near the filesystem's 255-byte limit.
+SLUG_MAX_BYTES = 120
+
+# Every scraped string is text: templates escape by default.
+JINJA_ENVIRONMENT = {"trim_blocks": True, "lstrip_blocks": True, "extensions": [], "autoescape": True}
 
 # Scraped text must stay literal: no Markdown extensions (tables, footnotes, smartypants).
 MARKDOWN = {"extensions": [], "output_format": "html5"}

@@ -1,5 +1,5 @@
-"""Placeholder until its issue lands: registers nothing yet."""
+"""Corpus page, date archive, signature pages, citations and data downloads (see plugin.py)."""
 
+from .plugin import register
 
-def register():
-    pass
+__all__ = ["register"]

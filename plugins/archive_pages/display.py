@@ -1,0 +1,105 @@
+"""What an article page shows, decided in Python: script direction, local date, provenance, paths."""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from markupsafe import Markup
+
+#: Unicode blocks of the Arabic script (Arabic, Supplement, Extended-A, Presentation Forms A/B).
+_ARABIC_SCRIPT = ((0x0600, 0x06FF), (0x0750, 0x077F), (0x08A0, 0x08FF), (0xFB50, 0xFDFF), (0xFE70, 0xFEFF))
+#: Letters Persian uses and Arabic does not: pe, che, zhe, gaf, keheh, Farsi yeh.
+_PERSIAN_LETTERS = set("پچژگکی")
+
+
+def _is_arabic_script(ch: str) -> bool:
+    cp = ord(ch)
+    return any(lo <= cp <= hi for lo, hi in _ARABIC_SCRIPT)
+
+
+@dataclass(frozen=True)
+class Script:
+    lang: str  # BCP 47 code for the `lang` attribute
+    dir: str  # "ltr" or "rtl"
+
+
+def detect_script(text: str, default_lang: str) -> Script:
+    """Arabic-script text (most letters in that script) is `ar`, or `fa` if it uses Persian letters."""
+    letters = [ch for ch in text if unicodedata.category(ch).startswith("L")]
+    arabic = [ch for ch in letters if _is_arabic_script(ch)]
+    if letters and len(arabic) * 2 > len(letters):
+        return Script("fa" if _PERSIAN_LETTERS.intersection(arabic) else "ar", "rtl")
+    return Script(default_lang, "ltr")
+
+
+@dataclass(frozen=True)
+class LocalDate:
+    iso: str  # for <time datetime>: 2016-03-20T21:30:46+03:30
+    text: str  # Sun 20 Mar 2016 21:30:46
+    zone: str  # Asia/Tehran, UTC+03:30
+
+
+def local_date(value: datetime, timezone: str, date_format: str) -> LocalDate:
+    local = value.astimezone(ZoneInfo(timezone))
+    offset = local.strftime("%z")
+    return LocalDate(
+        iso=local.isoformat(),
+        text=local.strftime(date_format),
+        zone=f"{timezone}, UTC{offset[:3]}:{offset[3:]}",
+    )
+
+
+def shorten_slug(slug: str, max_bytes: int) -> str:
+    """`slug` if it fits in `max_bytes` of UTF-8, else a cut at a character boundary plus a hash."""
+    if len(slug.encode("utf-8")) <= max_bytes:
+        return slug
+    digest = hashlib.sha256(slug.encode("utf-8")).hexdigest()[:8]
+    room = max_bytes - len(digest) - 1
+    cut = slug.encode("utf-8")[:room].decode("utf-8", errors="ignore").rstrip("-")
+    return f"{cut}-{digest}"
+
+
+@dataclass
+class ArticleDisplay:
+    """Everything article.html shows beyond Pelican's own fields (attached as `article.display`)."""
+
+    record: Any  # broadsheet.article.Article, paragraphs included
+    script: Script
+    date: LocalDate
+    signature_url: str | None = None
+    provenance: list[tuple[str, Any]] = field(default_factory=list)
+    related: list[Any] = field(default_factory=list)  # RelatedEntry, shown when no graph partial
+    earlier: Any = None  # Pelican article just before in time
+    later: Any = None
+    citation: Any = None  # citations.Citation
+    citation_meta: list[tuple[str, str]] = field(default_factory=list)
+    json_ld: Markup = Markup("")
+    reference: str = ""
+    downloads: list[tuple[str, str, str]] = field(default_factory=list)  # label, URL, media type
+
+
+def provenance(record, content_file: str) -> list[tuple[str, Any]]:
+    """The provenance panel, in reading order; list values are shown as lists."""
+    src = record.source
+    rows: list[tuple[str, Any]] = [
+        ("Source file", src.file),
+        ("SHA-256", src.sha256),
+        ("Size", f"{src.bytes:,} bytes"),
+        ("Encoding", src.encoding),
+        ("Line endings", src.newlines),
+    ]
+    if src.row is not None:
+        rows.append(("Table row", str(src.row)))
+    if record.source_id:
+        rows.append(("Outlet id", record.source_id))
+    if record.outlet:
+        rows.append(("Outlet", record.outlet))
+    rows.append(("Related-articles blob", record.related_status))
+    rows.append(("Ingest warnings", list(record.warnings) or "none"))
+    rows.append(("Content file", content_file))
+    return rows
