@@ -225,3 +225,25 @@ def search(c, query, output="output", limit=10, json=False):
     for n, hit in enumerate(hits, 1):
         print(f"{n:>3}. {hit.title}  [{hit.date[:10]}]  score {hit.score:.2f}\n     {hit.url}\n     {hit.snippet}")
     _console().print(f"{total} matches for {query!r}, showing {len(hits)} ({seconds * 1000:.0f} ms)")
+
+
+@task(help={
+    "number": "synthetic articles (-n N or --number N; default 2000, 10000 for the full figures)",
+    "out": "results JSON; the Markdown table is written beside it (default bench/results.json)",
+    "fakes": "the FA-KES CSV, read where it lies (default ../shared/data/fa-kes/FA-KES-Dataset.csv; "
+             "'none' leaves it out)",
+    "no_browser": "leave out browser search and Pagefind",
+    "work": "scratch folder, emptied at each run (default bench/work)",
+})
+def bench(c, number=2000, out="bench/results.json", fakes=None, no_browser=False, work="bench/work"):
+    """Measure ingest, builds (vs bare Pelican), rebuild, graph, search (vs Pagefind), zip; print the table."""
+    from broadsheet import bench as harness
+
+    console = _console()
+    table_path = None if fakes == "none" else Path(fakes) if fakes else harness.FAKES_CSV
+    with console.status("bench") as status:
+        results = harness.run_benchmark(int(number), Path(work), table_path, browser=not no_browser,
+                                        progress=lambda step: status.update(f"bench: {step}"))
+    md = harness.write_results(results, Path(out))
+    console.print(harness.rich_table(results))
+    console.print(f"results: {out}, table: {md}")

@@ -1,0 +1,864 @@
+"""The benchmark: Broadsheet against what an archivist would use instead, side by side, in one run.
+
+`run_benchmark` generates a synthetic corpus (`broadsheet.corpus`) and measures, each step in
+its own Python process so that nothing warm survives from one step to the next and each
+step's peak memory is its own (`os.wait4` returns the child's rusage; `ru_maxrss` is the
+largest single process of the step, workers included):
+
+- ingest: dumps per second (`broadsheet.ingest`);
+- a cold Broadsheet build (`broadsheet.site.build`, pelicanconf.py) against a cold bare Pelican
+  build of the same Markdown (`BARE_PELICAN`: YAML reader, default theme, no other plugin),
+  fresh output and cache folders for both; the ratio of the two;
+- the related graph's resolution time, as the plugin reports it (RELATED_GRAPH_REPORT);
+- the Whoosh index built from scratch with the search plugin's `update_index`, and the
+  browser shards with its `export_browser_index`;
+- CLI query latency (p50/p95) through the search plugin's `search`, over `CLI_QUERIES`;
+- the offline zip (`broadsheet.bag.make_offline_zip`): its size and time;
+- an incremental rebuild after `CHANGED_DUMPS` changed dumps (`broadsheet.rebuild`), as a ratio
+  to a from-scratch rebuild of the same pipeline and to the full build;
+- browser search in headless Chromium over a loopback HTTP server: bytes loaded after the
+  reader starts typing and time to the first result, Broadsheet's `search.html` against
+  Pagefind's default UI on the same built site;
+- the FA-KES table (CSV + mapping) when it is present: rows per second and build times.
+
+A piece of Broadsheet that has not landed yet (a plugin, a module, a function) is reported as
+"not available yet" with the reason; a step that ran and broke is "failed" with the error.
+No figure is ever made up. Timings are wall-clock on a shared machine: read them with the
+load average recorded beside them.
+
+Child processes run `python -m broadsheet.bench child STEP ARGS.json RESULT.json`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+PROJECT = Path(__file__).resolve().parent.parent
+PLUGINS_DIR = PROJECT / "plugins"
+DEFAULT_N = 2000
+DEFAULT_SEED = 7
+DEFAULT_WORK = PROJECT / "bench" / "work"
+DEFAULT_OUT = PROJECT / "bench" / "results.json"
+FAKES_CSV = (PROJECT / ".." / "shared" / "data" / "fa-kes" / "FA-KES-Dataset.csv").resolve()
+FAKES_MAPPING = PROJECT / "mappings" / "fa-kes.yaml"
+RESULTS_VERSION = 1
+
+#: How many dumps the incremental rebuild changes.
+CHANGED_DUMPS = 10
+#: A step that takes longer than this is killed (with its process group) and reported failed.
+STEP_TIMEOUT = 45 * 60
+
+#: Bare Pelican: what a user gets from `pelican-quickstart` plus the YAML reader. Only what the
+#: same Markdown needs to build at all is shared with pelicanconf.py (timezone, the
+#: year/month URL pattern because slugs repeat across months, no Markdown extensions, no
+#: translations, no feeds without a SITEURL, the same pagination).
+BARE_PELICAN = {
+    "PLUGINS": ["pelican.plugins.yaml_metadata"],
+    "TIMEZONE": "Asia/Tehran",
+    "ARTICLE_URL": "{date:%Y}/{date:%m}/{slug}.html",
+    "ARTICLE_SAVE_AS": "{date:%Y}/{date:%m}/{slug}.html",
+    "ARTICLE_TRANSLATION_ID": None,
+    "MARKDOWN": {"extensions": [], "output_format": "html5"},
+    "READERS": {"html": None, "htm": None, "rst": None},
+    "DEFAULT_PAGINATION": 20,
+    "FEED_ALL_ATOM": None, "CATEGORY_FEED_ATOM": None, "TRANSLATION_FEED_ATOM": None,
+    "AUTHOR_FEED_ATOM": None, "AUTHOR_FEED_RSS": None,
+    "LOAD_CONTENT_CACHE": False,
+}
+
+#: The archivist's query set for CLI latency: words, stems, phrases, boolean, prefix, fields.
+CLI_QUERIES = [
+    "aleppo", "palmyra", "ceasefire", "mortar", "tunnels", "drone", "hezbollah", "convoy",
+    "kirkuk", "taliban", "mortar shells", "supply routes", "heavy losses", "humanitarian aid",
+    "syrian marines", "weapons depot", '"supply routes"', '"field commander"', "negotiat*",
+    "ambush*", "title:palmyra", "title:drone", "idlib OR hama", "army NOT syrian",
+    "attacks", "destroyed vehicles", "military source", "aleppo convoy", "mosul ramadi", "year:2016 aleppo",
+]
+CLI_ROUNDS = 3
+
+#: Browser queries, each in a fresh browser context (nothing cached from the previous one).
+BROWSER_QUERIES = {"one-word": ["palmyra", "ceasefire"], "two-word": ["mortar shells", "aleppo convoy"]}
+BROWSER_TIMEOUT_MS = 30_000
+
+#: Pagefind indexes the same documents as Broadsheet's index: the article pages only.
+PAGEFIND_GLOB = "[0-9][0-9][0-9][0-9]/[0-9][0-9]/*.html"
+PAGEFIND_PAGE = "bench-pagefind.html"
+PAGEFIND_HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Pagefind (benchmark)</title>
+<link href="pagefind/pagefind-ui.css" rel="stylesheet">
+<script src="pagefind/pagefind-ui.js"></script></head>
+<body><h1>Pagefind</h1><div id="search"></div>
+<script>window.addEventListener("DOMContentLoaded", function () {
+  new PagefindUI({element: "#search", showSubResults: false, showImages: false});
+});</script></body></html>
+"""
+#: How each engine's page is driven: where to type, what a result looks like.
+ENGINES = {
+    "broadsheet": {"page": "search.html", "input": "#search-input", "result": "#search-results a"},
+    "pagefind": {"page": PAGEFIND_PAGE, "input": ".pagefind-ui__search-input",
+                 "result": ".pagefind-ui__result-link"},
+}
+# Records, in the page's own clock, when typing starts and when the first result appears.
+_OBSERVE_JS = """(selector) => {
+  window.__benchFirst = undefined;
+  const seen = () => document.querySelector(selector) !== null;
+  new MutationObserver((_, obs) => {
+    if (window.__benchFirst === undefined && seen()) { window.__benchFirst = performance.now(); obs.disconnect(); }
+  }).observe(document.body, {childList: true, subtree: true});
+  window.__benchStart = performance.now();
+}"""
+
+#: Targets: (key, label, comparison, bound). A target holds when `value <cmp> bound`.
+TARGETS = [
+    ("build_ratio", "full build ≤ 1.3× bare Pelican", "<=", 1.3),
+    ("incremental_ratio", "incremental rebuild ≤ 0.3× full", "<=", 0.3),
+    ("ingest_rate", "ingest ≥ 5,000 dumps/s", ">=", 5000.0),
+    ("bytes_ratio_one_word", "bytes per one-word query ≤ ½ Pagefind's", "<=", 0.5),
+    ("bytes_ratio_two_word", "bytes per two-word query ≤ ½ Pagefind's", "<=", 0.5),
+    ("cli_p95_ms", "CLI query p95 ≤ 30 ms", "<=", 30.0),
+]
+
+
+# -- step results ---------------------------------------------------------------------------
+
+def not_available(reason: str) -> dict[str, Any]:
+    return {"status": "not available", "reason": f"not available yet ({reason})"}
+
+
+def failed(reason: str) -> dict[str, Any]:
+    return {"status": "failed", "reason": reason}
+
+
+def ok(step: dict[str, Any] | None) -> bool:
+    return bool(step) and step.get("status") == "ok"
+
+
+def run_step(name: str, args: dict[str, Any], work: Path, label: str | None = None,
+             timeout: float = STEP_TIMEOUT) -> dict[str, Any]:
+    """Run child step `name` in a fresh Python process; its result plus wall time and peak RSS.
+    `label` names its files in `work` (default: the step's name)."""
+    work.mkdir(parents=True, exist_ok=True)
+    label = label or name
+    args_path, result_path, log_path = (work / f"{label}.{ext}" for ext in ("args.json", "result.json", "log"))
+    args_path.write_text(json.dumps(args, default=str), encoding="utf-8")
+    result_path.unlink(missing_ok=True)
+    cmd = [sys.executable, "-m", "broadsheet.bench", "child", name, str(args_path), str(result_path)]
+    return run_process(cmd, log_path, timeout, result_path)
+
+
+def run_process(cmd: list[str], log_path: Path, timeout: float = STEP_TIMEOUT,
+                result_path: Path | None = None) -> dict[str, Any]:
+    """Run `cmd` and wait for it with `os.wait4`, which gives its own peak RSS. The working
+    directory is the log's folder (inside the run), so that whatever a plugin writes relative
+    to the working directory (the graph report's default, reports/graph.json) stays in the run."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT), os.environ.get("PYTHONPATH")]))}
+    with open(log_path, "wb") as log:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=log_path.parent, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        timed_out = threading.Event()
+
+        def kill_group():
+            timed_out.set()
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # the child's own session: it and its children only
+            except ProcessLookupError:
+                pass
+
+        timer = threading.Timer(timeout, kill_group)
+        timer.start()
+        try:
+            _, status, rusage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - started
+    measured = {"process_seconds": round(wall, 3), "peak_rss_mib": round(rusage.ru_maxrss / 1024, 1)}
+    if timed_out.is_set():
+        return {**failed(f"killed after {timeout:.0f} s; log {log_path}"), **measured}
+    if result_path is not None and result_path.exists():
+        return {**json.loads(result_path.read_text(encoding="utf-8")), **measured}
+    if proc.returncode != 0 or result_path is not None:
+        tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-6:]
+        return {**failed(f"exit {proc.returncode}: " + " | ".join(tail) + f" (log {log_path})"), **measured}
+    return {"status": "ok", **measured}
+
+
+# -- child steps: each runs in its own process -----------------------------------------------
+
+def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    started = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - started
+
+
+def step_corpus(n: int, seed: int, dest: str) -> dict[str, Any]:
+    from broadsheet import site
+    from broadsheet.corpus import generate_corpus, write_corpus
+
+    generated, seconds = _timed(lambda: generate_corpus(n, seed, 0.0, site.source_timezone()))
+    write_corpus(generated, Path(dest))
+    return {"status": "ok", "dumps": len(generated.files), "seconds": round(seconds, 3)}
+
+
+def step_ingest(source: str, content: str, report: str, mapping: str | None = None) -> dict[str, Any]:
+    from broadsheet import site
+    from broadsheet.ingest import ingest, write_report
+
+    table_mapping = None
+    if mapping:
+        try:
+            from broadsheet.tables import load_mapping
+        except ImportError as exc:
+            return not_available(f"the CSV importer broadsheet/tables.py cannot be imported: {exc}")
+        table_mapping = load_mapping(Path(mapping))
+    tz = site.source_timezone()
+    result, seconds = _timed(lambda: ingest(Path(source), Path(content), tz, mapping=table_mapping))
+    write_report(result, Path(report))
+    s = result.summary()
+    if not s["accepted"]:
+        return failed(f"ingest accepted nothing ({s['read']} read, {s['rejected']} rejected)")
+    return {"status": "ok", "seconds": round(seconds, 3), "read": s["read"], "accepted": s["accepted"],
+            "rejected": s["rejected"], "per_second": round(s["read"] / seconds, 1)}
+
+
+def step_build(content: str, output: str, cache: str, kind: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    """A cold build: `kind` is "broadsheet" (pelicanconf.py) or "bare" (BARE_PELICAN)."""
+    overrides = {**overrides, "CACHE_PATH": cache}
+    if kind == "broadsheet":
+        from broadsheet import site
+
+        _, seconds = _timed(lambda: site.build(Path(content), Path(output), "local", **overrides))
+    else:
+        from pelican import Pelican
+        from pelican.settings import read_settings
+
+        def bare():
+            conf = read_settings(None, override={**BARE_PELICAN, "PATH": content, "OUTPUT_PATH": output,
+                                                 **overrides})
+            Pelican(conf).run()
+
+        _, seconds = _timed(bare)
+    pages = sum(1 for _ in Path(output).rglob("*.html"))
+    return {"status": "ok", "seconds": round(seconds, 3), "html_pages": pages}
+
+
+def _search_plugin():
+    """The search plugin's modules, imported the way Pelican imports plugins (PLUGIN_PATHS)."""
+    if str(PLUGINS_DIR) not in sys.path:
+        sys.path.insert(0, str(PLUGINS_DIR))
+    import search_index.export as export
+    import search_index.index as index
+    import search_index.query as query
+
+    return index, export, query
+
+
+def search_documents(content: Path, index_module) -> list[Any]:
+    """The plugin's SearchDocuments for every content file, built from the shared Article
+    record as the plugin builds them (URL: the content path as .html; same fields)."""
+    from broadsheet.article import read_markdown_file
+
+    docs = []
+    for path in sorted(content.rglob("*.md")):
+        record = read_markdown_file(path.read_text(encoding="utf-8"))
+        url = path.relative_to(content).with_suffix(".html").as_posix()
+        docs.append(index_module.SearchDocument(
+            key=url, url=url, title=record.title, body=record.body, date=record.date,
+            signature=record.signature, source_id=record.source_id, outlet=record.outlet,
+            labels=index_module.labels_from_facets(record.facets)))
+    return docs
+
+
+def step_whoosh(content: str, index_dir: str, export_dir: str) -> dict[str, Any]:
+    try:
+        index, export, query = _search_plugin()
+        update_index, export_browser_index = index.update_index, export.export_browser_index
+    except (ImportError, AttributeError) as exc:
+        return not_available(f"plugins/search_index has no update_index/export_browser_index: {exc}")
+    docs = search_documents(Path(content), index)
+    (ix, report), seconds = _timed(lambda: update_index(Path(index_dir), docs))
+    weighting = query.weighting_from_settings(None)
+    exported, export_seconds = _timed(lambda: export_browser_index(ix, Path(export_dir), weighting))
+    return {"status": "ok", "seconds": round(seconds, 3), "documents": len(docs),
+            "added": len(report.added), "export_seconds": round(export_seconds, 3),
+            "export_files": exported.files, "export_bytes": exported.total_bytes}
+
+
+def step_cli_queries(output: str, queries: list[str], rounds: int) -> dict[str, Any]:
+    try:
+        _, _, query = _search_plugin()
+        search = query.search
+    except (ImportError, AttributeError) as exc:
+        return not_available(f"plugins/search_index has no query.search: {exc}")
+    # A call is what `invoke search` does after start-up: open the index, parse, search, highlight.
+    # `search` also reports its own time without opening the index ("search_*").
+    times, inner, hits = [], [], {}
+    for _ in range(rounds):
+        for q in queries:
+            (found, total, searched), seconds = _timed(lambda: search(Path(output), q, limit=10))
+            times.append(seconds * 1000)
+            inner.append(searched * 1000)
+            hits[q] = total
+    return {"status": "ok", "queries": len(queries), "rounds": rounds, "calls": len(times),
+            "p50_ms": round(statistics.median(times), 2), "p95_ms": round(_p95(times), 2),
+            "max_ms": round(max(times), 2), "search_p50_ms": round(statistics.median(inner), 2),
+            "search_p95_ms": round(_p95(inner), 2),
+            "queries_without_hits": sorted(q for q, t in hits.items() if not t)}
+
+
+def _p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20, method="inclusive")[18]
+
+
+def step_zip(content: str, zip_path: str, work: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    from broadsheet import bag
+
+    result, seconds = _timed(lambda: bag.make_offline_zip(Path(content), Path(zip_path), work_dir=Path(work),
+                                                          extra_overrides=overrides))
+    return {"status": "ok", "seconds": round(seconds, 3), "bytes": result.bytes, "files": result.files}
+
+
+def step_rebuild(source: str, content: str, output: str, zip_path: str, reports: str) -> dict[str, Any]:
+    """One run of the archivist's rebuild; whatever it keeps beside `output` stays for the next."""
+    try:
+        from broadsheet.rebuild import rebuild
+    except ImportError as exc:
+        return not_available(f"broadsheet/rebuild.py has no rebuild(): {exc}")
+    report, seconds = _timed(lambda: rebuild(Path(source), Path(content), Path(output), Path(zip_path),
+                                             Path(reports)))
+    return {"status": "ok", "seconds": round(seconds, 3), "steps": report.seconds, "ingest": report.ingest}
+
+
+def step_browser(site: str, engine: str, queries: dict[str, list[str]]) -> dict[str, Any]:
+    """Bytes loaded after typing starts, and time to the first result, per query."""
+    from broadsheet.checks import CHROMIUM
+
+    spec = ENGINES[engine]
+    if not (Path(site) / spec["page"]).is_file():
+        return not_available(f"no {spec['page']} in the built site")
+    if not os.access(CHROMIUM, os.X_OK):
+        return not_available(f"no Chromium at {CHROMIUM}")
+    from playwright.sync_api import Error as PlaywrightError, sync_playwright
+
+    server, base = _serve(Path(site))
+    measured = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+                "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync"])
+            for kind, words in queries.items():
+                for q in words:
+                    try:
+                        measured.append({"kind": kind, "query": q, **_browser_query(browser, base, spec, q)})
+                    except PlaywrightError as exc:
+                        measured.append({"kind": kind, "query": q, "error": str(exc).splitlines()[0]})
+            browser.close()
+    finally:
+        server.shutdown()
+    errors = [m for m in measured if "error" in m]
+    if errors:
+        missing = sorted({u for m in measured for u in m.get("not_found", [])})
+        why = f"{errors[0]['query']!r}: {errors[0]['error']}" + (f"; not found: {', '.join(missing)}" if missing else "")
+        return {**failed(f"no result for {len(errors)} of {len(measured)} queries ({why})"), "queries": measured}
+    by_kind = {}
+    for kind in queries:
+        rows = [m for m in measured if m["kind"] == kind]
+        by_kind[kind] = {"bytes": round(statistics.mean(m["bytes"] for m in rows)),
+                         "bytes_gzip": round(statistics.mean(m["bytes_gzip"] for m in rows)),
+                         "requests": round(statistics.mean(m["requests"] for m in rows), 1),
+                         "first_result_ms": round(statistics.mean(m["first_result_ms"] for m in rows), 1)}
+    return {"status": "ok", "by_kind": by_kind, "queries": measured}
+
+
+def _serve(site: Path):
+    import functools
+    import http.server
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+def _browser_query(browser, base: str, spec: dict[str, str], q: str) -> dict[str, Any]:
+    context = browser.new_context()
+    page = context.new_page()
+    not_found: list[str] = []
+    page.on("response", lambda r: r.status >= 400 and not_found.append(r.url.replace(base, "")))
+    page.goto(base + spec["page"], wait_until="networkidle")
+    after_typing: list[Any] = []
+    page.on("requestfinished", lambda request: after_typing.append(request))
+    page.evaluate(_OBSERVE_JS, spec["result"])
+    page.locator(spec["input"]).press_sequentially(q)
+    try:
+        page.wait_for_function("window.__benchFirst !== undefined", timeout=BROWSER_TIMEOUT_MS)
+    except Exception:
+        context.close()
+        raise
+    first_ms = page.evaluate("window.__benchFirst - window.__benchStart")
+    page.wait_for_load_state("networkidle")
+    body = headers = packed = 0
+    files = []
+    for request in after_typing:
+        sizes = request.sizes()
+        files.append([request.url.replace(base, ""), max(sizes["responseBodySize"], 0)])
+        body += max(sizes["responseBodySize"], 0)
+        headers += max(sizes["responseHeadersSize"], 0) + max(sizes["requestHeadersSize"], 0)
+        packed += _gzip_size(request)
+    results = page.locator(spec["result"]).count()
+    context.close()
+    return {"first_result_ms": round(first_ms, 1), "bytes": body, "header_bytes": headers, "bytes_gzip": packed,
+            "requests": len(after_typing), "results_shown": results, "not_found": not_found, "files": files}
+
+
+def _gzip_size(request) -> int:
+    """What a host that gzips text would send; files Pagefind already compressed count as they are."""
+    response = request.response()
+    if response is None:
+        return 0
+    data = response.body()
+    if data[:2] == b"\x1f\x8b" or request.url.endswith((".wasm", ".pf_fragment", ".pf_index", ".pf_meta")):
+        return len(data)
+    return len(gzip.compress(data, 6))
+
+
+CHILD_STEPS: dict[str, Callable[..., dict[str, Any]]] = {
+    "corpus": step_corpus, "ingest": step_ingest, "build": step_build, "whoosh": step_whoosh,
+    "cli_queries": step_cli_queries, "zip": step_zip, "rebuild": step_rebuild, "browser": step_browser,
+}
+
+
+def child_main(argv: list[str]) -> int:
+    name, args_path, result_path = argv
+    args = json.loads(Path(args_path).read_text(encoding="utf-8"))
+    try:
+        result = CHILD_STEPS[name](**args)
+    except Exception as exc:  # reported as the step's failure, with the traceback in its log
+        import traceback
+
+        traceback.print_exc()
+        result = failed(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
+    Path(result_path).write_text(json.dumps(result, indent=1, default=str), encoding="utf-8")
+    return 0
+
+
+# -- the run -------------------------------------------------------------------------------
+
+def machine_info() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ram = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                ram = round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT, capture_output=True,
+                                text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = None
+    return {"cpu": cpu, "cores": os.cpu_count(), "ram_gib": ram, "python": platform.python_version(),
+            "platform": platform.platform(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "load_average": [round(x, 2) for x in os.getloadavg()], "git_commit": commit}
+
+
+def change_dumps(raw: Path, count: int, timezone: str) -> list[str]:
+    """Change the last paragraph of `count` dumps (spread over the corpus) as a correction would."""
+    from broadsheet.article import Article
+    from broadsheet.dumps import parse_dump, render_dump
+
+    files = sorted(p for p in raw.iterdir() if p.suffix == ".txt")
+    step = max(1, len(files) // count)
+    changed = []
+    for path in files[::step][:count]:
+        article = parse_dump(path.read_bytes(), path.name, timezone)
+        if not isinstance(article, Article):
+            continue
+        article.paragraphs[-1] += " (Corrected by the benchmark.)"
+        path.write_bytes(render_dump(article).encode("utf-8"))
+        changed.append(path.name)
+    return changed
+
+
+def _fresh(path: Path) -> Path:
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    return path
+
+
+def _site_overrides(run: Path) -> dict[str, Any]:
+    """Keep every report a build writes inside the run's folder, away from the project's reports/."""
+    return {"RELATED_GRAPH_REPORT": str(run / "graph.json"), "INGEST_REPORT": str(run / "ingest.json")}
+
+
+def run_benchmark(n: int = DEFAULT_N, work: Path = DEFAULT_WORK, fakes: Path | None = FAKES_CSV,
+                  browser: bool = True, seed: int = DEFAULT_SEED,
+                  progress: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
+    """Run every measurement; returns the results (see `write_results`)."""
+    work = Path(work).resolve()
+    results: dict[str, Any] = {"version": RESULTS_VERSION, "machine": machine_info(),
+                               "options": {"n": n, "seed": seed, "browser": browser,
+                                           "fakes": str(fakes) if fakes else None,
+                                           "changed_dumps": CHANGED_DUMPS,
+                                           "bare_pelican": BARE_PELICAN, "pagefind_glob": PAGEFIND_GLOB}}
+    results["synthetic"] = _synthetic(n, seed, _fresh(work / "synthetic"), browser, progress)
+    results["fakes"] = _fakes(fakes, _fresh(work / "fakes"), progress)
+    results["targets"] = evaluate_targets(results)
+    return results
+
+
+def _synthetic(n: int, seed: int, run: Path, browser: bool, progress) -> dict[str, Any]:
+    r: dict[str, Any] = {}
+    raw, content, logs = run / "raw", run / "content", run / "logs"
+    progress(f"corpus: generating {n} dumps")
+    r["corpus"] = run_step("corpus", {"n": n, "seed": seed, "dest": str(raw)}, logs)
+    if not ok(r["corpus"]):
+        return r
+    progress("ingest")
+    r["ingest"] = run_step("ingest", {"source": str(raw), "content": str(content),
+                                      "report": str(run / "ingest.json")}, logs)
+    if not ok(r["ingest"]):
+        return r
+    overrides = _site_overrides(run)
+    for kind in ("bare", "broadsheet"):
+        progress(f"cold build: {kind}")
+        r[f"{kind}_build"] = run_step("build", {
+            "content": str(content), "output": str(run / kind / "output"), "cache": str(run / kind / "cache"),
+            "kind": kind, "overrides": overrides if kind == "broadsheet" else {}}, logs, f"build-{kind}")
+    if ok(r["bare_build"]) and ok(r["broadsheet_build"]):
+        r["build_ratio"] = round(r["broadsheet_build"]["seconds"] / r["bare_build"]["seconds"], 2)
+    output = run / "broadsheet" / "output"
+    r["graph"] = _graph(run / "graph.json", r["broadsheet_build"])
+
+    progress("whoosh index")
+    r["whoosh"] = run_step("whoosh", {"content": str(content), "index_dir": str(run / "whoosh" / "index"),
+                                      "export_dir": str(run / "whoosh" / "browser")}, logs)
+    if ok(r["broadsheet_build"]):
+        progress("CLI queries")
+        r["cli_queries"] = run_step("cli_queries", {"output": str(output), "queries": CLI_QUERIES,
+                                                    "rounds": CLI_ROUNDS}, logs)
+    else:
+        r["cli_queries"] = not_available("the Broadsheet build failed, so there is no index to query")
+
+    progress("offline zip")
+    r["zip"] = run_step("zip", {"content": str(content), "zip_path": str(run / "zip" / "archive.zip"),
+                                "work": str(run / "zip" / "tmp"), "overrides": overrides}, logs)
+
+    r["rebuild"] = _rebuild(run, raw, r, progress)
+
+    if not browser:
+        r["browser"] = {"status": "skipped", "reason": "skipped (--no-browser)"}
+    elif not ok(r["broadsheet_build"]):
+        r["browser"] = not_available("the Broadsheet build failed")
+    else:
+        r["browser"] = _browser(output, logs, progress)
+    return r
+
+
+def _graph(report: Path, build: dict[str, Any]) -> dict[str, Any]:
+    if not ok(build):
+        return not_available("the Broadsheet build failed")
+    if not report.exists():
+        return not_available("the related_graph plugin wrote no report (RELATED_GRAPH_REPORT)")
+    stats = json.loads(report.read_text(encoding="utf-8")).get("stats", {})
+    if "resolve_seconds" not in stats:
+        return not_available(f"{report.name} has no resolve_seconds")
+    keep = ("resolve_seconds", "export_seconds", "articles", "entries", "by_id", "by_title", "fuzzy",
+            "unresolved", "nodes", "edges")
+    return {"status": "ok", "seconds": stats["resolve_seconds"], **{k: stats[k] for k in keep if k in stats}}
+
+
+def _rebuild(run: Path, raw: Path, r: dict[str, Any], progress) -> dict[str, Any]:
+    if importlib.util.find_spec("broadsheet.rebuild") is None:
+        return not_available("broadsheet/rebuild.py has not landed")
+    base, logs = run / "rebuild", run / "logs"
+    rb_raw = base / "raw"
+    shutil.copytree(raw, rb_raw)
+    args = {"source": str(rb_raw), "content": str(base / "content"), "output": str(base / "output"),
+            "zip_path": str(base / "archive.zip"), "reports": str(base / "reports")}
+    progress("rebuild from scratch")
+    scratch = run_step("rebuild", args, logs, "rebuild-scratch")
+    if not ok(scratch):
+        return {**scratch, "from_scratch": scratch}
+    from broadsheet import site
+
+    changed = change_dumps(rb_raw, CHANGED_DUMPS, site.source_timezone())
+    progress(f"rebuild after {len(changed)} changed dumps")
+    incremental = run_step("rebuild", args, logs, "rebuild-incremental")
+    out = {"status": incremental.get("status"), "from_scratch": scratch, "incremental": incremental,
+           "changed_dumps": len(changed)}
+    if ok(incremental):
+        out["seconds"] = incremental["seconds"]
+        out["ratio_to_scratch"] = round(incremental["seconds"] / scratch["seconds"], 3)
+        if ok(r.get("broadsheet_build")):
+            out["ratio_to_full_build"] = round(incremental["seconds"] / r["broadsheet_build"]["seconds"], 3)
+    else:
+        out["reason"] = incremental.get("reason")
+    return out
+
+
+def _browser(output: Path, logs: Path, progress) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    progress("browser search: Broadsheet")
+    out["broadsheet"] = run_step("browser", {"site": str(output), "engine": "broadsheet",
+                                                         "queries": BROWSER_QUERIES}, logs, "browser-broadsheet")
+    progress("Pagefind index")
+    if importlib.util.find_spec("pagefind") is None:
+        out["pagefind_index"] = not_available("the pagefind package is not installed (requirements-test.txt)")
+    else:
+        shutil.rmtree(output / "pagefind", ignore_errors=True)
+        out["pagefind_index"] = run_process(
+            [sys.executable, "-m", "pagefind", "--site", str(output), "--glob", PAGEFIND_GLOB, "--quiet"],
+            logs / "pagefind.log")
+        if ok(out["pagefind_index"]) and not (output / "pagefind" / "pagefind-ui.js").exists():
+            out["pagefind_index"] = failed(f"pagefind wrote no bundle; log {logs / 'pagefind.log'}")
+        if ok(out["pagefind_index"]):
+            out["pagefind_index"]["bytes"] = sum(p.stat().st_size for p in (output / "pagefind").rglob("*")
+                                                 if p.is_file())
+    if ok(out["pagefind_index"]):
+        (output / PAGEFIND_PAGE).write_text(PAGEFIND_HTML, encoding="utf-8")
+        progress("browser search: Pagefind")
+        out["pagefind"] = run_step("browser", {"site": str(output), "engine": "pagefind",
+                                                 "queries": BROWSER_QUERIES}, logs, "browser-pagefind")
+    else:
+        out["pagefind"] = not_available(f"Pagefind did not index the site: {out['pagefind_index'].get('reason')}")
+    if ok(out["broadsheet"]) and ok(out["pagefind"]):
+        out["bytes_ratio"] = {kind: round(out["broadsheet"]["by_kind"][kind]["bytes"]
+                                          / out["pagefind"]["by_kind"][kind]["bytes"], 3)
+                              for kind in BROWSER_QUERIES}
+    out["status"] = "ok" if "bytes_ratio" in out else "partial"
+    return out
+
+
+def _fakes(csv: Path | None, run: Path, progress) -> dict[str, Any]:
+    if csv is None:
+        return {"status": "skipped", "reason": "skipped (no --fakes path)"}
+    csv = Path(csv)
+    if not csv.is_file():
+        return not_available(f"no FA-KES table at {csv}")
+    if not FAKES_MAPPING.is_file():
+        return not_available(f"no mapping {FAKES_MAPPING.relative_to(PROJECT)}")
+    if importlib.util.find_spec("broadsheet.tables") is None:
+        return not_available("the CSV importer broadsheet/tables.py has not landed")
+    logs, content = run / "logs", run / "content"
+    progress("FA-KES: ingest")
+    # the table is read where it lies: never copied into the repository
+    r: dict[str, Any] = {"ingest": run_step("ingest", {"source": str(csv), "content": str(content),
+                                                      "report": str(run / "ingest.json"),
+                                                      "mapping": str(FAKES_MAPPING)}, logs)}
+    if not ok(r["ingest"]):
+        r["status"] = "failed"
+        r["reason"] = r["ingest"].get("reason")
+        return r
+    for kind in ("bare", "broadsheet"):
+        progress(f"FA-KES: cold build: {kind}")
+        r[f"{kind}_build"] = run_step("build", {
+            "content": str(content), "output": str(run / kind / "output"), "cache": str(run / kind / "cache"),
+            "kind": kind, "overrides": _site_overrides(run) if kind == "broadsheet" else {}}, logs, f"build-{kind}")
+    if ok(r["bare_build"]) and ok(r["broadsheet_build"]):
+        r["build_ratio"] = round(r["broadsheet_build"]["seconds"] / r["bare_build"]["seconds"], 2)
+    r["status"] = "ok" if "build_ratio" in r else "partial"
+    return r
+
+
+# -- targets and the table -----------------------------------------------------------------
+
+def _target_values(results: dict[str, Any]) -> dict[str, float | None]:
+    s = results.get("synthetic", {})
+    browser = s.get("browser", {})
+    ratios = browser.get("bytes_ratio", {}) if isinstance(browser, dict) else {}
+    return {
+        "build_ratio": s.get("build_ratio"),
+        "incremental_ratio": s.get("rebuild", {}).get("ratio_to_scratch"),
+        "ingest_rate": s.get("ingest", {}).get("per_second"),
+        "bytes_ratio_one_word": ratios.get("one-word"),
+        "bytes_ratio_two_word": ratios.get("two-word"),
+        "cli_p95_ms": s.get("cli_queries", {}).get("p95_ms"),
+    }
+
+
+def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    values = _target_values(results)
+    out = []
+    for key, label, cmp, bound in TARGETS:
+        value = values.get(key)
+        holds = None if value is None else (value <= bound if cmp == "<=" else value >= bound)
+        out.append({"key": key, "target": label, "bound": bound, "comparison": cmp, "value": value, "holds": holds})
+    return out
+
+
+def _secs(step: dict[str, Any] | None, key: str = "seconds") -> str:
+    return f"{step[key]:.2f} s" if ok(step) and step.get(key) is not None else _why(step)
+
+
+def _why(step: dict[str, Any] | None) -> str:
+    if not step:
+        return "not measured"
+    return step.get("reason") or step.get("status", "?")
+
+
+def _mib(*steps: dict[str, Any] | None) -> str:
+    shown = [f"{s['peak_rss_mib']:.0f}" for s in steps if s and s.get("peak_rss_mib") is not None]
+    return " / ".join(shown) + " MiB" if shown else "—"
+
+
+def _holds(results: dict[str, Any], key: str) -> str:
+    for t in results.get("targets", []):
+        if t["key"] == key:
+            return "—" if t["holds"] is None else ("yes" if t["holds"] else "NO")
+    return ""
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return ""
+
+
+def summary_rows(results: dict[str, Any]) -> list[list[str]]:
+    """The comparison table: measure, Broadsheet, comparison, ratio, target, holds, peak RSS."""
+    s, rows = results.get("synthetic", {}), []
+    n = results.get("options", {}).get("n")
+    ing = s.get("ingest")
+    rows.append([f"ingest, {n} synthetic dumps",
+                 f"{ing['per_second']:,.0f} dumps/s ({ing['seconds']:.2f} s)" if ok(ing) else _why(ing),
+                 "", "", "≥ 5,000 dumps/s", _holds(results, "ingest_rate"), _mib(ing)])
+    bare, full = s.get("bare_build"), s.get("broadsheet_build")
+    rows.append(["full build, cold (vs bare Pelican)", _secs(full), _secs(bare),
+                 f"{s['build_ratio']:.2f}×" if "build_ratio" in s else "", "≤ 1.3×",
+                 _holds(results, "build_ratio"), _mib(full, bare)])
+    rb = s.get("rebuild", {})
+    rows.append([f"incremental rebuild, {CHANGED_DUMPS} changed dumps (vs from-scratch rebuild)",
+                 _secs(rb.get("incremental") or rb), _secs(rb.get("from_scratch")) if rb.get("from_scratch") else "",
+                 f"{rb['ratio_to_scratch']:.2f}× ({rb.get('ratio_to_full_build', float('nan')):.2f}× full build)"
+                 if "ratio_to_scratch" in rb else "",
+                 "≤ 0.3×", _holds(results, "incremental_ratio"), _mib(rb.get("incremental"), rb.get("from_scratch"))])
+    g = s.get("graph")
+    rows.append(["related graph resolution (in the build)",
+                 f"{g['seconds']:.2f} s ({g.get('entries', '?')} entries)" if ok(g) else _why(g),
+                 "", "", "", "", "(in build)"])
+    w = s.get("whoosh")
+    rows.append(["Whoosh index from scratch (+ browser shards)",
+                 f"{w['seconds']:.2f} s (+ {w['export_seconds']:.2f} s, {w['export_files']} files, "
+                 f"{_size(w['export_bytes'])})" if ok(w) else _why(w), "", "", "", "", _mib(w)])
+    q = s.get("cli_queries")
+    rows.append([f"CLI query p50 / p95 ({len(CLI_QUERIES)} queries × {CLI_ROUNDS})",
+                 f"{q['p50_ms']:.1f} / {q['p95_ms']:.1f} ms" if ok(q) else _why(q), "", "",
+                 "p95 ≤ 30 ms", _holds(results, "cli_p95_ms"), _mib(q)])
+    b = s.get("browser", {})
+    for kind in BROWSER_QUERIES:
+        key = "bytes_ratio_" + kind.replace("-", "_")
+        bs, pf = b.get("broadsheet"), b.get("pagefind")
+
+        def cell(step, kind=kind):
+            if not ok(step):
+                return _why(step) if step else _why(b)
+            k = step["by_kind"][kind]
+            return f"{_size(k['bytes'])} (gzip {_size(k['bytes_gzip'])}), first results {k['first_result_ms']:.0f} ms"
+
+        ratio = b.get("bytes_ratio", {}).get(kind)
+        rows.append([f"browser search, {kind} query (vs Pagefind)", cell(bs), cell(pf),
+                     f"{ratio:.2f}×" if ratio is not None else "", "bytes ≤ ½ Pagefind's",
+                     _holds(results, key), _mib(bs, pf)])
+    z = s.get("zip")
+    rows.append(["offline zip (BagIt)", f"{_size(z['bytes'])}, {z['files']} files, {z['seconds']:.1f} s" if ok(z)
+                 else _why(z), "", "", "", "", _mib(z)])
+    f = results.get("fakes", {})
+    if "ingest" in f:
+        fi = f["ingest"]
+        rows.append(["FA-KES: ingest (CSV + mappings/fa-kes.yaml)",
+                     f"{fi['per_second']:,.0f} rows/s ({fi['read']} rows, {fi['seconds']:.2f} s)" if ok(fi)
+                     else _why(fi), "", "", "", "", _mib(fi)])
+        if "broadsheet_build" in f:
+            rows.append(["FA-KES: full build, cold (vs bare Pelican)", _secs(f.get("broadsheet_build")),
+                         _secs(f.get("bare_build")), f"{f['build_ratio']:.2f}×" if "build_ratio" in f else "",
+                         "", "", _mib(f.get("broadsheet_build"), f.get("bare_build"))])
+    else:
+        rows.append(["FA-KES corpus", _why(f), "", "", "", "", ""])
+    return rows
+
+
+COLUMNS = ["Measure", "Broadsheet", "Comparison", "Ratio", "Target", "Holds", "Peak RSS"]
+
+
+def machine_line(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    return (f"{m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM, Python {m['python']}; "
+            f"{m['date']}; load average at start {', '.join(str(x) for x in m['load_average'])}; "
+            f"commit {m['git_commit']}")
+
+
+def render_markdown(results: dict[str, Any]) -> str:
+    def esc(text: str) -> str:
+        return str(text).replace("|", "\\|").replace("\n", " ")
+
+    lines = [f"Broadsheet benchmark, {results['options']['n']} synthetic articles. Machine: {machine_line(results)}.",
+             "", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in summary_rows(results)]
+    lines += ["", "Comparison: bare Pelican (YAML reader, default theme, no other plugin) for builds, a "
+              "from-scratch `rebuild` for the incremental one, Pagefind's default UI on the same built site "
+              "for browser search. Bytes are what the browser loaded after typing started, served by a "
+              "loopback `http.server` without compression (gzip: what a compressing host would send). "
+              "Peak RSS is the largest process of each step (Broadsheet / comparison). Each step ran cold in "
+              "its own process; timings are wall-clock on a shared machine.", ""]
+    return "\n".join(lines)
+
+
+def rich_table(results: dict[str, Any]):
+    from rich.table import Table
+
+    table = Table(title=f"Broadsheet benchmark, {results['options']['n']} synthetic articles",
+                  caption=machine_line(results))
+    for name in COLUMNS:
+        table.add_column(name, overflow="fold")
+    for row in summary_rows(results):
+        holds = row[5]
+        style = "green" if holds == "yes" else "red" if holds == "NO" else None
+        table.add_row(*row[:5], f"[{style}]{holds}[/]" if style else holds, row[6])
+    return table
+
+
+def write_results(results: dict[str, Any], out: Path) -> Path:
+    """Write `out` (JSON) and the Markdown table beside it (`results.md`); returns the latter."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    md = out.with_suffix(".md")
+    md.write_text(render_markdown(results), encoding="utf-8")
+    return md
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 5 and sys.argv[1] == "child":
+        sys.exit(child_main(sys.argv[2:]))
+    sys.exit("usage: python -m broadsheet.bench child STEP ARGS.json RESULT.json (see `invoke bench`)")

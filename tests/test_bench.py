@@ -1,0 +1,88 @@
+"""The benchmark harness at a tiny size: every step runs (or says why not) and reports real numbers.
+
+No timing is asserted: the figures depend on the machine. The browser and Pagefind parts and the
+FA-KES table are left out here (`invoke bench` runs them).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from broadsheet import bench
+
+STATUSES = {"ok", "not available", "skipped"}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    base = tmp_path_factory.mktemp("bench")
+    results = bench.run_benchmark(n=30, work=base / "work", fakes=None, browser=False)
+    md = bench.write_results(results, base / "results.json")
+    return results, base / "results.json", md
+
+
+def _steps(section: dict) -> dict[str, dict]:
+    return {name: step for name, step in section.items() if isinstance(step, dict) and "status" in step}
+
+
+def test_results_json_has_the_machine_and_options(tiny_run):
+    results, path, _ = tiny_run
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    assert saved["version"] == bench.RESULTS_VERSION
+    for field in ("cpu", "cores", "ram_gib", "python", "date", "load_average"):
+        assert saved["machine"][field] not in (None, "")
+    assert saved["machine"]["cores"] > 0 and saved["machine"]["ram_gib"] > 0
+    assert saved["options"]["n"] == 30
+    assert {t["key"] for t in saved["targets"]} == {key for key, *_ in bench.TARGETS}
+
+
+def test_every_step_ran_or_says_why_not(tiny_run):
+    results, _, _ = tiny_run
+    steps = _steps(results["synthetic"])
+    assert {"corpus", "ingest", "bare_build", "broadsheet_build", "graph", "whoosh", "cli_queries", "zip",
+            "rebuild", "browser"} <= set(steps)
+    for name, step in steps.items():
+        assert step["status"] in STATUSES, f"{name}: {step}"
+        if step["status"] == "not available":
+            assert step["reason"].startswith("not available yet ("), name
+    assert results["synthetic"]["browser"]["status"] == "skipped"
+    assert results["fakes"]["status"] == "skipped"
+
+
+def test_measured_numbers_are_positive(tiny_run):
+    s = tiny_run[0]["synthetic"]
+    assert s["ingest"]["accepted"] == 30 and s["ingest"]["per_second"] > 0
+    for name in ("ingest", "bare_build", "broadsheet_build"):
+        assert s[name]["seconds"] > 0 and s[name]["peak_rss_mib"] > 0 and s[name]["process_seconds"] > 0
+    assert s["broadsheet_build"]["html_pages"] > 30 and s["bare_build"]["html_pages"] > 30
+    assert s["build_ratio"] > 0
+    for name in ("whoosh", "cli_queries", "zip", "graph"):
+        if s[name]["status"] == "ok":
+            assert s[name].get("seconds", s[name].get("p95_ms")) > 0
+    if s["cli_queries"]["status"] == "ok":
+        assert 0 < s["cli_queries"]["p50_ms"] <= s["cli_queries"]["p95_ms"]
+    if s["zip"]["status"] == "ok":
+        assert s["zip"]["bytes"] > 0
+    if s["rebuild"]["status"] == "ok":
+        assert s["rebuild"]["ratio_to_scratch"] > 0 and s["rebuild"]["changed_dumps"] == bench.CHANGED_DUMPS
+
+
+def test_markdown_table_lists_every_target(tiny_run):
+    _, _, md = tiny_run
+    text = md.read_text(encoding="utf-8")
+    assert text.count("\n| ") >= 10
+    for target in ("≤ 1.3×", "≤ 0.3×", "≥ 5,000 dumps/s", "bytes ≤ ½ Pagefind's", "p95 ≤ 30 ms"):
+        assert target in text
+
+
+def test_missing_pieces_are_reported_not_invented():
+    results = {"options": {"n": 10}, "synthetic": {
+        "ingest": bench.not_available("no ingest"), "rebuild": bench.not_available("broadsheet/rebuild.py has not landed"),
+        "browser": bench.not_available("no Chromium")}, "fakes": bench.not_available("no FA-KES table")}
+    results["targets"] = bench.evaluate_targets(results)
+    assert all(t["holds"] is None and t["value"] is None for t in results["targets"])
+    rows = bench.summary_rows(results)
+    assert any("broadsheet/rebuild.py has not landed" in cell for row in rows for cell in row)
+    assert not any(cell == "NO" or cell == "yes" for row in rows for cell in row)
