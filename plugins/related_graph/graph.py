@@ -177,35 +177,51 @@ def page_data(g: nx.DiGraph, positions: dict[str, tuple[float, float]]) -> dict[
     return {"nodes": nodes, "edges": edges}
 
 
-def neighbourhood(g: nx.DiGraph, centre: str, max_nodes: int, size: int = 240) -> dict[str, Any]:
-    """Depth-2 neighbourhood (related and cited-by) laid out for an inline SVG of `size` px."""
-    und = g.to_undirected(as_view=True)
-    first = sorted(und.neighbors(centre))
-    keep = [centre] + first[: max_nodes - 1]
-    for v in first:
-        for w in sorted(und.neighbors(v)):
-            if len(keep) >= max_nodes:
-                break
-            if w not in keep:
-                keep.append(w)
-    sub = g.subgraph(keep)
-    pos = force_layout(keep, list(sub.edges), seed=3, iterations=80,
-                       start={centre: (0.5, 0.5)})
-    pad = 14
-    scale = size - 2 * pad
+def _neighbours(g: nx.DiGraph, v: str) -> list[str]:
+    return sorted(set(g.successors(v)) | set(g.predecessors(v)))
 
-    def at(v):
-        x, y = pos[v]
-        return round(pad + x * scale, 1), round(pad + y * scale, 1)
+
+def neighbourhood(g: nx.DiGraph, centre: str, max_nodes: int, size: int = 240) -> dict[str, Any]:
+    """Depth-2 neighbourhood (related and cited-by) laid out radially for an inline SVG.
+
+    The centre sits in the middle, its direct links on an inner ring, their links on an
+    outer ring next to the node that brought them in. A radial layout is O(n) and needs
+    no iterations: the site has one of these per article.
+    """
+    first = _neighbours(g, centre)[: max_nodes - 1]
+    parent: dict[str, str] = {}
+    for v in first:
+        for w in _neighbours(g, v):
+            if len(first) + 1 + len(parent) >= max_nodes:
+                break
+            if w != centre and w not in first and w not in parent:
+                parent[w] = v
+    keep = [centre, *first, *parent]
+    half = size / 2
+    inner, outer = half * 0.45, half * 0.88
+    angle: dict[str, float] = {}
+    at: dict[str, tuple[float, float]] = {centre: (half, half)}
+    for i, v in enumerate(first):
+        angle[v] = 2 * math.pi * i / max(1, len(first))
+        at[v] = (half + inner * math.cos(angle[v]), half + inner * math.sin(angle[v]))
+    children: dict[str, list[str]] = defaultdict(list)
+    for w, v in parent.items():
+        children[v].append(w)
+    spread = 2 * math.pi / max(1, len(first))
+    for v, ws in children.items():
+        for j, w in enumerate(ws):
+            a = angle[v] + spread * ((j + 1) / (len(ws) + 1) - 0.5)
+            at[w] = (half + outer * math.cos(a), half + outer * math.sin(a))
 
     nodes = []
     for v in keep:
         d = g.nodes[v]
-        x, y = at(v)
-        nodes.append({"x": x, "y": y, "title": d["title"], "url": d["url"], "in_archive": d["in_archive"],
-                      "centre": v == centre, "depth": 0 if v == centre else (1 if v in first else 2)})
+        x, y = at[v]
+        nodes.append({"x": round(x, 1), "y": round(y, 1), "title": d["title"], "url": d["url"],
+                      "in_archive": d["in_archive"], "centre": v == centre,
+                      "depth": 0 if v == centre else (1 if v in angle else 2)})
     edges = []
-    for u, v in sub.edges:
-        (x1, y1), (x2, y2) = at(u), at(v)
-        edges.append({"x1": x1, "y1": y1, "x2": x2, "y2": y2})
+    for u, v in g.subgraph(keep).edges:
+        (x1, y1), (x2, y2) = at[u], at[v]
+        edges.append({"x1": round(x1, 1), "y1": round(y1, 1), "x2": round(x2, 1), "y2": round(y2, 1)})
     return {"size": size, "nodes": nodes, "edges": edges}

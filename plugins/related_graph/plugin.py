@@ -36,7 +36,7 @@ DEFAULTS = {
     "RELATED_GRAPH_DATA_DIR": "data",                # exports, under the output folder
     "RELATED_GRAPH_SAVE_AS": "graph.html",
     "RELATED_GRAPH_PAGE_DATA": "data/graph-page.js",  # the page's data, loaded by <script>
-    "RELATED_GRAPH_FORCE_LAYOUT_MAX_NODES": 4000,    # above this the page uses the timeline layout
+    "RELATED_GRAPH_FORCE_LAYOUT_MAX_NODES": 1000,    # above this the page uses the timeline layout
     "RELATED_GRAPH_NEIGHBOURHOOD_MAX_NODES": 20,
 }
 
