@@ -97,5 +97,5 @@ RELATED_GRAPH_DATA_DIR = "data"
 #: The graph page's data, loaded by a <script> tag so that the page works from file://.
 RELATED_GRAPH_PAGE_DATA = "data/graph-page.js"
 #: Above this many nodes the graph page lays nodes out on a timeline instead of by force.
-RELATED_GRAPH_FORCE_LAYOUT_MAX_NODES = 4000
+RELATED_GRAPH_FORCE_LAYOUT_MAX_NODES = 1000
 RELATED_GRAPH_NEIGHBOURHOOD_MAX_NODES = 20
