@@ -19,6 +19,7 @@ from __future__ import annotations
 import html
 import logging
 import re
+import time
 from pathlib import Path
 
 from pelican import signals
@@ -86,13 +87,15 @@ def build_search(pelican) -> None:
     from .query import weighting_from_settings
 
     settings = pelican.settings
+    started = time.perf_counter()
     documents = [document_for(a) for a in _articles]
     path = index_path(Path(settings["OUTPUT_PATH"]), settings.get("SEARCH_INDEX_PATH"))
     ix, report = update_index(path, documents)
-    log.info("%s (%s)", report.summary(), path)
+    indexed = time.perf_counter()
+    log.info("%s (%s, %.1f s)", report.summary(), path, indexed - started)
     target = Path(settings["OUTPUT_PATH"]) / settings["SEARCH_OUTPUT_DIR"]
     exported = export_browser_index(ix, target, weighting_from_settings(settings))
-    log.info("%s (%s)", exported.summary(), target)
+    log.info("%s (%s, %.1f s)", exported.summary(), target, time.perf_counter() - indexed)
 
 
 def register():
