@@ -501,3 +501,60 @@ def test_every_page_type_passes_the_nu_html_checker(site):
               for m in messages if m.get("type") == "error" or m.get("subType") == "fatal"]
     assert not errors, "\n".join(errors)
     assert result.returncode == 0
+
+
+# -- settings and theme --------------------------------------------------------------------------
+
+
+def test_hosted_build_without_siteurl_is_refused(tmp_path):
+    content = tmp_path / "content"
+    ingest_into(SITE_DUMPS / "arabic.txt", content)
+    with pytest.raises(BuildError, match="SITEURL"):
+        build_site(content, tmp_path / "output", "hosted", SITEURL="")
+
+
+def _luminance(hex_colour: str) -> float:
+    channels = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(a: str, b: str) -> float:
+    hi, lo = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_theme_colours_pass_wcag_aa():
+    import re
+
+    css = (ROOT / "theme" / "static" / "css" / "site.css").read_text(encoding="utf-8")
+    colours = dict(re.findall(r"--([a-z-]+):\s*(#[0-9a-fA-F]{6})", css))
+    for text in ("text", "muted", "link", "link-visited"):
+        for background in ("#ffffff", colours["panel"]):
+            assert _contrast(colours[text], background) >= 4.5, (text, background)
+    # Focus ring and chart bars are non-text: 3:1 (WCAG 1.4.11).
+    assert _contrast(colours["focus"], "#ffffff") >= 3 and _contrast(colours["bar"], "#ffffff") >= 3
+
+
+@pytest.mark.browser
+def test_pages_from_disk_load_nothing_remote_and_show_focus_and_rtl(site, browser):
+    rel_ar, _ = by_title(site, "الجيش السوري")
+    context = browser.new_context()
+    remote = []
+    context.route("**/*", lambda route: (remote.append(route.request.url), route.abort())
+                  if not route.request.url.startswith("file://") else route.continue_())
+    tab = context.new_page()
+    try:
+        for rel in ("index.html", "corpus.html", rel_ar):
+            tab.goto((site["output"] / rel).as_uri())
+        assert tab.evaluate("getComputedStyle(document.querySelector('article')).direction") == "rtl"
+        tab.keyboard.press("Tab")
+        focused = tab.evaluate("""() => { const el = document.activeElement, s = getComputedStyle(el),
+            r = el.getBoundingClientRect();
+            return [el.className, s.outlineStyle, parseFloat(s.outlineWidth), r.top >= 0 && r.bottom > 0]; }""")
+        assert focused[0] == "skip-link" and focused[1] == "solid" and focused[2] >= 2 and focused[3], focused
+        tab.set_viewport_size({"width": 360, "height": 740})
+        assert tab.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    finally:
+        context.close()
+    assert remote == []

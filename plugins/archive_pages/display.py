@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import unicodedata
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -11,15 +11,12 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
-#: Unicode blocks of the Arabic script (Arabic, Supplement, Extended-A, Presentation Forms A/B).
-_ARABIC_SCRIPT = ((0x0600, 0x06FF), (0x0750, 0x077F), (0x08A0, 0x08FF), (0xFB50, 0xFDFF), (0xFE70, 0xFEFF))
+#: Letters (not digits or punctuation) in the Unicode blocks of the Arabic script: Arabic,
+#: Supplement, Extended-A, Presentation Forms A and B.
+_ARABIC_LETTER = re.compile("(?=[^\\W\\d_])[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF\uFB50-\uFDFF\uFE70-\uFEFF]")
+_LETTER = re.compile(r"[^\W\d_]")
 #: Letters Persian uses and Arabic does not: pe, che, zhe, gaf, keheh, Farsi yeh.
-_PERSIAN_LETTERS = set("پچژگکی")
-
-
-def _is_arabic_script(ch: str) -> bool:
-    cp = ord(ch)
-    return any(lo <= cp <= hi for lo, hi in _ARABIC_SCRIPT)
+_PERSIAN_LETTER = re.compile("[پچژگکی]")
 
 
 @dataclass(frozen=True)
@@ -30,10 +27,9 @@ class Script:
 
 def detect_script(text: str, default_lang: str) -> Script:
     """Arabic-script text (most letters in that script) is `ar`, or `fa` if it uses Persian letters."""
-    letters = [ch for ch in text if unicodedata.category(ch).startswith("L")]
-    arabic = [ch for ch in letters if _is_arabic_script(ch)]
-    if letters and len(arabic) * 2 > len(letters):
-        return Script("fa" if _PERSIAN_LETTERS.intersection(arabic) else "ar", "rtl")
+    letters = len(_LETTER.findall(text))
+    if letters and len(_ARABIC_LETTER.findall(text)) * 2 > letters:
+        return Script("fa" if _PERSIAN_LETTER.search(text) else "ar", "rtl")
     return Script(default_lang, "ltr")
 
 

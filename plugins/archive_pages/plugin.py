@@ -20,6 +20,7 @@ import os
 from collections import Counter
 from itertools import chain
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from pelican import signals
 from pelican.contents import Article as PelicanArticle
@@ -120,6 +121,7 @@ class ArchivePagesGenerator(Generator):
         partial = Path(self.theme, "templates", RELATED_PARTIAL)
         show_scraped_related = not partial.exists()
         self.signatures: dict[str, dict] = {}
+        self._key_prefix = slugify(s["SOURCE_NAME"])[:24].strip("-") or "article"
         for article in everything:
             article.display = self._display(article, show_scraped_related)
         self._link_in_time()
@@ -136,8 +138,8 @@ class ArchivePagesGenerator(Generator):
         self.context["signature_index"] = sorted(self.signatures.values(), key=lambda g: g["name"])
         self.corpus_view = {
             "count": len(self.articles),
-            "first": self.articles[-1].display.date if self.articles else None,
-            "last": self.articles[0].display.date if self.articles else None,
+            "first": self.in_time[0].display.date if self.in_time else None,
+            "last": self.in_time[-1].display.date if self.in_time else None,
             "histogram": corpus.month_histogram(months),
             "report": corpus.read_ingest_report(Path(s["INGEST_REPORT"])) if s.get("INGEST_REPORT") else
             corpus.ReportSummary("", False, "no INGEST_REPORT setting"),
@@ -160,9 +162,7 @@ class ArchivePagesGenerator(Generator):
 
     # -- per article
 
-    def _zone(self):
-        from zoneinfo import ZoneInfo
-
+    def _zone(self) -> ZoneInfo:
         return ZoneInfo(self.settings["SOURCE_TIMEZONE"])
 
     def _absolute_url(self, path: str) -> str | None:
@@ -175,8 +175,7 @@ class ArchivePagesGenerator(Generator):
         script = detect_script(record.title + "\n" + record.body, s.get("DEFAULT_LANG", "en"))
         when = local_date(record.date, s["SOURCE_TIMEZONE"], s["DEFAULT_DATE_FORMAT"])
         cite = citations.Citation(
-            key=f"{slugify(s['SOURCE_NAME'])[:24].strip('-') or 'article'}-{record.date:%Y%m%d}-"
-                f"{(record.source.sha256 or article.slug)[:8]}",
+            key=f"{self._key_prefix}-{record.date:%Y%m%d}-{(record.source.sha256 or article.slug)[:8]}",
             title=record.title, date=record.date.astimezone(self._zone()), container=s["SOURCE_NAME"],
             archive=s["SITENAME"], url=self._absolute_url(article.url), language=script.lang,
             identifier=record.source_id,
@@ -208,8 +207,8 @@ class ArchivePagesGenerator(Generator):
             return Article.from_metadata({**article.metadata, "date": article.date})
 
     def _link_in_time(self) -> None:
-        ordered = sorted(self.articles, key=lambda a: (a.display.record.date, a.source_path))
-        for earlier, later in zip(ordered, ordered[1:]):
+        self.in_time = sorted(self.articles, key=lambda a: (a.display.record.date, a.source_path))
+        for earlier, later in zip(self.in_time, self.in_time[1:]):
             earlier.display.later = later
             later.display.earlier = earlier
 
@@ -259,7 +258,7 @@ class ArchivePagesGenerator(Generator):
                 self._write_file(rel, render(article.display.citation))
 
     def _data_rows(self):
-        for article in sorted(self.articles, key=lambda a: (a.display.record.date, a.source_path)):
+        for article in self.in_time:
             r = article.display.record
             yield {
                 "url": article.url,  # relative to the site root, so the file is valid in the zip too
