@@ -68,7 +68,7 @@ def offline(e2e_content, tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("offline")
     zip_path = tmp / "archive.zip"
-    bag.make_zip(e2e_content, zip_path)
+    bag.make_offline_zip(e2e_content, zip_path, cache_path=tmp / "cache")
     with zipfile.ZipFile(zip_path) as z:
         z.extractall(tmp / "unzipped")
     tops = [p for p in (tmp / "unzipped").iterdir()]
