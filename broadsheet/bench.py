@@ -56,7 +56,11 @@ DEFAULT_OUT = PROJECT / "bench" / "results.json"
 FAKES_CSV = (PROJECT / ".." / "shared" / "data" / "fa-kes" / "FA-KES-Dataset.csv").resolve()
 FAKES_MAPPING = PROJECT / "mappings" / "fa-kes.yaml"
 RESULTS_VERSION = 1
+#: The corpus's truth file: a dot-file, so that ingest does not read it as a dump.
+CORPUS_TRUTH = ".truth.json"
 
+#: Each cold build (bare and Broadsheet) runs this many times, alternately; the fastest counts.
+BUILD_REPEATS = 2
 #: How many dumps the incremental rebuild changes.
 CHANGED_DUMPS = 10
 #: A step that takes longer than this is killed (with its process group) and reported failed.
@@ -211,13 +215,13 @@ def step_corpus(n: int, seed: int, dest: str) -> dict[str, Any]:
     from broadsheet.corpus import generate_corpus, write_corpus
 
     generated, seconds = _timed(lambda: generate_corpus(n, seed, 0.0, site.source_timezone()))
-    write_corpus(generated, Path(dest))
+    write_corpus(generated, Path(dest), CORPUS_TRUTH)
     return {"status": "ok", "dumps": len(generated.files), "seconds": round(seconds, 3)}
 
 
 def step_ingest(source: str, content: str, report: str, mapping: str | None = None) -> dict[str, Any]:
     from broadsheet import site
-    from broadsheet.ingest import ingest, write_report
+    from broadsheet.ingest import ingest, list_sources, parse_sources, write_report
 
     table_mapping = None
     if mapping:
@@ -232,8 +236,12 @@ def step_ingest(source: str, content: str, report: str, mapping: str | None = No
     s = result.summary()
     if not s["accepted"]:
         return failed(f"ingest accepted nothing ({s['read']} read, {s['rejected']} rejected)")
+    # Parsing alone (files already in the page cache), to show where ingest's time goes.
+    parsed, parse_seconds = _timed(lambda: parse_sources(list_sources(Path(source)), Path(source), tz,
+                                                         mapping=table_mapping))
     return {"status": "ok", "seconds": round(seconds, 3), "read": s["read"], "accepted": s["accepted"],
-            "rejected": s["rejected"], "per_second": round(s["read"] / seconds, 1)}
+            "rejected": s["rejected"], "per_second": round(s["read"] / seconds, 1),
+            "parse_seconds": round(parse_seconds, 3), "parse_per_second": round(len(parsed) / parse_seconds, 1)}
 
 
 def step_build(content: str, output: str, cache: str, kind: str, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -382,6 +390,7 @@ def step_browser(site: str, engine: str, queries: dict[str, list[str]]) -> dict[
         by_kind[kind] = {"bytes": round(statistics.mean(m["bytes"] for m in rows)),
                          "bytes_gzip": round(statistics.mean(m["bytes_gzip"] for m in rows)),
                          "requests": round(statistics.mean(m["requests"] for m in rows), 1),
+                         "results_shown": round(statistics.mean(m["results_shown"] for m in rows), 1),
                          "first_result_ms": round(statistics.mean(m["first_result_ms"] for m in rows), 1)}
     return {"status": "ok", "by_kind": by_kind, "queries": measured}
 
@@ -548,14 +557,8 @@ def _synthetic(n: int, seed: int, run: Path, browser: bool, progress) -> dict[st
     if not ok(r["ingest"]):
         return r
     overrides = _site_overrides(run)
-    for kind in ("bare", "broadsheet"):
-        progress(f"cold build: {kind}")
-        r[f"{kind}_build"] = run_step("build", {
-            "content": str(content), "output": str(run / kind / "output"), "cache": str(run / kind / "cache"),
-            "kind": kind, "overrides": overrides if kind == "broadsheet" else {}}, logs, f"build-{kind}")
-    if ok(r["bare_build"]) and ok(r["broadsheet_build"]):
-        r["build_ratio"] = round(r["broadsheet_build"]["seconds"] / r["bare_build"]["seconds"], 2)
-    output = run / "broadsheet" / "output"
+    r.update(cold_builds(content, run, overrides, progress))
+    output = run / "broadsheet" / "1" / "output"
     r["graph"] = _graph(run / "graph.json", r["broadsheet_build"])
 
     progress("whoosh index")
@@ -581,6 +584,32 @@ def _synthetic(n: int, seed: int, run: Path, browser: bool, progress) -> dict[st
     else:
         r["browser"] = _browser(output, logs, progress)
     return r
+
+
+def cold_builds(content: Path, run: Path, overrides: dict[str, Any], progress) -> dict[str, Any]:
+    """Bare Pelican and Broadsheet, alternately, BUILD_REPEATS times each, every build in fresh
+    folders (its own output, cache and search index beside the output); each keeps its fastest
+    run, the least disturbed by whatever else the machine is doing."""
+    runs: dict[str, list[dict[str, Any]]] = {"bare": [], "broadsheet": []}
+    for i in range(1, BUILD_REPEATS + 1):
+        for kind in runs:
+            progress(f"cold build {i}/{BUILD_REPEATS}: {kind}")
+            folder = run / kind / str(i)
+            runs[kind].append(run_step("build", {
+                "content": str(content), "output": str(folder / "output"), "cache": str(folder / "cache"),
+                "kind": kind, "overrides": overrides if kind == "broadsheet" else {}}, run / "logs", f"build-{kind}-{i}"))
+    out: dict[str, Any] = {}
+    for kind, steps in runs.items():
+        broken = [s for s in steps if not ok(s)]
+        if broken:
+            out[f"{kind}_build"] = broken[0]
+            continue
+        best = min(steps, key=lambda s: s["seconds"])
+        out[f"{kind}_build"] = {**best, "runs": [s["seconds"] for s in steps],
+                                "peak_rss_mib": max(s["peak_rss_mib"] for s in steps)}
+    if ok(out["bare_build"]) and ok(out["broadsheet_build"]):
+        out["build_ratio"] = round(out["broadsheet_build"]["seconds"] / out["bare_build"]["seconds"], 2)
+    return out
 
 
 def _graph(report: Path, build: dict[str, Any]) -> dict[str, Any]:
@@ -651,9 +680,9 @@ def _browser(output: Path, logs: Path, progress) -> dict[str, Any]:
     else:
         out["pagefind"] = not_available(f"Pagefind did not index the site: {out['pagefind_index'].get('reason')}")
     if ok(out["broadsheet"]) and ok(out["pagefind"]):
-        out["bytes_ratio"] = {kind: round(out["broadsheet"]["by_kind"][kind]["bytes"]
-                                          / out["pagefind"]["by_kind"][kind]["bytes"], 3)
-                              for kind in BROWSER_QUERIES}
+        for key, field in (("bytes_ratio", "bytes"), ("bytes_ratio_gzip", "bytes_gzip")):
+            out[key] = {kind: round(out["broadsheet"]["by_kind"][kind][field]
+                                    / out["pagefind"]["by_kind"][kind][field], 3) for kind in BROWSER_QUERIES}
     out["status"] = "ok" if "bytes_ratio" in out else "partial"
     return out
 
@@ -678,13 +707,7 @@ def _fakes(csv: Path | None, run: Path, progress) -> dict[str, Any]:
         r["status"] = "failed"
         r["reason"] = r["ingest"].get("reason")
         return r
-    for kind in ("bare", "broadsheet"):
-        progress(f"FA-KES: cold build: {kind}")
-        r[f"{kind}_build"] = run_step("build", {
-            "content": str(content), "output": str(run / kind / "output"), "cache": str(run / kind / "cache"),
-            "kind": kind, "overrides": _site_overrides(run) if kind == "broadsheet" else {}}, logs, f"build-{kind}")
-    if ok(r["bare_build"]) and ok(r["broadsheet_build"]):
-        r["build_ratio"] = round(r["broadsheet_build"]["seconds"] / r["bare_build"]["seconds"], 2)
+    r.update(cold_builds(content, run, _site_overrides(run), lambda step: progress(f"FA-KES: {step}")))
     r["status"] = "ok" if "build_ratio" in r else "partial"
     return r
 
@@ -751,10 +774,11 @@ def summary_rows(results: dict[str, Any]) -> list[list[str]]:
     n = results.get("options", {}).get("n")
     ing = s.get("ingest")
     rows.append([f"ingest, {n} synthetic dumps",
-                 f"{ing['per_second']:,.0f} dumps/s ({ing['seconds']:.2f} s)" if ok(ing) else _why(ing),
+                 f"{ing['per_second']:,.0f} dumps/s ({ing['seconds']:.2f} s; parsing alone "
+                 f"{ing['parse_per_second']:,.0f}/s)" if ok(ing) else _why(ing),
                  "", "", "≥ 5,000 dumps/s", _holds(results, "ingest_rate"), _mib(ing)])
     bare, full = s.get("bare_build"), s.get("broadsheet_build")
-    rows.append(["full build, cold (vs bare Pelican)", _secs(full), _secs(bare),
+    rows.append([f"full build, cold, fastest of {BUILD_REPEATS} (vs bare Pelican)", _secs(full), _secs(bare),
                  f"{s['build_ratio']:.2f}×" if "build_ratio" in s else "", "≤ 1.3×",
                  _holds(results, "build_ratio"), _mib(full, bare)])
     rb = s.get("rebuild", {})
@@ -784,11 +808,12 @@ def summary_rows(results: dict[str, Any]) -> list[list[str]]:
             if not ok(step):
                 return _why(step) if step else _why(b)
             k = step["by_kind"][kind]
-            return f"{_size(k['bytes'])} (gzip {_size(k['bytes_gzip'])}), first results {k['first_result_ms']:.0f} ms"
+            return (f"{_size(k['bytes'])} in {k['requests']:g} files (gzip {_size(k['bytes_gzip'])}), "
+                    f"first results {k['first_result_ms']:.0f} ms, {k['results_shown']:g} shown")
 
-        ratio = b.get("bytes_ratio", {}).get(kind)
+        ratio, gz = b.get("bytes_ratio", {}).get(kind), b.get("bytes_ratio_gzip", {}).get(kind)
         rows.append([f"browser search, {kind} query (vs Pagefind)", cell(bs), cell(pf),
-                     f"{ratio:.2f}×" if ratio is not None else "", "bytes ≤ ½ Pagefind's",
+                     f"{ratio:.2f}× (gzip {gz:.2f}×)" if ratio is not None else "", "bytes ≤ ½ Pagefind's",
                      _holds(results, key), _mib(bs, pf)])
     z = s.get("zip")
     rows.append(["offline zip (BagIt)", f"{_size(z['bytes'])}, {z['files']} files, {z['seconds']:.1f} s" if ok(z)
@@ -800,7 +825,7 @@ def summary_rows(results: dict[str, Any]) -> list[list[str]]:
                      f"{fi['per_second']:,.0f} rows/s ({fi['read']} rows, {fi['seconds']:.2f} s)" if ok(fi)
                      else _why(fi), "", "", "", "", _mib(fi)])
         if "broadsheet_build" in f:
-            rows.append(["FA-KES: full build, cold (vs bare Pelican)", _secs(f.get("broadsheet_build")),
+            rows.append([f"FA-KES: full build, cold, fastest of {BUILD_REPEATS} (vs bare Pelican)", _secs(f.get("broadsheet_build")),
                          _secs(f.get("bare_build")), f"{f['build_ratio']:.2f}×" if "build_ratio" in f else "",
                          "", "", _mib(f.get("broadsheet_build"), f.get("bare_build"))])
     else:
@@ -826,9 +851,12 @@ def render_markdown(results: dict[str, Any]) -> str:
              "", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in summary_rows(results)]
     lines += ["", "Comparison: bare Pelican (YAML reader, default theme, no other plugin) for builds, a "
-              "from-scratch `rebuild` for the incremental one, Pagefind's default UI on the same built site "
-              "for browser search. Bytes are what the browser loaded after typing started, served by a "
-              "loopback `http.server` without compression (gzip: what a compressing host would send). "
+              "from-scratch `rebuild` (ingest, build, zip, verify) for the incremental one, Pagefind's default "
+              "UI on the same built site (article pages only) for browser search. Bytes are what headless "
+              "Chromium loaded from typing the query to the results, served by a loopback `http.server` "
+              "without compression; the target is judged on these. Gzip: what a compressing host would send "
+              "(Pagefind's index files are already compressed, Broadsheet's `.js` shards are not). Each "
+              "engine's page shows its own number of results (Broadsheet 10, Pagefind's UI 5). "
               "Peak RSS is the largest process of each step (Broadsheet / comparison). Each step ran cold in "
               "its own process; timings are wall-clock on a shared machine.", ""]
     return "\n".join(lines)
