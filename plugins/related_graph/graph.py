@@ -221,7 +221,9 @@ def neighbourhood(g: nx.DiGraph, centre: str, max_nodes: int, size: int = 240) -
                       "in_archive": d["in_archive"], "centre": v == centre,
                       "depth": 0 if v == centre else (1 if v in angle else 2)})
     edges = []
-    for u, v in g.subgraph(keep).edges:
+    # a subgraph iterates its nodes in set order: sort so that pages are byte-identical across runs
+    order = {v: i for i, v in enumerate(keep)}
+    for u, v in sorted(g.subgraph(keep).edges, key=lambda e: (order[e[0]], order[e[1]])):
         (x1, y1), (x2, y2) = at[u], at[v]
         edges.append({"x1": round(x1, 1), "y1": round(y1, 1), "x2": round(x2, 1), "y2": round(y2, 1)})
     return {"size": size, "nodes": nodes, "edges": edges}
