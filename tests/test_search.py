@@ -116,6 +116,27 @@ def test_cli_finds(site, query, expected_title):
     assert total >= 1 and any(expected_title in h.title for h in hits), (query, [h.title for h in hits])
 
 
+def test_cli_snippet_marks_matched_words_near_them(site):
+    hits, _, _ = search(site["output"], '"quarantine harbour procedures"', 5)
+    assert "**quarantine** **harbour** **procedures**" in hits[0].snippet
+    hits, _, _ = search(site["output"], "inspected NOT quokka", 5)
+    assert "**inspecting**" in hits[0].snippet and "**quokka" not in hits[0].snippet.lower()
+    hits, _, _ = search(site["output"], "insp*", 5)
+    assert "**inspectors**" in hits[0].snippet
+
+
+def test_plugin_acts_only_when_listed_in_plugins(site, tmp_path):
+    """Signals stay connected after a build in this process: a build without the plugin
+    writes no index and no browser shards."""
+    from broadsheet import site as site_module
+
+    plugins = [p for p in site_module.load_settings()["PLUGINS"] if p != "search_index"]
+    output = tmp_path / "output"
+    build_site(site["content"], output, PLUGINS=plugins)
+    assert not (output / "search").exists() and not (output / "search.html").exists()
+    assert not (tmp_path / DEFAULT_INDEX_DIRNAME).exists()
+
+
 def test_cli_json_and_missing_index(site, tmp_path):
     done = subprocess.run([str(ROOT / "invoke"), "search", "zanzibar", "--output", str(site["output"]), "--json"],
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
@@ -138,6 +159,7 @@ def test_incremental_rebuild_touches_only_changed_articles(site, tmp_path):
     build_site(content, output)
     nothing = json.loads(last.read_text())
     assert (nothing["added"], nothing["changed"], nothing["removed"]) == ([], [], [])
+    assert search(output, "marmosets", 5)[1] == 0  # the open searcher must see the next update
 
     files = sorted(content.rglob("*.md"))
     edited, removed = files[0], files[1]
@@ -167,6 +189,20 @@ def test_js_analysis_agrees_with_whoosh(site):
         assert terms == analysis.analyse(text), text[:80]
 
 
+def test_one_pass_analyzer_is_the_whoosh_chain(site):
+    """The analyser the index uses gives the chain's tokens, positions and offsets exactly."""
+    fast, chain = analysis.make_analyzer(), analysis.reference_chain()
+    texts = [p.read_text() for p in sorted(site["content"].rglob("*.md"))]
+    texts.append("The a U.S.A. e-mail Café ÉCOLE İstanbul ٢٠١٦ میخواهم کتاب أإآٱ ى ـ قالَ الرئيسُ of")
+    for text in texts:
+        for options in ({}, {"positions": True, "chars": True}, {"positions": True, "start_pos": 7},
+                        {"mode": "query"}, {"removestops": False, "positions": True}):
+            def tokens(analyzer):
+                return [(t.text, getattr(t, "pos", None), getattr(t, "startchar", None), t.stopped)
+                        for t in analyzer(text, **options)]
+            assert tokens(fast) == tokens(chain), (text[:60], options)
+
+
 def test_js_stop_words_are_whooshs():
     from whoosh.analysis.filters import STOP_WORDS
 
@@ -180,7 +216,28 @@ def test_shard_files_stay_bounded(site):
     meta = json.loads((search_dir / "meta.js").read_text().split(",", 2)[2].rsplit(");", 1)[0])
     assert len(list((search_dir / "t").iterdir())) == meta["termShards"] <= export.MAX_TERM_SHARDS
     assert len(list((search_dir / "d").iterdir())) == meta["docShards"] <= export.MAX_DOC_SHARDS
-    assert export.MAX_TERM_SHARDS + export.MAX_DOC_SHARDS + 1 <= 1000
+    assert len(list((search_dir / "p").iterdir())) == meta["positionShards"] <= export.MAX_POSITION_SHARDS
+    assert export.MAX_TERM_SHARDS + export.MAX_POSITION_SHARDS + export.MAX_DOC_SHARDS + 1 <= 1000
+
+
+def test_shards_carry_no_article_bodies(site):
+    """Document shards hold what a result shows (title, URL, date, an excerpt), not the text."""
+    body = next(iter(HANDMADE))[2][1]  # the Zanzibar article's second paragraph
+    for shard in (site["output"] / "search" / "d").iterdir():
+        text = shard.read_text(encoding="utf-8")
+        assert "Zanzibar Ferry" not in text or body not in text
+        assert all(len(r[3]) <= export.EXCERPT_CHARS for r in _register_payload(text) if r)
+
+
+def _register_payload(text: str):
+    return json.loads(text.split(",", 2)[2].rsplit(");", 1)[0])
+
+
+def test_numbers_encoding_round_trips():
+    numbers = [0, 1, 63, 64, 1727, 1728, 46655, 46656, 99_999, 2**31]
+    assert export.decode_numbers(export.encode_numbers(numbers)) == numbers
+    assert len(export.encode_numbers([5, 63])) == 2 and len(export.encode_numbers([64])) == 2
+    assert '"' not in export.DIGITS and "\\" not in export.DIGITS
 
 
 PARITY_QUERIES = [

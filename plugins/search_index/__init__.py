@@ -33,20 +33,31 @@ DEFAULTS = {
     "SEARCH_BM25": {"B": 0.75, "K1": 1.2},
 }
 
+PLUGIN_NAME = "search_index"
+
 _articles: list = []
 
 
+def _enabled(settings) -> bool:
+    """Signals outlive a build in the same process: act only for builds that list this plugin."""
+    return PLUGIN_NAME in (settings.get("PLUGINS") or [])
+
+
 def configure(pelican) -> None:
+    _articles.clear()
+    if not _enabled(pelican.settings):
+        return
     for name, value in DEFAULTS.items():
         pelican.settings.setdefault(name, value)
     direct = list(pelican.settings.get("DIRECT_TEMPLATES", []))
     if "search" not in direct:
         pelican.settings["DIRECT_TEMPLATES"] = direct + ["search"]
-    _articles.clear()
 
 
 def collect_articles(generator) -> None:
     _articles.clear()
+    if not _enabled(generator.settings):
+        return
     _articles.extend(generator.articles)
     _articles.extend(generator.translations)
 
@@ -87,6 +98,8 @@ def build_search(pelican) -> None:
     from .query import weighting_from_settings
 
     settings = pelican.settings
+    if not _enabled(settings):
+        return
     started = time.perf_counter()
     documents = [document_for(a) for a in _articles]
     path = index_path(Path(settings["OUTPUT_PATH"]), settings.get("SEARCH_INDEX_PATH"))

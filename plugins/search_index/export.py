@@ -5,17 +5,23 @@ shard is a script that calls `BroadsheetSearch.register(kind, id, data)`, and th
 (`theme/static/js/search-engine.js`) injects the shards a query needs:
 
 - `meta.js`: collection statistics for BM25F (document count, average field lengths, the
-  weighting parameters and field boosts), the shard layout, and the year of every document
-  as runs of document numbers (for the year filter);
+  weighting parameters and field boosts), the shard layout, Whoosh's table from length code
+  to field length, and the year of every document as runs of document numbers;
 - `t/<n>.js`: postings of every term whose first three characters hash to bucket `n`, per
-  field: `[df, doc delta, weight, field length, position deltas..., doc delta, ...]`. Bucketing
-  by a three-character key lets a `prefix*` query of three or more characters load one shard;
-- `d/<n>.js`: title, URL, date, year and text of a run of consecutive document numbers, loaded
-  only for the results on screen (snippets are cut in the browser).
+  field, as one string of numbers (`encode_numbers`): the document frequency, then for each
+  document holding the term its document number (as the difference from the previous one)
+  and `2 * (length code - the field's smallest) + (1 if the term occurs more than once)`,
+  followed by the count minus 2 when it does (one character for most documents). Bucketing by a three-character key lets a `prefix*` query of three or more
+  characters load one shard;
+- `p/<n>.js`: the word positions of the same terms, loaded only for a "phrase" query: for
+  each document in posting order, the count and the differences between positions;
+- `d/<n>.js`: title, URL, date and the article's opening words (`EXCERPT_CHARS`) for a run
+  of consecutive document numbers, loaded only for the results on screen.
 
 Numbers (document frequencies, quantised field lengths, document numbers) are read from the
 Whoosh reader itself, so the browser ranks with exactly what Whoosh ranks with. The number of
-files is bounded (`MAX_TERM_SHARDS + MAX_DOC_SHARDS + 1`) whatever the corpus size.
+files is bounded (`MAX_TERM_SHARDS + MAX_POSITION_SHARDS + MAX_DOC_SHARDS + 1`) whatever the
+corpus size.
 """
 
 from __future__ import annotations
@@ -27,16 +33,60 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from whoosh.util.numeric import byte_to_length, length_to_byte
+
 from .index import TEXT_FIELDS
 
-#: Upper bounds on shard files, so that 100,000 articles stay under 1,000 files.
-MAX_TERM_SHARDS = 600
-MAX_DOC_SHARDS = 398
-#: Aim for shards about this big (bytes of JavaScript) before the bounds apply.
-TARGET_TERM_SHARD_BYTES = 24_000
-TARGET_DOC_SHARD_BYTES = 24_000
+FORMAT = 2
+#: Upper bounds on shard files, so that 100,000 articles stay under 1,000 files. Document
+#: shards get the largest share: the results on screen come from as many of them as there are
+#: results, so the fewer documents each holds, the less a query loads.
+MAX_TERM_SHARDS = 300
+MAX_POSITION_SHARDS = 200
+MAX_DOC_SHARDS = 499
+#: Aim for term shards about this big (bytes of JavaScript) before the bounds apply.
+TARGET_TERM_SHARD_BYTES = 8_000
+#: Fewest documents in a document shard (below this a shard is mostly JavaScript overhead).
+MIN_DOCS_PER_SHARD = 4
 #: Terms are bucketed by this many leading characters.
 KEY_LENGTH = 3
+#: How much of an article's text a result shows (cut at a space).
+EXCERPT_CHARS = 160
+
+#: Digits of `encode_numbers`: printable ASCII without `"` and `\\`, so an encoded string is a
+#: JSON string as it stands. The first `TERMINAL` end a number; the others precede them.
+DIGITS = "".join(chr(c) for c in range(0x23, 0x7F) if chr(c) != "\\")
+TERMINAL = 64
+CONTINUATION = len(DIGITS) - TERMINAL
+
+
+def encode_numbers(numbers) -> str:
+    """Non-negative integers as a string: below 64 one character, below 1,728 two, and so on.
+    `search-engine.js` (`decodeNumbers`) reads them back."""
+    out = []
+    for n in numbers:
+        high, low = divmod(n, TERMINAL)
+        if high:
+            digits = []
+            while high:
+                high, d = divmod(high, CONTINUATION)
+                digits.append(DIGITS[TERMINAL + d])
+            out.extend(reversed(digits))
+        out.append(DIGITS[low])
+    return "".join(out)
+
+
+def decode_numbers(text: str) -> list[int]:
+    """The inverse of `encode_numbers` (for tests)."""
+    numbers, acc = [], 0
+    for ch in text:
+        d = DIGITS.index(ch)
+        if d >= TERMINAL:
+            acc = acc * CONTINUATION + d - TERMINAL
+        else:
+            numbers.append(acc * TERMINAL + d)
+            acc = 0
+    return numbers
 
 
 def bucket_key(term: str) -> str:
@@ -52,20 +102,31 @@ def fnv1a(text: str) -> int:
     return h
 
 
+def excerpt(body: str, limit: int = EXCERPT_CHARS) -> str:
+    """The opening `limit` characters of `body`, cut at the last space, spaces collapsed."""
+    text = " ".join(body[: limit * 2].split())
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    return text[: cut if cut > limit // 2 else limit]
+
+
 @dataclass
 class ExportReport:
     term_shards: int
+    position_shards: int
     doc_shards: int
     total_bytes: int
     documents: int
 
     @property
     def files(self) -> int:
-        return self.term_shards + self.doc_shards + 1
+        return self.term_shards + self.position_shards + self.doc_shards + 1
 
     def summary(self) -> str:
         return (f"browser search index: {self.documents} documents, {self.term_shards} term shards, "
-                f"{self.doc_shards} document shards, {self.total_bytes / 1e6:.1f} MB")
+                f"{self.position_shards} position shards, {self.doc_shards} document shards, "
+                f"{self.total_bytes / 1e6:.1f} MB")
 
 
 def _js(kind: str, ident: int, data: Any) -> str:
@@ -73,22 +134,31 @@ def _js(kind: str, ident: int, data: Any) -> str:
     return f'BroadsheetSearch.register("{kind}",{ident},{payload});\n'
 
 
-def _postings(reader, searcher, fieldname: str, text: str) -> list[int]:
-    flat = [searcher.doc_frequency(fieldname, text)]
-    matcher = reader.postings(fieldname, text)
+def _field_length_codes(reader, fieldname: str, doc_count_all: int) -> list[int]:
+    """Whoosh's one-byte length code of `fieldname` for every document number."""
+    return [length_to_byte(reader.doc_field_length(d, fieldname, 0)) for d in range(doc_count_all)]
+
+
+def _postings(reader, fieldname: str, text: str, codes: list[int]) -> tuple[list[int], list[int]]:
+    """(per document: doc delta, 2 * length code + repeated[, count - 2]) and
+    (per document: position count, position deltas...)."""
+    postings: list[int] = []
+    positions: list[int] = []
     previous = 0
-    while matcher.is_active():
-        docnum = matcher.id()
-        positions = matcher.value_as("positions")
-        flat += [docnum - previous, int(matcher.weight()),
-                 reader.doc_field_length(docnum, fieldname, 1), len(positions)]
+    for docnum, poses in reader.postings(fieldname, text).items_as("positions"):
+        tf = len(poses)
+        postings.append(docnum - previous)
+        if tf > 1:
+            postings += [2 * codes[docnum] + 1, tf - 2]
+        else:
+            postings.append(2 * codes[docnum])
+        positions.append(tf)
         last = 0
-        for p in positions:
-            flat.append(p - last)
+        for p in poses:
+            positions.append(p - last)
             last = p
         previous = docnum
-        matcher.next()
-    return flat
+    return postings, positions
 
 
 def export_browser_index(ix, target: Path, weighting: dict[str, Any]) -> ExportReport:
@@ -99,63 +169,75 @@ def export_browser_index(ix, target: Path, weighting: dict[str, Any]) -> ExportR
     tmp = target.with_name(target.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
-    (tmp / "t").mkdir(parents=True)
-    (tmp / "d").mkdir()
+    for sub in ("t", "p", "d"):
+        (tmp / sub).mkdir(parents=True)
     digest = hashlib.sha256()
     with ix.searcher() as searcher:
         reader = searcher.reader()
-        by_key: dict[str, dict[str, dict[str, list[int]]]] = {}
+        doc_count_all = searcher.doc_count_all()
+        codes = {f: _field_length_codes(reader, f, doc_count_all) for f in TEXT_FIELDS}
+        min_codes = {f: min((c for c in codes[f] if c), default=0) for f in TEXT_FIELDS}
+        # Codes relative to the field's smallest: within a field lengths vary less than across.
+        relative = {f: [max(0, c - min_codes[f]) for c in codes[f]] for f in TEXT_FIELDS}
+        by_key: dict[str, list[tuple[str, str, str, str]]] = {}
         posting_bytes = 0
         for fieldname in TEXT_FIELDS:
             for raw in reader.lexicon(fieldname):
                 text = raw.decode("utf-8")
-                flat = _postings(reader, searcher, fieldname, text)
-                if len(flat) == 1:  # every document holding it was deleted
+                postings, positions = _postings(reader, fieldname, text, relative[fieldname])
+                if not postings:  # every document holding it was deleted
                     continue
-                by_key.setdefault(bucket_key(text), {}).setdefault(fieldname, {})[text] = flat
-                posting_bytes += len(text) + 4 * len(flat)
+                encoded = encode_numbers([searcher.doc_frequency(fieldname, text)] + postings)
+                by_key.setdefault(bucket_key(text), []).append(
+                    (fieldname, text, encoded, encode_numbers(positions)))
+                posting_bytes += len(text) + len(encoded) + 6
         term_shards = max(1, min(MAX_TERM_SHARDS, -(-posting_bytes // TARGET_TERM_SHARD_BYTES)))
-        buckets: list[dict[str, dict[str, list[int]]]] = [{} for _ in range(term_shards)]
-        for key, fields in by_key.items():
-            bucket = buckets[fnv1a(key) % term_shards]
-            for fieldname, terms in fields.items():
-                bucket.setdefault(fieldname, {}).update(terms)
+        position_shards = min(MAX_POSITION_SHARDS, term_shards)
+        terms: list[dict[str, dict[str, str]]] = [{} for _ in range(term_shards)]
+        positions: list[dict[str, dict[str, str]]] = [{} for _ in range(position_shards)]
+        for key, entries in by_key.items():
+            n = fnv1a(key) % term_shards
+            for fieldname, text, encoded, poses in entries:
+                terms[n].setdefault(fieldname, {})[text] = encoded
+                positions[n % position_shards].setdefault(fieldname, {})[text] = poses
         total = 0
-        for n, bucket in enumerate(buckets):
-            total += _write(tmp / "t" / f"{n}.js", _js("terms", n, bucket), digest)
+        for n, shard in enumerate(terms):
+            total += _write(tmp / "t" / f"{n}.js", _js("terms", n, shard), digest)
+        for n, shard in enumerate(positions):
+            total += _write(tmp / "p" / f"{n}.js", _js("positions", n, shard), digest)
 
-        doc_count_all = searcher.doc_count_all()
-        stored = dict(reader.iter_docs())
-        years: dict[int, int] = {}
-        doc_bytes = 0
         records: dict[int, list[Any]] = {}
-        for docnum, fields in stored.items():
+        years: dict[int, int] = {}
+        for docnum, fields in reader.iter_docs():
             records[docnum] = [fields["title"], fields["url"], fields["display_date"][:10],
-                               fields["year"], fields["body"]]
+                               excerpt(fields["body"])]
             years[fields["year"]] = years.get(fields["year"], 0) + 1
-            doc_bytes += len(fields["body"]) + len(fields["title"]) + 60
-        doc_shards = max(1, min(MAX_DOC_SHARDS, -(-doc_bytes // TARGET_DOC_SHARD_BYTES)))
-        docs_per_shard = max(1, -(-doc_count_all // doc_shards))
+        docs_per_shard = max(MIN_DOCS_PER_SHARD, -(-doc_count_all // MAX_DOC_SHARDS))
         doc_shards = max(1, -(-doc_count_all // docs_per_shard))
         for n in range(doc_shards):
             chunk = [records.get(d) for d in range(n * docs_per_shard, (n + 1) * docs_per_shard)]
             total += _write(tmp / "d" / f"{n}.js", _js("docs", n, chunk), digest)
 
+        used_codes = max((max(c, default=0) for c in codes.values()), default=0)
         meta = {
-            "format": 1,
-            "documents": len(stored),
+            "format": FORMAT,
+            "documents": len(records),
             "docCountAll": doc_count_all,
             "fields": {
                 f: {"avgLength": searcher.avg_field_length(f) or 1,
-                    "boost": weighting["boosts"].get(f, 1.0)}
+                    "boost": weighting["boosts"].get(f, 1.0), "minCode": min_codes[f]}
                 for f in TEXT_FIELDS
             },
             "B": weighting["B"],
             "K1": weighting["K1"],
             "termShards": term_shards,
+            "positionShards": position_shards,
             "docShards": doc_shards,
             "docsPerShard": docs_per_shard,
             "keyLength": KEY_LENGTH,
+            "digits": DIGITS,
+            "terminal": TERMINAL,
+            "lengths": [byte_to_length(c) for c in range(used_codes + 1)],
             "years": {str(y): c for y, c in sorted(years.items())},
             "yearRuns": _year_runs(records),
         }
@@ -165,14 +247,14 @@ def export_browser_index(ix, target: Path, weighting: dict[str, Any]) -> ExportR
     if target.exists():
         shutil.rmtree(target)
     tmp.rename(target)
-    return ExportReport(term_shards, doc_shards, total, len(stored))
+    return ExportReport(term_shards, position_shards, doc_shards, total, len(records))
 
 
 def _year_runs(records: dict[int, list[Any]]) -> list[list[int]]:
     """[[first docnum, year], ...]: Pelican orders articles by date, so runs are few."""
     runs: list[list[int]] = []
     for docnum in sorted(records):
-        year = records[docnum][3]
+        year = int(records[docnum][2][:4])
         if not runs or runs[-1][1] != year:
             runs.append([docnum, year])
     return runs

@@ -3,25 +3,35 @@
 Whoosh's query language: words are ANDed, `OR`, `NOT`, "quoted phrases", `prefix*`,
 `title:word`, `year:2016`, `date:[2016-01-01 to 2016-06-30]`. Words without a field search
 title and body, the title boosted by SEARCH_FIELD_BOOSTS.
+
+A process that searches more than once (the benchmark, a notebook) keeps the index, its
+searcher and the query parser open between calls; they are reopened when the index folder
+changes (every commit adds and removes files in it).
 """
 
 from __future__ import annotations
 
+import functools
+import os
+import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from whoosh import highlight, index as whoosh_index, scoring
+from whoosh import index as whoosh_index, query as whoosh_query, scoring
 from whoosh.qparser import MultifieldParser
 from whoosh.qparser.dateparse import DateParserPlugin
 
+from .analysis import TOKEN_PATTERN, term_of
 from .index import INDEX_NAME, TEXT_FIELDS, index_path
 
 DEFAULT_BOOSTS = {"title": 3.0, "body": 1.0}
 DEFAULT_BM25 = {"B": 0.75, "K1": 1.2}
 #: How matched words are marked in snippets printed by the CLI and in its JSON.
 MATCH_OPEN, MATCH_CLOSE = "**", "**"
+#: Snippet length in characters, and how much text comes before the first matched word.
+SNIPPET_CHARS, SNIPPET_LEAD = 200, 60
 
 
 class IndexMissing(RuntimeError):
@@ -55,9 +65,24 @@ def model(weighting: dict[str, Any]) -> scoring.BM25F:
     return scoring.BM25F(B=weighting["B"], K1=weighting["K1"])
 
 
-class _MarkFormatter(highlight.Formatter):
-    def format_token(self, text, token, replace=False):
-        return f"{MATCH_OPEN}{highlight.get_text(text, token, replace)}{MATCH_CLOSE}"
+@dataclass
+class _Open:
+    stamp: tuple[int, int]
+    ix: Any
+    searcher: Any
+    parser: MultifieldParser
+
+
+#: Open searchers by (index folder, weighting).
+_open: dict[tuple[str, str], _Open] = {}
+
+
+def _folder_stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
 
 
 def open_index(output: Path, settings: dict[str, Any] | None = None):
@@ -69,24 +94,101 @@ def open_index(output: Path, settings: dict[str, Any] | None = None):
     return whoosh_index.open_dir(str(path), indexname=INDEX_NAME)
 
 
+def _searcher(output: Path, settings: dict[str, Any] | None, weighting: dict[str, Any]) -> _Open:
+    """The cached searcher of the index of `output`, reopened if the folder changed."""
+    path = index_path(output, (settings or {}).get("SEARCH_INDEX_PATH"))
+    key = (str(path), repr(sorted(weighting.items())))
+    stamp = _folder_stamp(path)
+    cached = _open.get(key)
+    if cached is not None and cached.stamp == stamp:
+        return cached
+    if cached is not None:
+        cached.searcher.close()
+        del _open[key]
+    ix = open_index(output, settings)
+    opened = _Open(stamp, ix, ix.searcher(weighting=model(weighting)), make_parser(ix.schema, weighting))
+    _open[key] = opened
+    return opened
+
+
 def search(output: Path, text: str, limit: int = 10,
            settings: dict[str, Any] | None = None) -> tuple[list[Hit], int, float]:
     """Ranked hits for `text` in the site built into `output`: (hits, total matches, seconds)."""
     weighting = weighting_from_settings(settings)
-    ix = open_index(output, settings)
+    opened = _searcher(output, settings, weighting)
     started = time.perf_counter()
-    query = make_parser(ix.schema, weighting).parse(text)
-    with ix.searcher(weighting=model(weighting)) as searcher:
-        results = searcher.search(query, limit=limit)
-        results.fragmenter = highlight.ContextFragmenter(maxchars=200, surround=60)
-        results.formatter = _MarkFormatter()
-        hits = []
-        for hit in results:
-            snippet = hit.highlights("body") or hit["body"][:200]
-            hits.append(Hit(title=hit["title"], url=hit["url"], date=hit["display_date"],
-                            score=round(hit.score, 4), snippet=" ".join(snippet.split())))
-        total = len(results)
-    return hits, total, time.perf_counter() - started
+    query = opened.parser.parse(text)
+    results = opened.searcher.search(query, limit=limit)
+    wanted = matched_terms(query, opened.searcher.reader())
+    hits = []
+    for hit in results:
+        fields = hit.fields()
+        hits.append(Hit(title=fields["title"], url=fields["url"], date=fields["display_date"],
+                        score=round(hit.score, 4), snippet=snippet(fields["body"], wanted)))
+    return hits, len(results), time.perf_counter() - started
+
+
+def matched_terms(query, reader) -> set[str]:
+    """Index terms of the text fields that the query asks for (prefixes expanded), leaving
+    out the words under NOT: the words a snippet marks."""
+    terms: set[str] = set()
+
+    def walk(node):
+        if isinstance(node, whoosh_query.Not):
+            return
+        if node.is_leaf():
+            terms.update(text.decode("utf-8") if isinstance(text, bytes) else text
+                         for field, text in node.existing_terms(reader, expand=True)
+                         if field in TEXT_FIELDS)
+        for child in node.children():
+            walk(child)
+
+    walk(query)
+    return terms
+
+
+_WORD = re.compile(TOKEN_PATTERN)
+_term_of = functools.lru_cache(maxsize=100_000)(term_of)
+
+
+def snippet(body: str, wanted: set[str]) -> str:
+    """About SNIPPET_CHARS characters of `body` from just before its first matched word
+    (the start of the text when none matches), matched words between MATCH_OPEN/CLOSE.
+
+    Words are analysed as the index analyses them, but only until the window is full, so
+    the cost does not grow with the length of the article."""
+    words = _WORD.finditer(body)
+    start, marks = 0, []
+    for match in words:
+        if _term_of(match.group(0)) in wanted:
+            start = _word_start(body, match.start() - SNIPPET_LEAD) if match.start() > SNIPPET_LEAD else 0
+            marks.append(match.span())
+            break
+    end = min(len(body), start + SNIPPET_CHARS)
+    if marks:
+        for match in words:
+            if match.end() > end:
+                break
+            if _term_of(match.group(0)) in wanted:
+                marks.append(match.span())
+    if end < len(body):
+        space = body.rfind(" ", start, end)
+        end = space if space > start + SNIPPET_CHARS // 2 else end
+    pieces, at = [], start
+    for s, e in marks:
+        if e > end:
+            break
+        pieces += [body[at:s], MATCH_OPEN, body[s:e], MATCH_CLOSE]
+        at = e
+    pieces.append(body[at:end])
+    text = " ".join("".join(pieces).split())
+    return ("\u2026" if start else "") + text + ("\u2026" if end < len(body) else "")
+
+
+def _word_start(body: str, at: int) -> int:
+    """`at`, moved forward to the start of the next word if it falls inside one."""
+    space = body.find(" ", at)
+    return space + 1 if 0 <= space < at + 30 else at
 
 
 def top_urls(ix, text: str, weighting: dict[str, Any], limit: int = 10) -> list[str]:

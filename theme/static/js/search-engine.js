@@ -3,14 +3,14 @@
  * Shards are plain scripts (written by plugins/search_index/export.py) that call
  * BroadsheetSearch.register(kind, id, data). They are added as <script> tags on demand,
  * which works over HTTP and from file:// alike (no fetch, no XHR, no modules, no wasm).
- * A query loads meta.js once, the term shards its words hash to, and the document
- * shards of the results on screen. Needs search-analysis.js. Also runs under Node
+ * A query loads meta.js once, the term shards its words hash to (and, for a "phrase",
+ * the position shards of its words), and the document shards of the results on screen. Needs search-analysis.js. Also runs under Node
  * (tests), where `loadScript` is supplied by the caller.
  */
 (function (root) {
   "use strict";
   var A = root.BroadsheetAnalysis;
-  var store = { meta: {}, terms: {}, docs: {} };
+  var store = { meta: {}, terms: {}, positions: {}, docs: {} };
 
   function register(kind, id, data) { store[kind][id] = data; }
 
@@ -34,7 +34,7 @@
   function createEngine(options) {
     var base = options.base.replace(/\/?$/, "/");
     var loadScript = options.loadScript || browserLoadScript;
-    var pending = {}, loaded = [], meta = null, decoded = {};
+    var pending = {}, loaded = [], meta = null, decoded = {}, digitOf = null;
 
     function load(kind, id, path) {
       var key = kind + ":" + id;
@@ -53,50 +53,89 @@
     function ready() {
       if (meta) return Promise.resolve(meta);
       return load("meta", 0, "meta.js").then(function (m) {
-        if (!m || m.format !== 1) throw new Error("meta.js is of an unknown format");
+        if (!m || m.format !== 2) throw new Error("meta.js is of an unknown format");
         meta = m;
+        digitOf = {};
+        for (var k = 0; k < m.digits.length; k++) digitOf[m.digits.charCodeAt(k)] = k;
         return m;
       });
     }
 
+    /* The numbers of a string written by export.encode_numbers: digits below `terminal`
+     * end a number, the others are its leading digits (base digits.length - terminal). */
+    function decodeNumbers(text) {
+      var out = [], acc = 0, T = meta.terminal, C = meta.digits.length - T;
+      for (var i = 0; i < text.length; i++) {
+        var d = digitOf[text.charCodeAt(i)];
+        if (d >= T) acc = acc * C + d - T;
+        else { out.push(acc * T + d); acc = 0; }
+      }
+      return out;
+    }
+
     function keyOf(term) { return Array.from(term).slice(0, meta.keyLength).join(""); }
     function shardOf(term) { return fnv1a(keyOf(term)) % meta.termShards; }
+    function positionShardOf(term) { return shardOf(term) % meta.positionShards; }
 
-    /* Shards needed by a query tree; null and an error for an unusable prefix. */
+    /* Shards needed by a query tree ("t/3.js", "p/3.js"...); an error for an unusable prefix. */
     function shardsFor(node, acc) {
       if (!node) return acc;
-      if (node.op === "term") acc[shardOf(node.term)] = true;
-      else if (node.terms) node.terms.forEach(function (t) { acc[shardOf(t)] = true; });
+      if (node.op === "term") acc["t/" + shardOf(node.term)] = true;
+      else if (node.terms) node.terms.forEach(function (t) {
+        acc["t/" + shardOf(t)] = true;
+        if (node.op === "phrase") acc["p/" + positionShardOf(t)] = true;
+      });
       else if (node.op === "prefix") {
         if (Array.from(node.prefix).length < meta.keyLength) {
           throw new QueryError("a prefix search needs at least " + meta.keyLength +
                                " letters before the * (" + node.raw + ")");
         }
-        acc[shardOf(node.prefix)] = true;
+        acc["t/" + shardOf(node.prefix)] = true;
       }
       (node.children || []).forEach(function (c) { shardsFor(c, acc); });
       if (node.child) shardsFor(node.child, acc);
       return acc;
     }
 
+    /* {df, docs, weights, lengths} of a term in a field (see export.py for the layout). */
     function postings(field, term) {
       var id = shardOf(term), cacheKey = field + "\u0000" + term;
       if (decoded[cacheKey]) return decoded[cacheKey];
-      var shard = store.terms[id] || {}, flat = (shard[field] || {})[term];
-      if (!flat) return null;
-      var p = { df: flat[0], docs: [], weights: [], lengths: [], positions: [] }, i = 1, doc = 0;
+      var shard = store.terms[id] || {}, text = (shard[field] || {})[term];
+      if (!text) return null;
+      var flat = decodeNumbers(text), lengths = meta.lengths, minCode = meta.fields[field].minCode;
+      var p = { df: flat[0], docs: [], weights: [], lengths: [], positions: null }, i = 1, doc = 0;
       while (i < flat.length) {
         doc += flat[i];
+        var v = flat[i + 1];
         p.docs.push(doc);
-        p.weights.push(flat[i + 1]);
-        p.lengths.push(flat[i + 2]);
-        var n = flat[i + 3], pos = [], last = 0;
-        for (var k = 0; k < n; k++) { last += flat[i + 4 + k]; pos.push(last); }
-        p.positions.push(pos);
-        i += 4 + n;
+        p.lengths.push(lengths[(v >> 1) + minCode]);
+        if (v & 1) { p.weights.push(flat[i + 2] + 2); i += 3; }
+        else { p.weights.push(1); i += 2; }
       }
       decoded[cacheKey] = p;
       return p;
+    }
+
+    /* Word positions of a term in each document of its postings (from p/<n>.js). */
+    function positionsOf(field, term, p) {
+      if (p.positions) return p.positions;
+      var shard = store.positions[positionShardOf(term)] || {}, text = (shard[field] || {})[term];
+      var flat = text ? decodeNumbers(text) : [], out = [], i = 0;
+      while (i < flat.length) {
+        var n = flat[i], pos = [], last = 0;
+        for (var k = 1; k <= n; k++) { last += flat[i + k]; pos.push(last); }
+        out.push(pos);
+        i += n + 1;
+      }
+      p.positions = out;
+      return out;
+    }
+
+    function indexOfDoc(docs, d) {
+      var lo = 0, hi = docs.length - 1;
+      while (lo <= hi) { var mid = (lo + hi) >> 1; if (docs[mid] < d) lo = mid + 1; else if (docs[mid] > d) hi = mid - 1; else return mid; }
+      return -1;
     }
 
     // Whoosh: idf = log(N / (df + 1)) + 1 with N counting deleted documents; bm25 as in
@@ -140,9 +179,10 @@
       var lists = terms.map(function (t) { return postings(field, t); });
       if (lists.some(function (p) { return !p; })) return new Map();
       var scored = intersect(terms.map(function (t) { return termScores(field, t, boost); }));
+      var poses = lists.map(function (p, k) { return positionsOf(field, terms[k], p); });
       var out = new Map();
       scored.forEach(function (s, d) {
-        var sets = lists.map(function (p) { return p.positions[p.docs.indexOf(d)]; });
+        var sets = lists.map(function (p, k) { return poses[k][indexOfDoc(p.docs, d)] || []; });
         var found = sets[0].some(function (start) {
           for (var k = 1; k < sets.length; k++) if (sets[k].indexOf(start + k) < 0) return false;
           return true;
@@ -197,8 +237,11 @@
       return ready().then(function () {
         var tree = A.parseQuery(text);
         if (!tree) return { tree: null, hits: [], years: {} };
-        var ids = Object.keys(shardsFor(tree, {}));
-        return Promise.all(ids.map(function (id) { return load("terms", id, "t/" + id + ".js"); })).then(function () {
+        var paths = Object.keys(shardsFor(tree, {}));
+        return Promise.all(paths.map(function (path) {
+          var id = +path.slice(2);
+          return load(path[0] === "t" ? "terms" : "positions", id, path + ".js");
+        })).then(function () {
           var scores = tree.op === "not" ? new Map() : evaluate(tree), hits = [], years = {};
           scores.forEach(function (s, d) {
             var y = yearOf(d);
@@ -211,7 +254,7 @@
       });
     }
 
-    /* Stored records [title, url, date, year, body] of the given documents. */
+    /* Stored records [title, url, date, excerpt] of the given documents. */
     function documents(docs) {
       var ids = {};
       docs.forEach(function (d) { ids[Math.floor(d / meta.docsPerShard)] = true; });
@@ -219,7 +262,7 @@
         .then(function () {
           return docs.map(function (d) {
             var rec = store.docs[Math.floor(d / meta.docsPerShard)][d % meta.docsPerShard];
-            return rec ? { doc: d, title: rec[0], url: rec[1], date: rec[2], year: rec[3], body: rec[4] } : null;
+            return rec ? { doc: d, title: rec[0], url: rec[1], date: rec[2], year: +rec[2].slice(0, 4), excerpt: rec[3] } : null;
           });
         });
     }

@@ -69,7 +69,7 @@
         var p = document.createElement("p");
         p.className = "search-snippet";
         p.setAttribute("dir", "auto");
-        appendSegments(p, BroadsheetSearch.snippet(d.body, current.tree));
+        appendSegments(p, BroadsheetSearch.snippet(d.excerpt, current.tree));
         li.appendChild(a); li.appendChild(date); li.appendChild(p);
         list.appendChild(li);
       });
