@@ -47,9 +47,12 @@ ROOT_INDEX = """<!DOCTYPE html>
 <meta http-equiv="refresh" content="0; url=data/index.html">
 </head>
 <body>
+<main>
+<h1>{title}</h1>
 <p><a href="data/index.html">Open {title}</a></p>
 <p>This folder is a BagIt bag (RFC 8493): the site is under <code>data/</code>, its checksums are in
 <code>manifest-sha256.txt</code>, and <code>bag-info.txt</code> describes it.</p>
+</main>
 </body>
 </html>
 """

@@ -62,6 +62,10 @@ def test_journey(site, reader):
     watch.attach(reader)
     reader.goto(site["index"])
     one_h1(reader)
+    if site["base"].startswith("file:"):
+        # the bag's top-level index.html forwards the double-clicking reader to the site
+        reader.wait_for_url(re.compile(r".*/data/index\.html$"))
+        one_h1(reader)
 
     click_and_wait(reader, reader.locator("nav.site-nav a", has_text="By date"))
     # archive → a day → its first article
