@@ -41,7 +41,7 @@ def test_results_json_has_the_machine_and_options(tiny_run):
 def test_every_step_ran_or_says_why_not(tiny_run):
     results, _, _ = tiny_run
     steps = _steps(results["synthetic"])
-    assert {"corpus", "ingest", "bare_build", "broadsheet_build", "graph", "whoosh", "cli_queries", "zip",
+    assert {"corpus", "ingest", "bare_build", "broadsheet_build", "graph", "whoosh", "cli_queries", "cli_cold", "zip",
             "rebuild", "browser"} <= set(steps)
     for name, step in steps.items():
         assert step["status"] in STATUSES, f"{name}: {step}"
@@ -64,6 +64,8 @@ def test_measured_numbers_are_positive(tiny_run):
             assert s[name].get("seconds", s[name].get("p95_ms")) > 0
     if s["cli_queries"]["status"] == "ok":
         assert 0 < s["cli_queries"]["p50_ms"] <= s["cli_queries"]["p95_ms"]
+    if s["cli_cold"]["status"] == "ok":
+        assert s["cli_cold"]["runs"] == bench.CLI_COLD_RUNS and s["cli_cold"]["p50_ms"] > 0
     if s["zip"]["status"] == "ok":
         assert s["zip"]["bytes"] > 0
     if s["rebuild"]["status"] == "ok":
