@@ -57,7 +57,7 @@ def hosted(e2e_content, tmp_path_factory):
     build_site(e2e_content, out, "hosted", SITEURL=base)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield {"base": base, "root": out, "index": base + "/index.html"}
+    yield {"base": base, "root": out, "index": base + "/index.html", "home": base + "/index.html"}
     server.shutdown()
 
 
@@ -73,7 +73,8 @@ def offline(e2e_content, tmp_path_factory):
         z.extractall(tmp / "unzipped")
     tops = [p for p in (tmp / "unzipped").iterdir()]
     root = tops[0] if len(tops) == 1 and tops[0].is_dir() else tmp / "unzipped"
-    return {"base": root.as_uri(), "root": root, "index": (root / "index.html").as_uri()}
+    return {"base": root.as_uri(), "root": root, "index": (root / "index.html").as_uri(),
+            "home": (root / "data" / "index.html").as_uri()}
 
 
 @dataclass

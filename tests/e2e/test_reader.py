@@ -61,11 +61,10 @@ def test_journey(site, reader):
     watch = Watch(site["base"])
     watch.attach(reader)
     reader.goto(site["index"])
-    one_h1(reader)
     if site["base"].startswith("file:"):
         # the bag's top-level index.html forwards the double-clicking reader to the site
         reader.wait_for_url(re.compile(r".*/data/index\.html$"))
-        one_h1(reader)
+    one_h1(reader)
 
     click_and_wait(reader, reader.locator("nav.site-nav a", has_text="By date"))
     # archive → a day → its first article
@@ -79,7 +78,7 @@ def test_journey(site, reader):
     related = reader.locator(".related-list a[href$='.html']")
     if not related.count():
         # not every article's related list resolves; the home page's first linked article does
-        reader.goto(site["index"])
+        reader.goto(site["home"])
         for href in reader.locator("main a[href$='.html']").evaluate_all("els => els.map(e => e.href)"):
             reader.goto(href)
             if reader.locator(".related-list a[href$='.html']").count():
