@@ -32,12 +32,8 @@ def ingest(c, source="raw", content="content", report="reports/ingest.json", tim
 
     from broadsheet import site
     from broadsheet.ingest import ingest as run_ingest, write_report
-    from broadsheet.tables import MappingError, load_mapping
 
-    try:
-        table_mapping = load_mapping(Path(mapping)) if mapping else None
-    except MappingError as exc:
-        raise Exit(f"ingest: {exc}", code=2)
+    table_mapping = _load_mapping(mapping)
     tz = timezone or site.source_timezone()
     console = _console()
     with Progress(console=console, transient=True) as progress:
@@ -49,6 +45,16 @@ def ingest(c, source="raw", content="content", report="reports/ingest.json", tim
     _print_ingest_summary(console, result, report)
     if result.exit_status:
         raise Exit(code=result.exit_status)
+
+
+def _load_mapping(path):
+    """The --mapping file, or exit 2 naming what is wrong with it."""
+    from broadsheet.tables import MappingError, load_mapping
+
+    try:
+        return load_mapping(Path(path)) if path else None
+    except MappingError as exc:
+        raise Exit(f"mapping: {exc}", code=2)
 
 
 def _print_ingest_summary(console, result, report_path):
@@ -180,16 +186,19 @@ def verify_zip(c, file):
     "zip": "the offline zip; default dist/broadsheet-archive.zip",
     "reports": "where rebuild.json and ingest.json go; default reports/",
     "siteurl": "build output/ for hosting at this URL (absolute URLs, feeds, sitemap); default: relative URLs",
+    "mapping": "YAML mapping for CSV tables in --source (e.g. mappings/fa-kes.yaml)",
 })
 def rebuild(c, source="raw", content="content", output="output", zip="dist/broadsheet-archive.zip",
-            reports="reports", siteurl=None):
+            reports="reports", siteurl=None, mapping=None):
     """Ingest, build, zip, verify, then swap the new site and zip into place (safe to interrupt)."""
     from broadsheet import rebuild as pipeline
 
     console = _console()
+    table_mapping = _load_mapping(mapping)
     try:
         report = pipeline.rebuild(Path(source), Path(content), Path(output), Path(zip), Path(reports),
-                                  siteurl=siteurl or None, on_step=lambda step: console.print(f"{step} ..."))
+                                  siteurl=siteurl or None, on_step=lambda step: console.print(f"{step} ..."),
+                                  mapping=table_mapping)
     except pipeline.RebuildLocked as exc:
         raise Exit(f"rebuild refused: {exc}", code=pipeline.EXIT_LOCKED)
     except pipeline.RebuildFailed as exc:

@@ -36,6 +36,7 @@ import filelock
 
 from broadsheet import __version__, bag, site
 from broadsheet.ingest import atomic_write, ingest, write_report
+from broadsheet.tables import Mapping
 
 PROJECT = site.PROJECT
 #: What shapes the output besides the content: a change in any of these starts a fresh cache.
@@ -321,7 +322,7 @@ class _Steps:
 
 def rebuild(source: Path, content: Path, output: Path, zip_path: Path, reports: Path,
             settings: str = "local", siteurl: str | None = None,
-            on_step: Callable[[str], None] | None = None) -> RebuildReport:
+            on_step: Callable[[str], None] | None = None, mapping: Mapping | None = None) -> RebuildReport:
     """Run the whole pipeline (see the module docstring); writes `reports/rebuild.json` whatever happens.
     Raises RebuildLocked or RebuildFailed; the report says what was done either way."""
     source, content, output = Path(source), Path(content), Path(output).absolute()
@@ -338,7 +339,8 @@ def rebuild(source: Path, content: Path, output: Path, zip_path: Path, reports: 
         if lock.stale:
             report.notes.append(lock.stale)
         report.notes += recover(state, output)
-        _run(report, _Steps(report, on_step), state, source, content, output, zip_path, reports, settings, siteurl)
+        _run(report, _Steps(report, on_step), state, source, content, output, zip_path, reports, settings, siteurl,
+             mapping)
         report.status = "ok"
     except RebuildFailed as exc:
         report.status, report.reason = "failed", str(exc)
@@ -356,9 +358,9 @@ def rebuild(source: Path, content: Path, output: Path, zip_path: Path, reports: 
 
 
 def _run(report: RebuildReport, steps: _Steps, state: Path, source: Path, content: Path, output: Path,
-         zip_path: Path, reports: Path, settings: str, siteurl: str | None) -> None:
+         zip_path: Path, reports: Path, settings: str, siteurl: str | None, mapping: Mapping | None) -> None:
     timezone = site.source_timezone()
-    ingested = steps.run("ingest", lambda: ingest(source, content, timezone))
+    ingested = steps.run("ingest", lambda: ingest(source, content, timezone, mapping=mapping))
     write_report(ingested, reports / "ingest.json")
     report.ingest = ingested.summary()
     report.rejected, report.conflicts = ingested.rejected, ingested.conflicts

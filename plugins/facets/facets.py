@@ -110,6 +110,20 @@ def collect(records: list[tuple[Any, Article]], url_pattern: str) -> tuple[list[
     return facets, cited
 
 
+def attach_to_articles(records: list[tuple[Any, Article]], facets: list[Facet]) -> None:
+    """Give each article what its page shows about its table row: `facet_links` (facet title,
+    value, page URL, definition), the `dataset` it comes from, and a `text_dateline`."""
+    url_of = {(f.name, v.value): (f.title, v) for f in facets for v in f.values}
+    for article, record in records:
+        article.facet_links = [
+            {"facet": url_of[(name, value)][0], "value": value, "url": url_of[(name, value)][1].url,
+             "definition": url_of[(name, value)][1].definition}
+            for name, value in article_facets(record).items() if (name, value) in url_of
+        ]
+        article.dataset = record.dataset
+        article.text_dateline = record.text_dateline
+
+
 class FacetsGenerator(Generator):
     """Reads the facet values once the articles are known; writes the facet pages."""
 
@@ -119,6 +133,7 @@ class FacetsGenerator(Generator):
         published = list(self.context.get("articles", []))
         records = [(a, Article.from_metadata(a.metadata)) for a in published]
         self.facets, datasets = collect(records, self.settings["FACET_URL"])
+        attach_to_articles(records, self.facets)
         on_corpus = self.settings["FACETS_ON_CORPUS"]
         self.context["facet_index"] = self.facets
         self.context["facet_corpus"] = [f for name in on_corpus for f in self.facets if f.name == name]
