@@ -22,8 +22,6 @@ import re
 import time
 from pathlib import Path
 
-from pelican import signals
-
 log = logging.getLogger(__name__)
 
 DEFAULTS = {
@@ -112,6 +110,10 @@ def build_search(pelican) -> None:
 
 
 def register():
+    # Imported here so that `invoke search`, which imports this package for `query`, does not
+    # pay for importing Pelican (about 0.2 s of its start-up).
+    from pelican import signals
+
     signals.initialized.connect(configure)
     signals.article_generator_finalized.connect(collect_articles)
     signals.finalized.connect(build_search)
