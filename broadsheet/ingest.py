@@ -111,15 +111,19 @@ def parse_sources(files: list[Path], base: Path, timezone: str,
     base_dir = base if base.is_dir() else base.parent
     jobs = [(str(p), p.relative_to(base_dir).as_posix(), timezone, mapping) for p in files]
     results: list[Article | Rejection] = []
-    if len(jobs) < _PARALLEL_FROM:
-        iterator: Iterable = map(_parse_file, jobs)
-        pool = None
-    else:
-        pool = ProcessPoolExecutor(max_workers=os.cpu_count())
-        iterator = pool.map(_parse_file, jobs, chunksize=64)
+    for outcome in map_in_parallel(_parse_file, jobs, on_progress):
+        results += outcome
+    return results
+
+
+def map_in_parallel(func: Callable, jobs: list, on_progress: Callable[[int, int], None] | None = None) -> list:
+    """`[func(job) for job in jobs]`, across every core when there are enough jobs to pay for it."""
+    pool = ProcessPoolExecutor(max_workers=os.cpu_count()) if len(jobs) >= _PARALLEL_FROM else None
+    iterator: Iterable = pool.map(func, jobs, chunksize=64) if pool else map(func, jobs)
+    results = []
     try:
-        for i, outcome in enumerate(iterator, 1):
-            results += outcome
+        for i, result in enumerate(iterator, 1):
+            results.append(result)
             if on_progress:
                 on_progress(i, len(jobs))
     finally:
@@ -235,25 +239,47 @@ def _render(fields: dict[str, Any]) -> str:
     return render_markdown_file({k: v for k, v in fields.items() if k != "body"}, fields["body"])
 
 
-def _merge_into(target: Path, existing_path: Path | None, new_fields: dict[str, Any], new_text: str,
-                base: dict[str, str] | None, rel: str, article: Article, report: IngestReport) -> None:
-    """Write `target`, keeping what the archivist changed in the file found at `existing_path`."""
+@dataclass
+class _Placed:
+    """What writing one article did, for the report and the state file."""
+
+    rel: str
+    state: dict[str, Any]
+    written: bool
+    clashes: list[str]
+
+
+def place_article(job: tuple[Path, str, Article, dict | None, str | None, bool]) -> _Placed:
+    """Write one article to `content/rel`, keeping what the archivist changed.
+
+    `previous_rel` is where this source's article was last written (it may have moved);
+    `drop_previous` says that file is no longer any article's and goes once merged.
+    Runs in worker processes: it touches only this article's files.
+    """
+    content, rel, article, base, previous_rel, drop_previous = job
+    target = content / rel
+    new_fields = _fields(article.front_matter(), article.paragraphs)
+    new_text = _render(new_fields)
+    state = {"source": article.source.ref,
+             "fields": {k: _fingerprint(v) for k, v in new_fields.items()},
+             # what an unedited file holds: tells later runs whether the archivist touched it
+             "written": hashlib.sha256(new_text.encode()).hexdigest()}
+    existing_path = target if target.exists() else (content / previous_rel if previous_rel else None)
+    if existing_path == target and target.read_text(encoding="utf-8") == new_text:
+        return _Placed(rel, state, False, [])  # the common case on a re-ingest: nothing to merge
     existing = _read_existing(existing_path) if existing_path and existing_path.exists() else None
     if existing is None:
         atomic_write(target, new_text)
-        report.written += 1
-        return
+        return _Placed(rel, state, True, [])
     current_fields = _fields(*existing)
     merged, clashes = merge_edits(new_fields, current_fields, base)
-    if clashes:
-        report.conflicts.append({"output": rel, "source": article.source.ref, "fields": clashes,
-                                 "kept": "the archivist's edit"})
     if existing_path == target and merged == current_fields:
         # nothing to change: leave the archivist's formatting and the mtime alone
-        report.unchanged += 1
-    else:
-        atomic_write(target, new_text if merged == new_fields else _render(merged))
-        report.written += 1
+        return _Placed(rel, state, False, clashes)
+    atomic_write(target, new_text if merged == new_fields else _render(merged))
+    if existing_path != target and drop_previous:
+        existing_path.unlink(missing_ok=True)
+    return _Placed(rel, state, True, clashes)
 
 
 def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
@@ -289,23 +315,20 @@ def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
     old_path_of_source = {v["source"]: p for p, v in old_state.items()}
     new_state: dict[str, Any] = {}
 
+    jobs = []
     for rel, article in sorted(paths.items()):
-        target = content / rel
-        new_fields = _fields(article.front_matter(), article.paragraphs)
-        new_text = _render(new_fields)
         previous_rel = rel if rel in old_state else old_path_of_source.get(article.source.ref)
         base = old_state.get(previous_rel, {}).get("fields") if previous_rel else None
-        existing_path = target if target.exists() else (content / previous_rel if previous_rel else None)
-        if existing_path == target and target.read_text(encoding="utf-8") == new_text:
-            report.unchanged += 1  # the common case on a re-ingest: nothing to merge
+        jobs.append((content, rel, article, base, previous_rel, previous_rel not in paths))
+    for (_, rel, article, *_rest), placed in zip(jobs, map_in_parallel(place_article, jobs)):
+        new_state[rel] = placed.state
+        if placed.written:
+            report.written += 1
         else:
-            _merge_into(target, existing_path, new_fields, new_text, base, rel, article, report)
-            if existing_path and existing_path != target and existing_path.exists() and previous_rel not in paths:
-                existing_path.unlink()
-        new_state[rel] = {"source": article.source.ref,
-                          "fields": {k: _fingerprint(v) for k, v in new_fields.items()},
-                          # what an unedited file holds: tells later runs whether the archivist touched it
-                          "written": hashlib.sha256(new_text.encode()).hexdigest()}
+            report.unchanged += 1
+        if placed.clashes:
+            report.conflicts.append({"output": rel, "source": article.source.ref, "fields": placed.clashes,
+                                     "kept": "the archivist's edit"})
         report.accepted.append({"source": article.source.ref, "output": rel, "warnings": article.warnings})
 
     for rel, entry in sorted(old_state.items()):
