@@ -161,6 +161,16 @@ def test_incremental_rebuild_touches_only_changed_articles(site, tmp_path):
     assert (nothing["added"], nothing["changed"], nothing["removed"]) == ([], [], [])
     assert search(output, "marmosets", 5)[1] == 0  # the open searcher must see the next update
 
+    # Source stamps let a build skip reading unchanged articles; stamps that disagree with
+    # the index make it read them after all.
+    sources = last.with_name("sources.json")
+    stamps = json.loads(sources.read_text())
+    assert len(stamps) == len(list(content.rglob("*.md")))
+    sources.write_text(json.dumps({k: [stamp, "not-the-hash"] for k, (stamp, _) in stamps.items()}))
+    build_site(content, output)
+    assert len(json.loads(last.read_text())["changed"]) == len(stamps)
+    assert json.loads(sources.read_text()) == stamps
+
     files = sorted(content.rglob("*.md"))
     edited, removed = files[0], files[1]
     edited.write_text(edited.read_text().replace("\n\n", "\n\nA sentence about marmosets.\n\n", 1))

@@ -1,7 +1,9 @@
 """Search: a Whoosh index for archivists, and a static browser index for readers.
 
 At every build, after Pelican has written the pages:
-1. each article becomes a `SearchDocument` (built from the shared `Article` record);
+1. each article becomes a `SearchDocument` (built from the shared `Article` record), except
+   that an article whose source file and metadata are as at the last build is not read again:
+   its content hash is taken from `sources.json` in the index folder (`KnownDocument`);
 2. `index.update_index` brings the Whoosh index up to date, touching only articles whose
    content hash changed; the index lives outside the output (SEARCH_INDEX_PATH, default
    `<output>/../.search-index`), so it is not published;
@@ -17,7 +19,9 @@ SEARCH_BM25. `search.html` is added to DIRECT_TEMPLATES.
 from __future__ import annotations
 
 import html
+import json
 import logging
+import os
 import re
 import time
 from pathlib import Path
@@ -86,6 +90,58 @@ def document_for(article):
     )
 
 
+#: Beside the index: {url: [source stamp, content hash]} of the last build.
+SOURCES_FILE = "sources.json"
+
+
+class KnownDocument:
+    """An article unchanged since the last build: its key and content hash, and a way to
+    read it should the index need it after all (an index rebuilt, or out of step)."""
+
+    def __init__(self, key: str, content_hash: str, load):
+        self.key, self._hash, self._load, self._document = key, content_hash, load, None
+
+    @property
+    def content_hash(self) -> str:
+        return self._document.content_hash if self._document else self._hash
+
+    def fields(self):
+        if self._document is None:
+            self._document = self._load()
+        return self._document.fields()
+
+
+def source_stamp(article) -> list:
+    """What must stay the same for an article's indexed text to stay the same: its source
+    file's size and modification time, and the title and date Pelican read."""
+    st = os.stat(article.source_path)
+    return [article.source_path, st.st_size, st.st_mtime_ns, str(article.metadata.get("title")),
+            article.date.isoformat()]
+
+
+def documents_for(articles, index_folder: Path) -> list:
+    """The documents to index: `KnownDocument` for articles whose stamp matches the last build."""
+    try:
+        known = json.loads((index_folder / SOURCES_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        known = {}
+    documents = []
+    for article in articles:
+        stamp, last = source_stamp(article), known.get(article.url)
+        if last is not None and last[0] == stamp:
+            documents.append(KnownDocument(article.url, last[1], lambda a=article: document_for(a)))
+        else:
+            documents.append(document_for(article))
+    return documents
+
+
+def write_sources(articles, documents, index_folder: Path) -> None:
+    stamps = {d.key: [source_stamp(a), d.content_hash] for a, d in zip(articles, documents)}
+    tmp = index_folder / (SOURCES_FILE + ".tmp")
+    tmp.write_text(json.dumps(stamps, ensure_ascii=False), encoding="utf-8")
+    tmp.replace(index_folder / SOURCES_FILE)
+
+
 def _html_to_text(fragment: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", " ", fragment or ""))
 
@@ -99,9 +155,10 @@ def build_search(pelican) -> None:
     if not _enabled(settings):
         return
     started = time.perf_counter()
-    documents = [document_for(a) for a in _articles]
     path = index_path(Path(settings["OUTPUT_PATH"]), settings.get("SEARCH_INDEX_PATH"))
+    documents = documents_for(_articles, path)
     ix, report = update_index(path, documents)
+    write_sources(_articles, documents, path)
     indexed = time.perf_counter()
     log.info("%s (%s, %.1f s)", report.summary(), path, indexed - started)
     target = Path(settings["OUTPUT_PATH"]) / settings["SEARCH_OUTPUT_DIR"]
