@@ -58,18 +58,8 @@ def _load_mapping(path):
 
 
 def _print_ingest_summary(console, result, report_path):
-    s = result.summary()
-    console.print(
-        f"ingest: {s['read']} read (dumps and table rows), {s['accepted']} articles "
-        f"({s['written']} written, {s['unchanged']} unchanged, {s['removed']} removed), "
-        f"{s['duplicates']} duplicates, {s['rejected']} rejected, {s['conflicts']} edit conflicts"
-    )
-    for r in result.rejected[:20]:
-        console.print(f"  rejected {r['source']}: {r['reason']}: {r['detail']}")
-    if len(result.rejected) > 20:
-        console.print(f"  ... and {len(result.rejected) - 20} more")
-    for cfl in result.conflicts[:20]:
-        console.print(f"  conflict {cfl['output']} ({cfl['source']}): fields {cfl['fields']}; kept {cfl['kept']}")
+    for line in result.summary_lines():
+        console.print(line, markup=False, highlight=False)
     console.print(f"report: {report_path}")
 
 

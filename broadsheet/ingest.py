@@ -62,6 +62,19 @@ class IngestReport:
             "conflicts": len(self.conflicts),
         }
 
+    def summary_lines(self, limit: int = 20) -> list[str]:
+        """What the archivist reads at the end of a run: counts, then what needs a look."""
+        s = self.summary()
+        lines = [f"ingest: {s['read']} read (dumps and table rows), {s['accepted']} articles "
+                 f"({s['written']} written, {s['unchanged']} unchanged, {s['removed']} removed), "
+                 f"{s['duplicates']} duplicates, {s['rejected']} rejected, {s['conflicts']} edit conflicts"]
+        lines += [f"  rejected {r['source']}: {r['reason']}: {r['detail']}" for r in self.rejected[:limit]]
+        if len(self.rejected) > limit:
+            lines.append(f"  ... and {len(self.rejected) - limit} more rejected")
+        lines += [f"  conflict {c['output']} ({c['source']}): fields {c['fields']}; kept {c['kept']}"
+                  for c in self.conflicts[:limit]]
+        return lines
+
     def to_json(self) -> dict[str, Any]:
         return {
             "summary": self.summary(),

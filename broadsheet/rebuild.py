@@ -301,9 +301,11 @@ class RebuildReport:
     zip: dict[str, Any] = field(default_factory=dict)
     verification: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: the ingest's own summary, printed as `invoke ingest` prints it
+    ingest_lines: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k != "ingest_lines"}
 
 
 class _Steps:
@@ -364,6 +366,7 @@ def _run(report: RebuildReport, steps: _Steps, state: Path, source: Path, conten
     write_report(ingested, reports / "ingest.json")
     report.ingest = ingested.summary()
     report.rejected, report.conflicts = ingested.rejected, ingested.conflicts
+    report.ingest_lines = ingested.summary_lines(limit=10)
     if not ingested.accepted and not any(content.rglob("*.md")):
         raise RebuildFailed(f"no articles: nothing under {content} and nothing accepted from {source}")
 
@@ -433,18 +436,9 @@ def _same_fs(a: Path, b: Path) -> bool:
 
 def summary_lines(report: RebuildReport) -> list[str]:
     """What `invoke rebuild` prints: counts, paths, and anything the archivist should look at."""
-    i = report.ingest
-    lines = []
-    if i:
-        lines.append(f"ingest: {i['read']} files read, {i['accepted']} articles ({i['written']} written, "
-                     f"{i['unchanged']} unchanged, {i['removed']} removed), {i['duplicates']} duplicates, "
-                     f"{i['rejected']} rejected, {i['conflicts']} edit conflicts")
-    for r in report.rejected[:10]:
-        lines.append(f"  rejected {r['source']}: {r['reason']}: {r['detail']} (not published; see reports/ingest.json)")
-    if len(report.rejected) > 10:
-        lines.append(f"  ... and {len(report.rejected) - 10} more rejected")
-    for c in report.conflicts[:10]:
-        lines.append(f"  conflict {c['output']}: kept {c['kept']}")
+    lines = list(report.ingest_lines)
+    if report.rejected:
+        lines.append("  rejected files are not published; see reports/ingest.json")
     if report.output:
         o = report.output
         lines.append(f"site: {o['path']}/index.html ({report.paths.get('settings')}): {o['files']} files, "

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import networkx as nx
 
+from broadsheet.ingest import atomic_write
 from broadsheet.related import RelatedEntry
 
 from .resolve import ResolvedGraph, normalise_title
@@ -71,23 +70,11 @@ def _gephi_ready(g: nx.DiGraph) -> nx.DiGraph:
     return h
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_exports(g: nx.DiGraph, data_dir: Path) -> list[Path]:
     """data/graph.json, data/graph.gexf, data/graph.graphml."""
     data_dir.mkdir(parents=True, exist_ok=True)
     paths = [data_dir / "graph.json", data_dir / "graph.gexf", data_dir / "graph.graphml"]
-    atomic_write_text(paths[0], json.dumps(graph_json(g), ensure_ascii=False, indent=0) + "\n")
+    atomic_write(paths[0], json.dumps(graph_json(g), ensure_ascii=False, indent=0) + "\n")
     h = _gephi_ready(g)
     nx.write_gexf(h, paths[1])
     nx.write_graphml(h, paths[2])

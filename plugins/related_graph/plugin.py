@@ -22,8 +22,9 @@ from typing import Any
 from pelican import signals
 
 from broadsheet.article import Article
+from broadsheet.ingest import atomic_write
 
-from .graph import (atomic_write_text, build_network, neighbourhood, page_data,
+from .graph import (build_network, neighbourhood, page_data,
                     page_layout, write_exports)
 from .resolve import DEFAULTS as RESOLVE_DEFAULTS, ArchiveItem, resolve_related_entries
 
@@ -137,7 +138,7 @@ class RelatedGraph:
         data = json.dumps(page_data(self.network, positions), ensure_ascii=False, separators=(",", ":"))
         # `</` cannot end the script early when a title holds `</script>`.
         data = data.replace("</", "<\\/")
-        atomic_write_text(output / self.settings["RELATED_GRAPH_PAGE_DATA"],
+        atomic_write(output / self.settings["RELATED_GRAPH_PAGE_DATA"],
                           f"window.BROADSHEET_GRAPH = {data};\n")
         writer.write_file(
             self.settings["RELATED_GRAPH_SAVE_AS"], generator.get_template("graph"), generator.context,
@@ -146,7 +147,7 @@ class RelatedGraph:
         )
         self.stats["export_seconds"] = round(time.perf_counter() - started, 3)
         report = Path(self.settings["RELATED_GRAPH_REPORT"])
-        atomic_write_text(report, json.dumps({"stats": self.stats, "contradictions": self.contradictions},
+        atomic_write(report, json.dumps({"stats": self.stats, "contradictions": self.contradictions},
                                              indent=2, ensure_ascii=False) + "\n")
 
     def summary(self) -> str:
