@@ -274,6 +274,15 @@ def parity(output: Path, queries: list[str]) -> tuple[float, list]:
     return 1 - len(misses) / len(queries), misses
 
 
+def test_positions_are_loaded_only_for_phrases(site):
+    plain = node_run(site["output"], ["zanzibar ferry"])["queries"][0]
+    phrase = node_run(site["output"], ['"zanzibar ferry"'])["queries"][0]
+    assert plain["urls"] == phrase["urls"] and plain["urls"]
+    assert not [f for f in plain["shards"] if f.startswith("p/")]
+    assert [f for f in phrase["shards"] if f.startswith("p/")]
+    assert len([f for f in plain["shards"] if f.startswith("d/")]) <= 10
+
+
 def test_browser_ranking_matches_whoosh(site):
     score, misses = parity(site["output"], PARITY_QUERIES)
     assert score >= 0.9, misses
