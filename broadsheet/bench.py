@@ -319,16 +319,20 @@ def step_cli_queries(output: str, queries: list[str], rounds: int) -> dict[str, 
     # A call is what `invoke search` does after start-up: open the index, parse, search, highlight.
     # `search` also reports its own time without opening the index ("search_*").
     times, inner, hits = [], [], {}
+    per_query: dict[str, list[float]] = {q: [] for q in queries}
     for _ in range(rounds):
         for q in queries:
             (found, total, searched), seconds = _timed(lambda: search(Path(output), q, limit=10))
             times.append(seconds * 1000)
             inner.append(searched * 1000)
+            per_query[q].append(seconds * 1000)
             hits[q] = total
+    slowest = sorted(per_query, key=lambda q: statistics.median(per_query[q]), reverse=True)[:5]
     return {"status": "ok", "queries": len(queries), "rounds": rounds, "calls": len(times),
             "p50_ms": round(statistics.median(times), 2), "p95_ms": round(_p95(times), 2),
             "max_ms": round(max(times), 2), "search_p50_ms": round(statistics.median(inner), 2),
             "search_p95_ms": round(_p95(inner), 2),
+            "slowest_median_ms": {q: round(statistics.median(per_query[q]), 1) for q in slowest},
             "queries_without_hits": sorted(q for q, t in hits.items() if not t)}
 
 
