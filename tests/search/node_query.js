@@ -1,33 +1,45 @@
 // Runs queries through the browser search engine under Node, reading shards from disk.
 // usage: node node_query.js THEME_JS_DIR SEARCH_DIR < queries.json  -> JSON results on stdout
+// Each query runs in a fresh context (nothing loaded by an earlier query), so `bytes` and
+// `shards` are what a reader's first query loads, meta.js aside (the page loads it on opening).
 "use strict";
 const fs = require("fs"), path = require("path"), vm = require("vm");
 const [jsDir, indexDir] = process.argv.slice(2);
-for (const f of ["search-analysis.js", "search-engine.js"]) {
-  vm.runInThisContext(fs.readFileSync(path.join(jsDir, f), "utf8"), { filename: f });
+const engineSources = ["search-analysis.js", "search-engine.js"].map((f) => [f, fs.readFileSync(path.join(jsDir, f), "utf8")]);
+
+function freshContext() {
+  const ctx = vm.createContext({ console, bytes: 0 });
+  ctx.globalThis = ctx;
+  for (const [f, src] of engineSources) vm.runInContext(src, ctx, { filename: f });
+  ctx.loadScript = (url) => {
+    const rel = url.replace(/^.*?search\//, "").replace(/\?.*$/, "");
+    const text = fs.readFileSync(path.join(indexDir, rel), "utf8");
+    if (rel !== "meta.js") ctx.bytes += Buffer.byteLength(text);
+    vm.runInContext(text, ctx, { filename: rel });
+    return Promise.resolve();
+  };
+  return ctx;
 }
-const bytes = { total: 0 };
-function loadScript(url) {
-  const file = path.join(indexDir, url.replace(/^.*?search\//, "").replace(/\?.*$/, ""));
-  const text = fs.readFileSync(file, "utf8");
-  bytes.total += Buffer.byteLength(text);
-  vm.runInThisContext(text, { filename: file });
-  return Promise.resolve();
-}
+
+const RUN = `(async (q, limit) => {
+  const engine = BroadsheetSearch.createEngine({ base: "search/", loadScript });
+  const started = Date.now();
+  const r = await engine.search(q);
+  const top = r.hits.slice(0, limit);
+  const docs = await engine.documents(top.map((h) => h.doc));
+  return { total: r.hits.length, urls: docs.map((d) => d.url), scores: top.map((h) => h.score),
+           ms: Date.now() - started, shards: engine.loaded().filter((s) => s !== "meta.js") };
+})`;
+
 const input = JSON.parse(fs.readFileSync(0, "utf8"));
 (async () => {
-  const out = { analyse: (input.analyse || []).map((t) => BroadsheetAnalysis.analyse(t)), queries: [] };
+  const first = freshContext();
+  const out = { analyse: (input.analyse || []).map((t) => first.BroadsheetAnalysis.analyse(t)), queries: [] };
   for (const q of input.queries || []) {
-    const engine = BroadsheetSearch.createEngine({ base: "search/", loadScript });  // cold cache per query
-    bytes.total = 0;
-    const started = process.hrtime.bigint();
+    const ctx = freshContext();
     try {
-      const r = await engine.search(q);
-      const top = r.hits.slice(0, input.limit || 10);
-      const docs = await engine.documents(top.map((h) => h.doc));
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      out.queries.push({ query: q, total: r.hits.length, urls: docs.map((d) => d.url),
-                         scores: top.map((h) => h.score), bytes: bytes.total, ms, shards: engine.loaded() });
+      const r = await vm.runInContext(RUN, ctx)(q, input.limit || 10);
+      out.queries.push({ query: q, ...r, bytes: ctx.bytes });
     } catch (e) {
       out.queries.push({ query: q, error: String(e.message || e) });
     }
