@@ -125,6 +125,19 @@ def test_cli_snippet_marks_matched_words_near_them(site):
     assert "**inspectors**" in hits[0].snippet
 
 
+def test_cli_ranks_and_counts_every_match(site):
+    """The CLI's top 10 and count are those of scoring every match (no block skipping)."""
+    from search_index.query import make_parser, model
+
+    ix, weighting = open_index(site["output"]), weighting_from_settings({})
+    with ix.searcher(weighting=model(weighting)) as searcher:
+        for text in PARITY_QUERIES:
+            every = searcher.search(make_parser(ix.schema, weighting).parse(text), limit=None)
+            hits, total, _ = search(site["output"], text, 10)
+            assert total == len(every), text
+            assert [h.url for h in hits] == [h["url"] for h in every[:10]], text
+
+
 def test_plugin_acts_only_when_listed_in_plugins(site, tmp_path):
     """Signals stay connected after a build in this process: a build without the plugin
     writes no index and no browser shards."""
