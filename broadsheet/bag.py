@@ -184,22 +184,37 @@ def make_offline_zip(content: Path, zip_path: Path, cache_path: Path | None = No
                      work_dir: Path | None = None, extra_overrides: dict[str, Any] | None = None) -> ZipResult:
     """Build the offline site from `content`, bag it and write `zip_path` (atomically, replaced
     only when its bytes change so an unchanged archive keeps its modification time)."""
-    zip_path = Path(zip_path)
-    root_name = zip_path.stem
     if work_dir is not None:
         Path(work_dir).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="broadsheet-zip-", dir=work_dir) as tmp:
-        bag_dir = Path(tmp) / root_name
+        bag_dir = Path(tmp) / Path(zip_path).stem
         settings = build_offline_site(Path(content), bag_dir, cache_path, extra_overrides)
-        facts = corpus_facts(Path(content))
-        make_bag(bag_dir, bag_info(settings, facts), settings.get("SITENAME", "the archive"))
-        staged = Path(tmp) / "archive.zip"
-        count = write_reproducible_zip(bag_dir, staged, root_name)
-        digest = sha256_file(staged)
-        size = staged.stat().st_size
-        zip_path.parent.mkdir(parents=True, exist_ok=True)
-        if not (zip_path.is_file() and sha256_file(zip_path) == digest):
-            os.replace(staged, zip_path) if _same_device(staged, zip_path.parent) else _copy_replace(staged, zip_path)
+        return _bag_and_zip(bag_dir, Path(zip_path), Path(content), settings)
+
+
+def zip_offline_build(site_dir: Path, zip_path: Path, content: Path, settings: dict[str, Any],
+                      work_dir: Path | None = None) -> ZipResult:
+    """Bag and zip a site already built with the offline settings, leaving `site_dir` as it is
+    (the bag is made from hard links), so one build serves as both the site and the zip."""
+    if work_dir is not None:
+        Path(work_dir).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="broadsheet-zip-", dir=work_dir) as tmp:
+        bag_dir = Path(tmp) / Path(zip_path).stem
+        link = os.link if _same_device(Path(site_dir), Path(tmp)) else shutil.copy2
+        shutil.copytree(site_dir, bag_dir, copy_function=link)
+        return _bag_and_zip(bag_dir, Path(zip_path), Path(content), settings)
+
+
+def _bag_and_zip(bag_dir: Path, zip_path: Path, content: Path, settings: dict[str, Any]) -> ZipResult:
+    facts = corpus_facts(content)
+    make_bag(bag_dir, bag_info(settings, facts), settings.get("SITENAME", "the archive"))
+    staged = bag_dir.parent / "archive.zip"
+    count = write_reproducible_zip(bag_dir, staged, bag_dir.name)
+    digest = sha256_file(staged)
+    size = staged.stat().st_size
+    zip_path.parent.mkdir(parents=True, exist_ok=True)
+    if not (zip_path.is_file() and sha256_file(zip_path) == digest):
+        os.replace(staged, zip_path) if _same_device(staged, zip_path.parent) else _copy_replace(staged, zip_path)
     return ZipResult(zip_path, digest, size, count, facts)
 
 

@@ -377,18 +377,24 @@ def _run(report: RebuildReport, steps: _Steps, state: Path, source: Path, conten
     site_overrides = {**common, **({"SITEURL": siteurl.rstrip("/")} if siteurl else {})}
     staging = tmp / "site"
 
-    def build_site():
-        cache = keyed_cache(state, settings, site_overrides)
-        try:
-            site.build(content, staging, settings, **site_overrides, **cache_overrides(cache))
-        except site.BuildError as exc:
-            raise RebuildFailed(f"the {settings} build failed: {exc}") from None
+    # Without a site URL the published site is the offline build itself (relative links, folder
+    # links spelled out): it works over HTTP and from disk, so one build serves both outputs.
+    build_settings = "offline" if settings == "local" else settings
 
-    steps.run("build", build_site)
+    def build_site():
+        cache = keyed_cache(state, build_settings, site_overrides)
+        try:
+            return site.build(content, staging, build_settings, **site_overrides, **cache_overrides(cache))
+        except site.BuildError as exc:
+            raise RebuildFailed(f"the {build_settings} build failed: {exc}") from None
+
+    built = steps.run("build", build_site)
 
     staged_zip = tmp / "zip" / zip_path.name
 
     def build_zip():
+        if build_settings == "offline":
+            return bag.zip_offline_build(staging, staged_zip, content, built, work_dir=tmp)
         cache = keyed_cache(state, "offline", common)
         try:
             return bag.make_offline_zip(content, staged_zip, cache_path=cache, work_dir=tmp,
