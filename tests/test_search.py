@@ -138,6 +138,24 @@ def test_cli_ranks_and_counts_every_match(site):
             assert [h.url for h in hits] == [h["url"] for h in every[:10]], text
 
 
+def test_adjacent_phrase_is_whooshs_phrase(site):
+    """The CLI's faster phrase matcher finds the same documents with the same scores."""
+    from whoosh.qparser import MultifieldParser
+
+    from search_index.query import make_parser, model, top_hits
+
+    ix, weighting = open_index(site["output"]), weighting_from_settings({})
+    ours = make_parser(ix.schema, weighting)
+    whooshs = MultifieldParser(["title", "body"], ix.schema, fieldboosts=weighting["boosts"])
+    phrases = ['"syrian army"', '"killed in"', '"quarantine harbour procedures"', 'title:"ferry inspection"',
+               '"the army"', '"army army"', '"أحمد المصري"', '"syrian army" OR "government forces" aleppo']
+    with ix.searcher(weighting=model(weighting)) as searcher:
+        for text in phrases:
+            a, b = top_hits(searcher, ours.parse(text), 10), top_hits(searcher, whooshs.parse(text), 10)
+            assert len(a) == len(b), text
+            assert [(h.docnum, round(h.score, 9)) for h in a] == [(h.docnum, round(h.score, 9)) for h in b], text
+
+
 def test_plugin_acts_only_when_listed_in_plugins(site, tmp_path):
     """Signals stay connected after a build in this process: a build without the plugin
     writes no index and no browser shards."""
