@@ -826,9 +826,12 @@ def summary_rows(results: dict[str, Any]) -> list[list[str]]:
                  f"{g['seconds']:.2f} s ({g.get('entries', '?')} entries)" if ok(g) else _why(g),
                  "", "", "", "", "(in build)"])
     w = s.get("whoosh")
-    rows.append(["Whoosh index from scratch (+ browser shards)",
+    pfi = s.get("browser", {}).get("pagefind_index")
+    rows.append(["Whoosh index from scratch (+ browser shards) vs Pagefind's indexing",
                  f"{w['seconds']:.2f} s (+ {w['export_seconds']:.2f} s, {w['export_files']} files, "
-                 f"{_size(w['export_bytes'])})" if ok(w) else _why(w), "", "", "", "", _mib(w)])
+                 f"{_size(w['export_bytes'])})" if ok(w) else _why(w),
+                 f"{pfi['process_seconds']:.2f} s, {_size(pfi['bytes'])} bundle" if ok(pfi) else _why(pfi) if pfi else "",
+                 "", "", "", _mib(w, pfi)])
     q = s.get("cli_queries")
     rows.append([f"CLI query p50 / p95, index open ({len(CLI_QUERIES)} queries × {CLI_ROUNDS}, one process)",
                  f"{q['p50_ms']:.1f} / {q['p95_ms']:.1f} ms" if ok(q) else _why(q), "", "",
