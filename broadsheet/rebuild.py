@@ -384,7 +384,10 @@ def _run(report: RebuildReport, steps: _Steps, state: Path, source: Path, conten
     def build_site():
         cache = keyed_cache(state, build_settings, site_overrides)
         try:
-            return site.build(content, staging, build_settings, **site_overrides, **cache_overrides(cache))
+            # The Whoosh index lives in the keyed cache: each rebuild updates it in place, and a
+            # change of settings, theme, plugins or version starts it afresh with Pelican's cache.
+            return site.build(content, staging, build_settings, **site_overrides, **cache_overrides(cache),
+                              SEARCH_INDEX_PATH=str(cache / "search-index"))
         except site.BuildError as exc:
             raise RebuildFailed(f"the {build_settings} build failed: {exc}") from None
 

@@ -138,6 +138,15 @@ def test_incremental_rebuild_equals_a_clean_build(project, tmp_path):
     assert bag.sha256_file(project.zip) == bag.sha256_file(clean.zip)
 
 
+def test_search_index_is_updated_in_place(project):
+    project.rebuild()
+    write_dump(project.source, 2, variant=" (updated)")
+    project.rebuild()
+    (update,) = (project.base / "output").parent.glob(".output.rebuild/cache/*/search-index/last-update.json")
+    done = json.loads(update.read_text())
+    assert done["rebuilt"] is False and len(done["changed"]) == 1 and done["unchanged"] == 5
+
+
 def test_cache_key_follows_settings_and_overrides(tmp_path, monkeypatch):
     key = pipeline.cache_key("local", {})
     assert key == pipeline.cache_key("local", {})

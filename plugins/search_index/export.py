@@ -134,18 +134,32 @@ def _js(kind: str, ident: int, data: Any) -> str:
     return f'BroadsheetSearch.register("{kind}",{ident},{payload});\n'
 
 
-def _field_length_codes(reader, fieldname: str, doc_count_all: int) -> list[int]:
-    """Whoosh's one-byte length code of `fieldname` for every document number."""
-    return [length_to_byte(reader.doc_field_length(d, fieldname, 0)) for d in range(doc_count_all)]
+def canonical_numbers(reader) -> list[int]:
+    """Whoosh document numbers of the live documents, in the order the export numbers them.
+
+    An index updated in place keeps deleted documents and appends new ones, so its numbers
+    depend on its history. The export renumbers by (date, URL), so the shards of an updated
+    index are byte-identical to those of an index built from scratch on the same articles.
+    """
+    keyed = [((fields["display_date"], fields["url"]), docnum) for docnum, fields in reader.iter_docs()]
+    return [docnum for _, docnum in sorted(keyed)]
 
 
-def _postings(reader, fieldname: str, text: str, codes: list[int]) -> tuple[list[int], list[int]]:
+def _field_length_codes(reader, fieldname: str, order: list[int]) -> list[int]:
+    """Whoosh's one-byte length code of `fieldname` for every exported document."""
+    return [length_to_byte(reader.doc_field_length(d, fieldname, 0)) for d in order]
+
+
+def _postings(reader, fieldname: str, text: str, codes: list[int],
+              number: dict[int, int]) -> tuple[list[int], list[int]]:
     """(per document: doc delta, 2 * length code + repeated[, count - 2]) and
-    (per document: position count, position deltas...)."""
+    (per document: position count, position deltas...), in exported document numbers."""
     postings: list[int] = []
     positions: list[int] = []
     previous = 0
-    for docnum, poses in reader.postings(fieldname, text).items_as("positions"):
+    live = sorted((number[d], poses) for d, poses in reader.postings(fieldname, text).items_as("positions")
+                  if d in number)
+    for docnum, poses in live:
         tf = len(poses)
         postings.append(docnum - previous)
         if tf > 1:
@@ -161,6 +175,20 @@ def _postings(reader, fieldname: str, text: str, codes: list[int]) -> tuple[list
     return postings, positions
 
 
+def positions_count(positions: list[int]) -> int:
+    """How many documents a `_postings` position list covers (its document frequency)."""
+    count, i = 0, 0
+    while i < len(positions):
+        count += 1
+        i += positions[i] + 1
+    return count
+
+
+def _average_length(reader, fieldname: str, order: list[int]) -> float:
+    """Mean field length over the live documents (Whoosh's own mean counts deleted ones too)."""
+    return sum(reader.doc_field_length(d, fieldname, 0) for d in order) / len(order) if order else 0.0
+
+
 def export_browser_index(ix, target: Path, weighting: dict[str, Any]) -> ExportReport:
     """Write the shards for the whole index into `target` (replaced), return what was written.
 
@@ -174,8 +202,10 @@ def export_browser_index(ix, target: Path, weighting: dict[str, Any]) -> ExportR
     digest = hashlib.sha256()
     with ix.searcher() as searcher:
         reader = searcher.reader()
-        doc_count_all = searcher.doc_count_all()
-        codes = {f: _field_length_codes(reader, f, doc_count_all) for f in TEXT_FIELDS}
+        order = canonical_numbers(reader)
+        number = {docnum: n for n, docnum in enumerate(order)}
+        doc_count_all = len(order)
+        codes = {f: _field_length_codes(reader, f, order) for f in TEXT_FIELDS}
         min_codes = {f: min((c for c in codes[f] if c), default=0) for f in TEXT_FIELDS}
         # Codes relative to the field's smallest: within a field lengths vary less than across.
         relative = {f: [max(0, c - min_codes[f]) for c in codes[f]] for f in TEXT_FIELDS}
@@ -184,10 +214,10 @@ def export_browser_index(ix, target: Path, weighting: dict[str, Any]) -> ExportR
         for fieldname in TEXT_FIELDS:
             for raw in reader.lexicon(fieldname):
                 text = raw.decode("utf-8")
-                postings, positions = _postings(reader, fieldname, text, relative[fieldname])
+                postings, positions = _postings(reader, fieldname, text, relative[fieldname], number)
                 if not postings:  # every document holding it was deleted
                     continue
-                encoded = encode_numbers([searcher.doc_frequency(fieldname, text)] + postings)
+                encoded = encode_numbers([positions_count(positions)] + postings)
                 by_key.setdefault(bucket_key(text), []).append(
                     (fieldname, text, encoded, encode_numbers(positions)))
                 posting_bytes += len(text) + len(encoded) + 6
@@ -209,7 +239,7 @@ def export_browser_index(ix, target: Path, weighting: dict[str, Any]) -> ExportR
         records: dict[int, list[Any]] = {}
         years: dict[int, int] = {}
         for docnum, fields in reader.iter_docs():
-            records[docnum] = [fields["title"], fields["url"], fields["display_date"][:10],
+            records[number[docnum]] = [fields["title"], fields["url"], fields["display_date"][:10],
                                excerpt(fields["body"])]
             years[fields["year"]] = years.get(fields["year"], 0) + 1
         docs_per_shard = max(MIN_DOCS_PER_SHARD, -(-doc_count_all // MAX_DOC_SHARDS))
@@ -224,7 +254,7 @@ def export_browser_index(ix, target: Path, weighting: dict[str, Any]) -> ExportR
             "documents": len(records),
             "docCountAll": doc_count_all,
             "fields": {
-                f: {"avgLength": searcher.avg_field_length(f) or 1,
+                f: {"avgLength": _average_length(reader, f, order) or 1,
                     "boost": weighting["boosts"].get(f, 1.0), "minCode": min_codes[f]}
                 for f in TEXT_FIELDS
             },
