@@ -156,6 +156,19 @@ def keyed_cache(state: Path, settings: str, overrides: dict[str, Any]) -> Path:
     return root / f"{settings}-{key}"
 
 
+def search_index_for(output: Path, state: Path, cache: Path) -> Path:
+    """The Whoosh index, beside `output` where `invoke search --output` finds it, updated in
+    place by each rebuild; started afresh when the build's cache key changes (settings, theme,
+    plugins or version), like Pelican's cache."""
+    index = output.parent / ".search-index"
+    stamp = state / "search-index.key"
+    if not stamp.is_file() or stamp.read_text() != cache.name:
+        shutil.rmtree(index, ignore_errors=True)
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(stamp, cache.name)
+    return index
+
+
 def cache_overrides(cache: Path) -> dict[str, Any]:
     return {"CACHE_PATH": str(cache), "LOAD_CONTENT_CACHE": True, "CACHE_CONTENT": True,
             "CONTENT_CACHING_LAYER": "reader", "CHECK_MODIFIED_METHOD": "md5"}
@@ -384,10 +397,8 @@ def _run(report: RebuildReport, steps: _Steps, state: Path, source: Path, conten
     def build_site():
         cache = keyed_cache(state, build_settings, site_overrides)
         try:
-            # The Whoosh index lives in the keyed cache: each rebuild updates it in place, and a
-            # change of settings, theme, plugins or version starts it afresh with Pelican's cache.
             return site.build(content, staging, build_settings, **site_overrides, **cache_overrides(cache),
-                              SEARCH_INDEX_PATH=str(cache / "search-index"))
+                              SEARCH_INDEX_PATH=str(search_index_for(output, state, cache)))
         except site.BuildError as exc:
             raise RebuildFailed(f"the {build_settings} build failed: {exc}") from None
 

@@ -142,9 +142,13 @@ def test_search_index_is_updated_in_place(project):
     project.rebuild()
     write_dump(project.source, 2, variant=" (updated)")
     project.rebuild()
-    (update,) = (project.base / "output").parent.glob(".output.rebuild/cache/*/search-index/last-update.json")
-    done = json.loads(update.read_text())
+    done = json.loads((project.base / ".search-index" / "last-update.json").read_text())
     assert done["rebuilt"] is False and len(done["changed"]) == 1 and done["unchanged"] == 5
+    # and `invoke search --output output` finds it through the output link
+    proc = subprocess.run([sys.executable, "-m", "invoke", "search", "Report 2", "--output", str(project.output),
+                           "--json"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert any("Report 2" in hit["title"] for hit in json.loads(proc.stdout))
 
 
 def test_cache_key_follows_settings_and_overrides(tmp_path, monkeypatch):

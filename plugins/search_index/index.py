@@ -61,10 +61,14 @@ def make_schema() -> Schema:
 
 
 def index_path(output: Path, configured: str | None = None) -> Path:
-    """The index folder for a site built into `output` (SEARCH_INDEX_PATH wins when set)."""
+    """The index folder for a site built into `output` (SEARCH_INDEX_PATH wins when set).
+
+    Beside `output` as the archivist names it: when `output` is the rebuild's link to the
+    current version, the index sits beside the link, not inside the versions folder.
+    """
     if configured:
         return Path(configured).resolve()
-    return Path(output).resolve().parent / DEFAULT_INDEX_DIRNAME
+    return Path(output).absolute().parent / DEFAULT_INDEX_DIRNAME
 
 
 @dataclass
