@@ -40,13 +40,20 @@ class _Body(HTMLParser):
 pytestmark = pytest.mark.skipif(not FAKES_CSV.exists(), reason=f"FA-KES not present at {FAKES_CSV} (see README)")
 
 
-def test_rebuild_fakes_with_shipped_mapping(tmp_path):
+@pytest.fixture(scope="module")
+def fakes_archive(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("fakes")
     proc = subprocess.run(
         [sys.executable, "-m", "invoke", "rebuild", "--source", str(FAKES_CSV), "--mapping", "mappings/fa-kes.yaml",
          "--content", str(tmp_path / "content"), "--output", str(tmp_path / "output"),
          "--zip", str(tmp_path / "fakes.zip"), "--reports", str(tmp_path / "reports")],
         cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    return tmp_path
+
+
+def test_rebuild_fakes_with_shipped_mapping(fakes_archive):
+    tmp_path = fakes_archive
     report = json.loads((tmp_path / "reports" / "rebuild.json").read_text())
     assert report["status"] == "ok"
     ingest = report["ingest"]
@@ -67,3 +74,43 @@ def test_rebuild_fakes_with_shipped_mapping(tmp_path):
         parser = _Body()
         parser.feed((tmp_path / "output" / record["url"]).read_text(encoding="utf-8"))
         assert "\n\n".join(parser.paragraphs) in cells[record["source_id"]], record["url"]
+
+
+def _outlets_and_labels(output):
+    rows = [json.loads(line) for line in (output / "data" / "articles.jsonl").read_text(encoding="utf-8").splitlines()]
+    return {r["url"]: r for r in rows}
+
+
+def test_cli_filters_by_outlet_and_label(fakes_archive):
+    proc = subprocess.run([sys.executable, "-m", "invoke", "search", "killed outlet:alalam labels:fake", "--output",
+                           str(fakes_archive / "output"), "--limit", "50", "--json"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    hits = json.loads(proc.stdout)
+    rows = _outlets_and_labels(fakes_archive / "output")
+    assert hits and all(rows[h["url"]]["outlet"] == "alalam" for h in hits)
+
+
+@pytest.mark.browser
+def test_search_page_filters_by_outlet_and_label(fakes_archive, browser):
+    output = fakes_archive / "output"
+    rows = _outlets_and_labels(output)
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto((output / "search.html").as_uri() + "?q=killed")
+    page.wait_for_selector("#search-results li a")
+    everything = int(page.inner_text("#search-status").split()[0])
+    page.select_option("#search-outlet", "alalam")
+    page.wait_for_function("document.getElementById('search-status').textContent.includes('(alalam')")
+    page.select_option("#search-labels", "fake")
+    page.wait_for_function("document.getElementById('search-status').textContent.includes('alalam, fake')")
+    filtered = int(page.inner_text("#search-status").split()[0])
+    assert 0 < filtered < everything
+    hrefs = page.eval_on_selector_all("#search-results a.search-result-link", "els => els.map(e => e.getAttribute('href'))")
+    fake_page = (output / "facets" / "label" / "fake.html").read_text(encoding="utf-8")
+    for href in hrefs:
+        url = href.split("?")[0].removeprefix("./")
+        assert rows[url]["outlet"] == "alalam", url
+        assert f'href="../../{url}"' in fake_page, url  # listed on the label's own page
+    assert errors == []
+    page.close()

@@ -238,7 +238,12 @@ def export_browser_index(ix, target: Path, weighting: dict[str, Any]) -> ExportR
 
         records: dict[int, list[Any]] = {}
         years: dict[int, int] = {}
+        facets: dict[str, dict[str, list[int]]] = {}
         for docnum, fields in reader.iter_docs():
+            for name, values in (("outlet", [fields.get("outlet")]), ("labels", (fields.get("labels") or "").split(","))):
+                for value in values:
+                    if value:
+                        facets.setdefault(name, {}).setdefault(value, []).append(number[docnum])
             records[number[docnum]] = [fields["title"], fields["url"], fields["display_date"][:10],
                                excerpt(fields["body"])]
             years[fields["year"]] = years.get(fields["year"], 0) + 1
@@ -270,6 +275,9 @@ def export_browser_index(ix, target: Path, weighting: dict[str, Any]) -> ExportR
             "lengths": [byte_to_length(c) for c in range(used_codes + 1)],
             "years": {str(y): c for y, c in sorted(years.items())},
             "yearRuns": _year_runs(records),
+            # For the page's outlet and label filters: each value's documents, delta-encoded.
+            "facets": {name: {value: encode_numbers(_deltas(sorted(docs))) for value, docs in sorted(values.items())}
+                       for name, values in sorted(facets.items())},
         }
         # Shard URLs carry the version, so a browser never mixes shards of two builds.
         meta["version"] = digest.hexdigest()[:12]
@@ -278,6 +286,10 @@ def export_browser_index(ix, target: Path, weighting: dict[str, Any]) -> ExportR
         shutil.rmtree(target)
     tmp.rename(target)
     return ExportReport(term_shards, position_shards, doc_shards, total, len(records))
+
+
+def _deltas(numbers: list[int]) -> list[int]:
+    return [n - (numbers[i - 1] if i else 0) for i, n in enumerate(numbers)]
 
 
 def _year_runs(records: dict[int, list[Any]]) -> list[list[int]]:

@@ -267,8 +267,27 @@
         });
     }
 
+    /* The page's filters: {facet: {value: Set of documents}} (outlet, labels), empty without. */
+    var facetSets = null;
+    function facets() {
+      return ready().then(function () {
+        if (!facetSets) {
+          facetSets = {};
+          Object.keys(meta.facets || {}).forEach(function (name) {
+            facetSets[name] = {};
+            Object.keys(meta.facets[name]).forEach(function (value) {
+              var docs = new Set(), d = 0;
+              decodeNumbers(meta.facets[name][value]).forEach(function (delta) { d += delta; docs.add(d); });
+              facetSets[name][value] = docs;
+            });
+          });
+        }
+        return facetSets;
+      });
+    }
+
     return {
-      ready: ready, search: search, documents: documents,
+      ready: ready, search: search, documents: documents, facets: facets,
       loaded: function () { return loaded.slice(); }
     };
   }

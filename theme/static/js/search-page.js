@@ -1,4 +1,4 @@
-/* Broadsheet search page: the form, the result list, the year filter, "more results".
+/* Broadsheet search page: the form, the result list, the year, outlet and label filters, "more results".
  * Index text goes into the page through text nodes only, never as HTML.
  * Needs search-analysis.js and search-engine.js. */
 (function () {
@@ -8,6 +8,8 @@
   var form = document.getElementById("search-form");
   var input = document.getElementById("search-input");
   var yearSelect = document.getElementById("search-year");
+  var facetSelects = Array.prototype.slice.call(document.querySelectorAll("select[data-facet]"));
+  var facetSets = {};
   var status = document.getElementById("search-status");
   var list = document.getElementById("search-results");
   var more = document.getElementById("search-more");
@@ -29,7 +31,26 @@
 
   function selectedHits() {
     var y = yearSelect.value;
-    return y ? current.hits.filter(function (h) { return String(h.year) === y; }) : current.hits;
+    var chosen = facetSelects.filter(function (s) { return s.value; })
+      .map(function (s) { return facetSets[s.getAttribute("data-facet")][s.value]; });
+    return current.hits.filter(function (h) {
+      return (!y || String(h.year) === y) && chosen.every(function (docs) { return docs.has(h.doc); });
+    });
+  }
+
+  function fillFacets(sets) {
+    facetSets = sets;
+    facetSelects.forEach(function (select) {
+      var values = sets[select.getAttribute("data-facet")];
+      if (!values) return;
+      Object.keys(values).sort().forEach(function (v) {
+        var opt = document.createElement("option");
+        opt.value = v;
+        opt.textContent = v + " (" + values[v].size + ")";
+        select.appendChild(opt);
+      });
+      select.parentNode.hidden = false;
+    });
   }
 
   function fillYears(years) {
@@ -46,8 +67,10 @@
 
   function renderStatus() {
     var hits = selectedHits(), q = current.query, y = yearSelect.value;
-    var n = hits.length;
-    say(n + (n === 1 ? " result" : " results") + " for \u201c" + q + "\u201d" + (y ? " in " + y : ""));
+    var n = hits.length, filters = facetSelects.filter(function (s) { return s.value; })
+      .map(function (s) { return s.value; });
+    say(n + (n === 1 ? " result" : " results") + " for \u201c" + q + "\u201d" + (y ? " in " + y : "") +
+        (filters.length ? " (" + filters.join(", ") + ")" : ""));
     status.className = "";
   }
 
@@ -118,10 +141,12 @@
     timer = setTimeout(function () { run(input.value); }, DEBOUNCE_MS);
   });
   form.addEventListener("submit", function (e) { e.preventDefault(); clearTimeout(timer); run(input.value); });
-  yearSelect.addEventListener("change", function () {
-    if (!current) return;
-    generation++;
-    resetList(); renderStatus(); showMore();
+  [yearSelect].concat(facetSelects).forEach(function (select) {
+    select.addEventListener("change", function () {
+      if (!current) return;
+      generation++;
+      resetList(); renderStatus(); showMore();
+    });
   });
   more.addEventListener("click", function () {
     var first = list.children.length;
@@ -142,7 +167,8 @@
   });
 
   var initial = new URLSearchParams(location.search).get("q");
-  engine.ready().then(function () {
+  engine.facets().then(function (sets) {
+    fillFacets(sets);
     if (initial) { input.value = initial; run(initial); }
   }, indexProblem);
 })();
