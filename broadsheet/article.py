@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -219,6 +220,17 @@ def read_content_file(text: str) -> tuple[dict[str, Any], list[str]]:
 def read_markdown_file(text: str) -> Article:
     """Parse a content file back into an Article."""
     return Article.from_metadata(*read_content_file(text))
+
+
+def record_of(page: Any) -> Article:
+    """The Article behind a Pelican article (anything with `source_path`), read once from the
+    content file ingest wrote and kept on it: the archive pages and the search index both need
+    its literal paragraphs. Raises OSError or ValueError for a file without front matter."""
+    record = getattr(page, "_broadsheet_record", None)
+    if record is None:
+        record = read_markdown_file(Path(page.source_path).read_text(encoding="utf-8"))
+        page._broadsheet_record = record
+    return record
 
 
 # -- literal Markdown ----------------------------------------------------------------

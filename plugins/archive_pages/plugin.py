@@ -27,7 +27,7 @@ from pelican.contents import Article as PelicanArticle
 from pelican.generators import ArticlesGenerator, Generator, PagesGenerator, PelicanTemplateNotFound
 from slugify import slugify
 
-from broadsheet.article import Article, read_markdown_file
+from broadsheet.article import Article, record_of
 from broadsheet.site import BuildError
 
 from . import citations, corpus
@@ -200,7 +200,7 @@ class ArchivePagesGenerator(Generator):
     def _record(article):
         """The shared record, paragraphs included, read from the content file ingest wrote."""
         try:
-            return read_markdown_file(Path(article.source_path).read_text(encoding="utf-8"))
+            return record_of(article)
         except ValueError as exc:  # a hand-written file without YAML front matter
             log.warning("%s: %s; citations and downloads use Pelican's metadata and carry no text",
                         article.relative_source_path, exc)

@@ -66,12 +66,12 @@ def collect_articles(generator) -> None:
 
 def document_for(article):
     """The SearchDocument of one Pelican article (via the shared Article record)."""
-    from broadsheet.article import Article, read_content_file
+    from broadsheet.article import Article, record_of
 
     from .index import SearchDocument, labels_from_facets
 
     try:
-        _, paragraphs = read_content_file(Path(article.source_path).read_text(encoding="utf-8"))
+        paragraphs = record_of(article).paragraphs
     except (OSError, ValueError) as exc:
         log.warning("search: %s: cannot re-read the literal paragraphs (%s); indexing the "
                     "rendered text instead", article.source_path, exc)
