@@ -14,6 +14,7 @@ What the zip promises, and what `verify_zip` checks:
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import logging
 import os
@@ -155,14 +156,10 @@ def make_bag(site_dir: Path, info: dict[str, str], title: str) -> Path:
     """Turn `site_dir` into a bag in place: its files move under `data/`; adds the opening index.html."""
     site_dir = Path(site_dir)
     bagit.make_bag(str(site_dir), bag_info=dict(info), processes=1, checksums=["sha256"])
-    (site_dir / "index.html").write_text(ROOT_INDEX.format(title=_html_escape(title)), encoding="utf-8")
+    (site_dir / "index.html").write_text(ROOT_INDEX.format(title=html.escape(title, quote=False)), encoding="utf-8")
     bag = bagit.Bag(str(site_dir))
     bag.save()  # the tag manifest now covers index.html too
     return site_dir
-
-
-def _html_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def write_reproducible_zip(folder: Path, zip_path: Path, root_name: str) -> int:
@@ -215,12 +212,20 @@ def _bag_and_zip(bag_dir: Path, zip_path: Path, content: Path, settings: dict[st
     size = staged.stat().st_size
     zip_path.parent.mkdir(parents=True, exist_ok=True)
     if not (zip_path.is_file() and sha256_file(zip_path) == digest):
-        os.replace(staged, zip_path) if _same_device(staged, zip_path.parent) else _copy_replace(staged, zip_path)
+        move_into_place(staged, zip_path)
     return ZipResult(zip_path, digest, size, count, facts)
 
 
 def _same_device(a: Path, b: Path) -> bool:
     return os.stat(a).st_dev == os.stat(b).st_dev
+
+
+def move_into_place(staged: Path, dest: Path) -> None:
+    """Replace `dest` with `staged` atomically: a rename on one file system, else copy then rename."""
+    if _same_device(staged, dest.parent):
+        os.replace(staged, dest)
+    else:
+        _copy_replace(staged, dest)
 
 
 def _copy_replace(src: Path, dest: Path) -> None:

@@ -444,16 +444,12 @@ def _run(report: RebuildReport, steps: _Steps, state: Path, source: Path, conten
         zip_changed = not (zip_path.is_file() and bag.sha256_file(zip_path) == made.sha256)
         if zip_changed:
             zip_path.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staged_zip, zip_path) if _same_fs(staged_zip, zip_path.parent) else \
-                bag._copy_replace(staged_zip, zip_path)
+            bag.move_into_place(staged_zip, zip_path)
         report.zip = {"path": str(zip_path), "sha256": made.sha256, "bytes": made.bytes, "files": made.files,
                       "changed": zip_changed}
 
     steps.run("publish", publish)
 
-
-def _same_fs(a: Path, b: Path) -> bool:
-    return os.stat(a).st_dev == os.stat(b).st_dev
 
 
 def summary_lines(report: RebuildReport) -> list[str]:
