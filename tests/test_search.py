@@ -160,7 +160,8 @@ def test_adjacent_phrase_is_whooshs_phrase(site):
 #: own matchers: one word, two, three and four parts, phrases of two and three words,
 #: NOT, prefixes, fields, years, boosts and words the index does not have.
 SHAPES = ["army", "syrian army", "syrian army forces", "army OR police", "idlib OR hama OR homs",
-          '"syrian army"', '"the syrian army"', '"killed in" aleppo', 'title:"ferry inspection"',
+          '"syrian army"', '"the syrian army"', '"quarantine harbour procedures"', '"killed in" aleppo',
+          'title:"ferry inspection"',
           "army NOT syrian", "army NOT syrian NOT aleppo", "syria^2 army", "(army OR police)^0.5 killed",
           "insp*", "kill* aleppo", "title:aleppo", "year:2016 aleppo", "zanzibar", "xyzzyplugh army",
           '"xyzzyplugh army"', "NOT army", "army ANDNOT syrian", "الجيش"]

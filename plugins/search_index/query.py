@@ -543,23 +543,25 @@ def _score_adjacent_phrase(node, searcher, context) -> dict[int, float] | None:
         if postings is None:
             return None
         words.append((scorer, postings))
-    both = set(words[0][1][0]).intersection(*(ids for _, (ids, _, _) in words[1:]))
-    common = [d for d in words[0][1][0] if d in both]
-    picked = [(scorer, list(compress(weights, map(both.__contains__, ids))),
-               _position_gaps(list(compress(values, map(both.__contains__, ids)))))
+    first_ids = words[0][1][0]
+    in_all = set(first_ids).intersection(*(ids for _, (ids, _, _) in words[1:])).__contains__
+    common = list(compress(first_ids, map(in_all, first_ids)))
+    picked = [(scorer, list(compress(weights, map(in_all, ids))),
+               _position_gaps(list(compress(values, map(in_all, ids)))))
               for scorer, (ids, weights, values) in words]
     # Each word's positions minus its place in the phrase: the phrase starts where they
     # agree (`initial=-k` also yields -k, never a position of the first word). Iterators all
     # the way, so that no Python code runs per document.
     starts = map(set, map(accumulate, picked[0][2]))
-    for k, (_, _, gaps) in enumerate(picked[1:], 1):
+    for k, (_, _, gaps) in enumerate(picked[1:-1], 1):
         starts = map(set.intersection, starts, map(functools.partial(accumulate, initial=-k), gaps))
-    found = list(map(bool, starts))
+    last = functools.partial(accumulate, initial=1 - len(picked))
+    found = list(map(operator.not_, map(set.isdisjoint, starts, map(last, picked[-1][2]))))
     matched = list(compress(common, found))
-    scores = [0.0] * len(matched)
+    scores = None
     for scorer, weights, _ in picked:
         word_scores = _bm25(scorer, reader, fieldname, matched, list(compress(weights, found)))
-        scores = [a + b for a, b in zip(scores, word_scores)]
+        scores = word_scores if scores is None else [a + b for a, b in zip(scores, word_scores)]
     if node.boost != 1.0:
         scores = [s * node.boost for s in scores]
     return dict(zip(matched, scores))
