@@ -140,6 +140,8 @@ def _str(value) -> str:
 
 def _decode(raw: str) -> str:
     """A JSON string body whose quotes may be unescaped: PHP escapes (\\/, \\uXXXX) decoded."""
+    if "\\" not in raw:  # nothing to decode (an unescaped quote stands for itself)
+        return raw
     fixed = re.sub(r'\\.|"', lambda m: '\\"' if m.group(0) == '"' else m.group(0), raw)
     try:
         return json.loads(f'"{fixed}"', strict=False)
