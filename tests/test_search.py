@@ -168,7 +168,7 @@ SHAPES = ["army", "syrian army", "syrian army forces", "army OR police", "idlib 
 
 
 def exact_hits(results):
-    return len(results), [(h.docnum, h.score) for h in results]
+    return len(results), sorted(results.docs()), [(h.docnum, h.score) for h in results]
 
 
 def test_top_hits_are_whooshs_matches_bit_for_bit(site):

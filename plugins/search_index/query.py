@@ -290,21 +290,24 @@ def top_hits(searcher, query, limit: int | None):
                         "scored it document by document instead", query)
             return _top_hits_by_matcher(searcher, query, limit)
     results = Results(searcher, query, top)
-    results.collector = _Counted(len(scores))
+    results.collector = _Matched(scores)
     return results
 
 
-class _Counted:
-    """What `Results` asks its collector for: the number of matching documents."""
+class _Matched:
+    """What `Results` asks its collector for: how many documents matched, and which."""
 
-    def __init__(self, total: int):
-        self.total = total
+    def __init__(self, scores: dict[int, float]):
+        self.scores = scores
 
     def count(self) -> int:
-        return self.total
+        return len(self.scores)
 
     def computes_count(self) -> bool:
         return True
+
+    def all_ids(self):
+        return self.scores.keys()
 
 
 def _top_hits_by_matcher(searcher, query, limit: int | None):
