@@ -197,6 +197,8 @@ def test_position_gaps_are_whooshs_positions(site):
             _, _, values = _read_postings(reader, "body", term, values=True)
             assert values and [list(accumulate(g)) for g in _position_gaps(values)] == \
                 [decode(v) for v in values], term
+            # Values without the final STOP (older Whoosh) are unpickled one at a time.
+            assert _position_gaps([v[:-1] for v in values]) == _position_gaps(values), term
 
 
 def test_plugin_acts_only_when_listed_in_plugins(site, tmp_path):

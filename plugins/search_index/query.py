@@ -356,7 +356,7 @@ def _rescored_best(searcher, query, context, scores: dict[int, float], limit: in
             if not matcher.is_active() or matcher.id() != docnum - offset:
                 return None
             exact.append((matcher.score(), docnum))
-    return _best(dict((d, s) for s, d in exact), limit)
+    return _best({d: s for s, d in exact}, limit)
 
 
 def _sums_two_at_a_time(node) -> bool:
@@ -589,8 +589,11 @@ def _position_gaps(values: list[bytes]) -> list[list[int]]:
         gaps = loads(b"".join([_PICKLE_HEADER, b"(", *map(body, values), b"l", _PICKLE_STOP]))
     except Exception:
         gaps = None
-    if not isinstance(gaps, list) or len(gaps) != len(values):
-        gaps = [loads(v[_INT_SIZE:]) for v in values]
+    if not (type(gaps) is list and len(gaps) == len(values)
+            and type(gaps[0]) is list and type(gaps[-1]) is list):
+        # One at a time, as `decode_positions` does (older Whoosh left out the STOP).
+        gaps = [loads(v[_INT_SIZE:] if v.endswith(_PICKLE_STOP) else v[_INT_SIZE:] + _PICKLE_STOP)
+                for v in values]
     return gaps
 
 
