@@ -6,6 +6,7 @@ article's metadata with `Article.from_metadata()`. Nothing else knows the field 
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -190,9 +191,56 @@ _FRONT_MATTER = re.compile(r"\A---\n(?P<yaml>.*?)\n(?:---|\.\.\.)\n(?P<body>.*)\
 
 
 def dump_yaml(data: dict[str, Any]) -> str:
-    return yaml.dump(
-        data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=1 << 30
-    )
+    """`data` as YAML, exactly as `yaml.dump` writes it with these options.
+
+    Front matter holds only strings, numbers, null, lists and mappings, so its nodes are
+    built here directly (PyYAML's generic representer was most of the cost of rendering a
+    file); anything else, or a list or mapping that occurs twice (written as an alias),
+    goes through `yaml.dump` itself.
+    """
+    options = {"allow_unicode": True, "sort_keys": False, "width": 1 << 30}
+    try:
+        node = _node(data, set())
+    except _NotPlain:
+        return yaml.dump(data, Dumper=_Dumper, **options)
+    stream = io.StringIO()
+    dumper = _Dumper(stream, default_flow_style=False, **options)
+    try:
+        dumper.open()
+        dumper.serialize(node)
+        dumper.close()
+    finally:
+        dumper.dispose()
+    return stream.getvalue()
+
+
+class _NotPlain(Exception):
+    """A value `_node` leaves to PyYAML's representer."""
+
+
+_TAG = "tag:yaml.org,2002:"
+
+
+def _node(value: Any, containers: set[int]) -> yaml.Node:
+    """The node SafeRepresenter would make for `value` (block style, keys in order)."""
+    kind = type(value)
+    if kind is str:
+        return yaml.ScalarNode(_TAG + "str", value)
+    if value is None:
+        return yaml.ScalarNode(_TAG + "null", "null")
+    if kind is bool:
+        return yaml.ScalarNode(_TAG + "bool", "true" if value else "false")
+    if kind is int:
+        return yaml.ScalarNode(_TAG + "int", str(value))
+    if kind is dict or kind is list:
+        if id(value) in containers:
+            raise _NotPlain
+        containers.add(id(value))
+        if kind is list:
+            return yaml.SequenceNode(_TAG + "seq", [_node(v, containers) for v in value], flow_style=False)
+        return yaml.MappingNode(_TAG + "map", [(_node(k, containers), _node(v, containers))
+                                               for k, v in value.items()], flow_style=False)
+    raise _NotPlain
 
 
 def render_markdown_file(front_matter: dict[str, Any], paragraphs: list[str]) -> str:
