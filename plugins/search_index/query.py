@@ -547,19 +547,20 @@ def _score_adjacent_phrase(node, searcher, context) -> dict[int, float] | None:
             return None
         words.append((scorer, postings))
     first_ids = words[0][1][0]
-    in_all = set(first_ids).intersection(*(ids for _, (ids, _, _) in words[1:])).__contains__
-    common = list(compress(first_ids, map(in_all, first_ids)))
-    picked = [(scorer, list(compress(weights, map(in_all, ids))),
-               _position_gaps(list(compress(values, map(in_all, ids)))))
+    in_all = set(first_ids).intersection(*(ids for _, (ids, _, _) in words[1:]))
+    common = first_ids if len(in_all) == len(first_ids) else \
+        list(compress(first_ids, map(in_all.__contains__, first_ids)))
+    picked = [(scorer, *_postings_of(in_all, ids, weights, values))
               for scorer, (ids, weights, values) in words]
     # Each word's positions minus its place in the phrase: the phrase starts where they
     # agree (`initial=-k` also yields -k, never a position of the first word). Iterators all
     # the way, so that no Python code runs per document.
-    starts = map(set, map(accumulate, picked[0][2]))
-    for k, (_, _, gaps) in enumerate(picked[1:-1], 1):
-        starts = map(set.intersection, starts, map(functools.partial(accumulate, initial=-k), gaps))
-    last = functools.partial(accumulate, initial=1 - len(picked))
-    found = list(map(operator.not_, map(set.isdisjoint, starts, map(last, picked[-1][2]))))
+    gaps = [_position_gaps(values) for _, _, values in picked]
+    starts = map(set, map(accumulate, gaps[0]))
+    for k, word_gaps in enumerate(gaps[1:-1], 1):
+        starts = map(set.intersection, starts, map(functools.partial(accumulate, initial=-k), word_gaps))
+    last = functools.partial(accumulate, initial=1 - len(gaps))
+    found = list(map(operator.not_, map(set.isdisjoint, starts, map(last, gaps[-1]))))
     matched = list(compress(common, found))
     scores = None
     for scorer, weights, _ in picked:
@@ -568,6 +569,14 @@ def _score_adjacent_phrase(node, searcher, context) -> dict[int, float] | None:
     if node.boost != 1.0:
         scores = [s * node.boost for s in scores]
     return dict(zip(matched, scores))
+
+
+def _postings_of(docs: set[int], ids: list[int], weights: list[float], values: list[bytes]):
+    """The weights and values of the postings of `docs` (all of them, or some of `ids`)."""
+    if len(docs) == len(ids):
+        return weights, values
+    wanted = list(map(docs.__contains__, ids))
+    return list(compress(weights, wanted)), list(compress(values, wanted))
 
 
 #: How `formats.Positions.encode` stores a posting's positions: a 4-byte count, then the
