@@ -105,12 +105,22 @@ class IngestReport:
 def list_sources(source: Path) -> list[Path]:
     """Every file under `source` (or `source` itself), hidden files and folders skipped,
     and the `<table>.mapping.yaml` files that describe tables (they are not sources)."""
+    return [Path(path) for path, _ in _walk(Path(source))]
+
+
+def _walk(source: Path) -> list[tuple[str, str]]:
+    """`list_sources` as (path, path from the source folder in POSIX form): strings, as ten
+    thousand Path objects cost more than the rest of a re-ingest that finds nothing to do."""
     if source.is_file():
-        return [source]
+        return [(str(source), source.name)]
     files = []
-    for root, dirs, names in os.walk(source):
+    top = str(source)
+    for root, dirs, names in os.walk(top):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        files += [Path(root, n) for n in sorted(names) if not n.startswith(".") and not is_mapping_file(Path(n))]
+        folder = os.path.relpath(root, top).replace(os.sep, "/")
+        prefix = "" if folder == "." else folder + "/"
+        files += [(os.path.join(root, n), prefix + n) for n in sorted(names)
+                  if not n.startswith(".") and not is_mapping_file(Path(n))]
     return files
 
 
@@ -515,7 +525,7 @@ _TICK_NS = 50_000_000
 _COARSE_TICK_NS = 2_000_000_000
 
 
-def _stamp(path: Path) -> list[int] | None:
+def _stamp(path: str) -> list[int] | None:
     seen = time.time_ns()
     try:
         st = os.stat(path)
@@ -585,6 +595,7 @@ def _place_all(content: Path, outcomes: list[Parsed | Rejection], old_state: dic
                                   f"outlet {dup.outlet}, facets {dup.facets}; folded into this article")
 
     old_path_of_source = {v["source"]: p for p, v in old_state.items()}
+    folder = str(content)
     new_state: dict[str, Any] = {}
     stamps: dict[str, list[int] | None] = {}
     for rel, rec in sorted(paths.items()):
@@ -593,7 +604,7 @@ def _place_all(content: Path, outcomes: list[Parsed | Rejection], old_state: dic
         report.accepted.append({"source": rec.ref, "output": rel, "warnings": rec.warnings})
         if last and previous_rel == rel and last["source"] == rec.ref and rel in old_stamps:
             renderer.render(rec, need_text=False)
-            if last["written"] == rec.written and _still(old_stamps[rel], _stamp(content / rel)):
+            if last["written"] == rec.written and _still(old_stamps[rel], _stamp(os.path.join(folder, rel))):
                 new_state[rel], stamps[rel] = last, old_stamps[rel]  # neither dump nor file changed
                 report.unchanged += 1
                 continue
@@ -610,7 +621,7 @@ def _place_all(content: Path, outcomes: list[Parsed | Rejection], old_state: dic
     # stamped once every file is written, so that few of them are as recent as the look
     for rel in new_state:
         if rel not in stamps:
-            stamps[rel] = _stamp(content / rel)
+            stamps[rel] = _stamp(os.path.join(folder, rel))
 
     for rel, entry in sorted(old_state.items()):
         if rel in new_state:
@@ -647,20 +658,22 @@ def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
     # the stamps of content files are worth something only beside the state they were taken with
     old_stamps = cache.get("outputs", {}) if cache.get("state") == _state_digest(state_text) else {}
 
-    # an unchanged dump gives what it gave last time; the others are parsed and rendered
-    files = [(p, p.relative_to(base_dir).as_posix()) for p in list_sources(source)]
+    # an unchanged dump gives what it gave last time (only dumps are cached, tables are read
+    # again); the others are parsed and rendered
+    files = _walk(source)
     outcomes_of: dict[str, list[Parsed | Rejection]] = {}
-    source_stamps: dict[str, list[int] | None] = {}
+    sources: dict[str, Any] = {}
+    stamps: dict[str, list[int] | None] = {}
     jobs = []
     for path, rel in files:
-        if not is_table(path):
-            source_stamps[rel] = _stamp(path)
-            entry = cached_sources.get(rel)
-            if entry and _still(entry["stamp"], source_stamps[rel]):
-                outcomes_of[rel] = [Rejection(rel, *entry["rejected"]) if "rejected" in entry
-                                    else Parsed.from_cache(rel, entry["article"])]
-                continue
-        jobs.append((str(path), rel, timezone, mapping))
+        stamps[rel] = _stamp(path)
+        entry = cached_sources.get(rel)
+        if entry and _still(entry["stamp"], stamps[rel]):
+            outcomes_of[rel] = [Rejection(rel, *entry["rejected"]) if "rejected" in entry
+                                else Parsed.from_cache(rel, entry["article"])]
+            sources[rel] = entry
+            continue
+        jobs.append((path, rel, timezone, mapping))
     had_output = {v["source"] for v in old_state.values()}
     stager = _Stager(content)
     try:
@@ -680,12 +693,11 @@ def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
         state_text = json.dumps({"version": STATE_VERSION, "outputs": new_state},
                                 indent=1, sort_keys=True, ensure_ascii=False) + "\n"
         atomic_write(state_path, state_text)
-    sources = {}
-    for rel, stamp in source_stamps.items():
-        if stamp is not None:
+    for path, rel, *_ in jobs:
+        if stamps[rel] is not None and not is_table(Path(path)):
             (o,) = outcomes_of[rel]
-            sources[rel] = {"stamp": stamp, **({"rejected": [o.reason, o.detail]} if isinstance(o, Rejection)
-                                               else {"article": o.to_cache()})}
+            sources[rel] = {"stamp": stamps[rel], **({"rejected": [o.reason, o.detail]} if isinstance(o, Rejection)
+                                                     else {"article": o.to_cache()})}
     _write_cache(cache_path(content), cache, {"version": 1, "key": key, "state": _state_digest(state_text),
                                               "outputs": output_stamps, "sources": sources})
     return report
