@@ -509,6 +509,15 @@ def place_article(content: Path, rel: str, rec: Parsed, base: dict[str, str] | N
     return _Placed(rel, state, True, clashes)
 
 
+def _holds(path: str, written: str) -> bool:
+    """Whether the file at `path` is the one whose sha256 is `written`."""
+    try:
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest() == written
+    except OSError:
+        return False
+
+
 def _read_bytes(path: Path) -> bytes | None:
     try:
         return path.read_bytes()
@@ -602,10 +611,14 @@ def _place_all(content: Path, outcomes: list[Parsed | Rejection], old_state: dic
         previous_rel = rel if rel in old_state else old_path_of_source.get(rec.ref)
         last = old_state.get(previous_rel) if previous_rel else None
         report.accepted.append({"source": rec.ref, "output": rel, "warnings": rec.warnings})
-        if last and previous_rel == rel and last["source"] == rec.ref and rel in old_stamps:
+        if last and previous_rel == rel and last["source"] == rec.ref:
             renderer.render(rec, need_text=False)
-            if last["written"] == rec.written and _still(old_stamps[rel], _stamp(os.path.join(folder, rel))):
-                new_state[rel], stamps[rel] = last, old_stamps[rel]  # neither dump nor file changed
+            path = os.path.join(folder, rel)
+            if last["written"] == rec.written and (_still(old_stamps.get(rel), _stamp(path))
+                                                   or _holds(path, rec.written)):
+                new_state[rel] = last  # neither the dump nor the content file changed
+                if _still(old_stamps.get(rel), _stamp(path)):
+                    stamps[rel] = old_stamps[rel]
                 report.unchanged += 1
                 continue
         placed = place_article(content, rel, rec, last["fields"] if last else None, previous_rel,
