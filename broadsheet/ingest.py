@@ -614,11 +614,11 @@ def _place_all(content: Path, outcomes: list[Parsed | Rejection], old_state: dic
         if last and previous_rel == rel and last["source"] == rec.ref:
             renderer.render(rec, need_text=False)
             path = os.path.join(folder, rel)
-            if last["written"] == rec.written and (_still(old_stamps.get(rel), _stamp(path))
-                                                   or _holds(path, rec.written)):
+            settled = last["written"] == rec.written and _still(old_stamps.get(rel), _stamp(path))
+            if settled or (last["written"] == rec.written and _holds(path, rec.written)):
                 new_state[rel] = last  # neither the dump nor the content file changed
-                if _still(old_stamps.get(rel), _stamp(path)):
-                    stamps[rel] = old_stamps[rel]
+                if settled:
+                    stamps[rel] = old_stamps[rel]  # the others are stamped anew below
                 report.unchanged += 1
                 continue
         placed = place_article(content, rel, rec, last["fields"] if last else None, previous_rel,
