@@ -329,11 +329,11 @@ def _best(scores: dict[int, float], limit: int, slack: float = 0.0) -> list[tupl
     if len(scores) > limit:
         last = heapq.nlargest(limit, scores.values())[-1]
         floor = last - slack * max(1.0, abs(last))
-        best = [(s, d) for d, s in scores.items() if s >= floor]
+        best = list(compress(scores.items(), map(floor.__le__, scores.values())))
     else:
-        best = [(s, d) for d, s in scores.items()]
-    best.sort(key=lambda sd: (-sd[0], sd[1]))
-    return best if slack else best[:limit]
+        best = list(scores.items())
+    best.sort(key=lambda ds: (-ds[1], ds[0]))
+    return [(s, d) for d, s in (best if slack else best[:limit])]
 
 
 #: Sums taken in another order differ from Whoosh's by a few units in the last place; the
@@ -418,9 +418,9 @@ def _score_and(node, searcher, context) -> dict[int, float]:
     for q in unwanted:
         if common:
             common = common - _score_node(q, searcher, context).keys()
-    first = parts[0]
-    scores = {d: first[d] for d in common}
-    for part in parts[1:]:
+    first, *rest = parts
+    scores = {d: first[d] + rest[0][d] for d in common} if rest else {d: first[d] for d in common}
+    for part in rest[1:]:
         scores = {d: s + part[d] for d, s in scores.items()}
     if unwanted:
         bonus = _NOT_SCORE * len(unwanted)
@@ -488,6 +488,15 @@ def _bm25(scorer, reader, fieldname: str, ids, weights, boost: float = 1.0) -> l
     if boost == 1.0:
         return [idf * ((w * k1_plus_1) / (w + norms[d])) for d, w in zip(ids, weights)]
     return [idf * ((w * k1_plus_1) / (w + norms[d])) * boost for d, w in zip(ids, weights)]
+
+
+def _bm25_of_two(first, second, reader, fieldname: str, ids, first_weights, second_weights):
+    """`_bm25` of two words of one field, added up, in one pass over the documents (the
+    words share B, K1 and the average length: they are the field's)."""
+    norms = _bm25_norms(reader, fieldname, first.B, first.K1, first.avgfl)
+    idf_1, idf_2, k1_plus_1 = first.idf, second.idf, first.K1 + 1
+    return [idf_1 * ((a * k1_plus_1) / (a + norms[d])) + idf_2 * ((b * k1_plus_1) / (b + norms[d]))
+            for d, a, b in zip(ids, first_weights, second_weights)]
 
 
 def _bm25_norms(reader, fieldname: str, B: float, K1: float, avgfl: float) -> list[float]:
@@ -562,10 +571,15 @@ def _score_adjacent_phrase(node, searcher, context) -> dict[int, float] | None:
     last = functools.partial(accumulate, initial=1 - len(gaps))
     found = list(map(operator.not_, map(set.isdisjoint, starts, map(last, gaps[-1]))))
     matched = list(compress(common, found))
-    scores = None
-    for scorer, weights, _ in picked:
-        word_scores = _bm25(scorer, reader, fieldname, matched, list(compress(weights, found)))
-        scores = word_scores if scores is None else [a + b for a, b in zip(scores, word_scores)]
+    if len(picked) == 2:
+        (first, first_weights, _), (second, second_weights, _) = picked
+        scores = _bm25_of_two(first, second, reader, fieldname, matched,
+                              compress(first_weights, found), compress(second_weights, found))
+    else:
+        scores = None
+        for scorer, weights, _ in picked:
+            word_scores = _bm25(scorer, reader, fieldname, matched, list(compress(weights, found)))
+            scores = word_scores if scores is None else [a + b for a, b in zip(scores, word_scores)]
     if node.boost != 1.0:
         scores = [s * node.boost for s in scores]
     return dict(zip(matched, scores))
