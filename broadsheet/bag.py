@@ -24,12 +24,13 @@ import shutil
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Iterable
 from urllib.parse import unquote, urlsplit
 
 import bagit
+import lxml.etree
+import lxml.html
 
 from broadsheet import __version__, site
 from broadsheet.article import split_markdown_file
@@ -255,36 +256,34 @@ _ASSET_LINK_RELS = {"stylesheet", "icon", "shortcut", "preload", "modulepreload"
 _CSS_URL = re.compile(r"""url\(\s*(?P<q>["']?)(?P<url>[^"')]+)(?P=q)\s*\)|@import\s+(?P<q2>["'])(?P<imp>[^"']+)(?P=q2)""")
 
 
-class _LinkCollector(HTMLParser):
-    """Collects (line, attribute, url, is_asset) from one HTML document."""
+#: Every attribute that can point at another file, and the text of <style> elements, selected in C.
+_LINK_XPATH = lxml.etree.XPath("//@href|//@src|//@poster|//@data-src|//@srcset|//@style|//style/text()")
 
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.links: list[tuple[int, str, str, bool]] = []
-        self._in_style = False
 
-    def handle_starttag(self, tag, attrs):
-        line = self.getpos()[0]
-        attrs = {k: (v or "") for k, v in attrs}
-        rel = set(attrs.get("rel", "").lower().split())
-        for name in ("href", "src", "poster", "data-src"):
-            if name in attrs:
-                is_asset = name != "href" or (tag == "link" and bool(rel & _ASSET_LINK_RELS))
-                self.links.append((line, f"{tag} {name}", attrs[name], is_asset))
-        if "srcset" in attrs:
-            for candidate in attrs["srcset"].split(","):
-                if candidate.strip():
-                    self.links.append((line, f"{tag} srcset", candidate.split()[0], True))
-        if "style" in attrs:
-            self.links += [(line, f"{tag} style", u, True) for u in css_urls(attrs["style"])]
-        self._in_style = tag == "style"
-
-    def handle_endtag(self, tag):
-        self._in_style = False
-
-    def handle_data(self, data):
-        if self._in_style:
-            self.links += [(self.getpos()[0], "style", u, True) for u in css_urls(data)]
+def page_links(data: bytes) -> list[tuple[int, str, str, bool]]:
+    """(line, where, url, is_asset) for every link in one HTML document, parsed by lxml (libxml2's
+    HTML parser: many times faster than the standard library's on a site of thousands of pages)."""
+    try:
+        doc = lxml.html.document_fromstring(data)
+    except (lxml.etree.ParserError, ValueError):
+        return []  # an empty document has no links
+    links = []
+    for value in _LINK_XPATH(doc):
+        el = value.getparent()
+        line, tag = el.sourceline or 0, str(el.tag)
+        if not value.is_attribute:  # the text of a <style> element
+            links += [(line, "style", u, True) for u in css_urls(str(value))]
+            continue
+        name = value.attrname
+        if name == "srcset":
+            links += [(line, f"{tag} srcset", c.split()[0], True) for c in str(value).split(",") if c.strip()]
+        elif name == "style":
+            links += [(line, f"{tag} style", u, True) for u in css_urls(str(value))]
+        else:
+            rel = set((el.get("rel") or "").lower().split())
+            is_asset = name != "href" or (tag == "link" and bool(rel & _ASSET_LINK_RELS))
+            links.append((line, f"{tag} {name}", str(value), is_asset))
+    return links
 
 
 def css_urls(css: str) -> list[str]:
@@ -323,10 +322,7 @@ class LinkChecker:
         return html_files
 
     def check_html(self, path: Path) -> None:
-        collector = _LinkCollector()
-        collector.feed(path.read_text(encoding="utf-8", errors="replace"))
-        collector.close()
-        for line, where, url, is_asset in collector.links:
+        for line, where, url, is_asset in page_links(path.read_bytes()):
             self.check(path, line, where, url, is_asset)
 
     def check(self, page: Path, line: int, where: str, url: str, is_asset: bool) -> None:
