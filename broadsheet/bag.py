@@ -156,9 +156,8 @@ def build_offline_site(content: Path, dest: Path, cache_path: Path | None = None
 def make_bag(site_dir: Path, info: dict[str, str], title: str) -> Path:
     """Turn `site_dir` into a bag in place: its files move under `data/`; adds the opening index.html."""
     site_dir = Path(site_dir)
-    bagit.make_bag(str(site_dir), bag_info=dict(info), processes=1, checksums=["sha256"])
+    bag = bagit.make_bag(str(site_dir), bag_info=dict(info), processes=1, checksums=["sha256"])
     (site_dir / "index.html").write_text(ROOT_INDEX.format(title=html.escape(title, quote=False)), encoding="utf-8")
-    bag = bagit.Bag(str(site_dir))
     bag.save()  # the tag manifest now covers index.html too
     return site_dir
 
@@ -314,23 +313,23 @@ class LinkChecker:
         for rel in sorted(self.files):
             if rel.endswith((".html", ".htm")):
                 html_files += 1
-                self.check_html(self.root / rel)
+                self.check_html(rel)
             elif rel.endswith(".css"):
                 text = (self.root / rel).read_text(encoding="utf-8", errors="replace")
                 for url in css_urls(text):
-                    self.check(self.root / rel, 0, "css url()", url, True)
+                    self.check(rel, 0, "css url()", url, True)
         return html_files
 
-    def check_html(self, path: Path) -> None:
-        for line, where, url, is_asset in page_links(path.read_bytes()):
-            self.check(path, line, where, url, is_asset)
+    def check_html(self, page_rel: str) -> None:
+        for line, where, url, is_asset in page_links((self.root / page_rel).read_bytes()):
+            self.check(page_rel, line, where, url, is_asset)
 
-    def check(self, page: Path, line: int, where: str, url: str, is_asset: bool) -> None:
+    def check(self, page_rel: str, line: int, where: str, url: str, is_asset: bool) -> None:
+        """`page_rel`: the page's path inside the site, with `/`."""
         url = url.strip()
         if not url or url.startswith("#") or url.lower().startswith(_SKIP_SCHEMES):
             return
         self.checked += 1
-        page_rel = os.path.relpath(page, self.root).replace(os.sep, "/")
         here = f"{page_rel}:{line}" if line else page_rel
         parts = urlsplit(url)
         path = unquote(parts.path)

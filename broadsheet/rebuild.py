@@ -34,7 +34,7 @@ from typing import Any, Callable
 
 import filelock
 
-from broadsheet import __version__, bag, site
+from broadsheet import __version__, bag, reuse, site
 from broadsheet.ingest import atomic_write, ingest, write_report
 from broadsheet.tables import Mapping
 
@@ -174,6 +174,30 @@ def cache_overrides(cache: Path) -> dict[str, Any]:
             "CONTENT_CACHING_LAYER": "reader", "CHECK_MODIFIED_METHOD": "md5"}
 
 
+def _pages_records(cache: Path) -> Path:
+    return cache / "pages"
+
+
+def reuse_settings(cache: Path, previous: Path | None, save: Path) -> dict[str, str | None]:
+    """REUSE_PREVIOUS for this build: unchanged pages are linked from the live version when the
+    record of how it was made belongs to it (a record left by a failed run never matches)."""
+    record = _pages_records(cache) / f"{previous.name}.json" if previous is not None else None
+    return {"previous": str(previous) if previous else None,
+            "record": str(record) if record is not None and record.is_file() else None, "save": str(save)}
+
+
+def keep_pages_record(cache: Path, record: Path, version: str) -> None:
+    """File this build's record under the version it describes; older records go."""
+    if not record.is_file():
+        return
+    folder = _pages_records(cache)
+    folder.mkdir(parents=True, exist_ok=True)
+    os.replace(record, folder / f"{version}.json")
+    for old in folder.glob("*.json"):
+        if old.name != f"{version}.json":
+            old.unlink(missing_ok=True)
+
+
 # -- versions and the swap -----------------------------------------------------------------
 
 def current_version(output: Path) -> Path | None:
@@ -259,6 +283,8 @@ def share_unchanged(staging: Path, previous: Path | None) -> Placement:
         new, old = staging / rel, (previous / rel if previous else None)
         if old is None or not old.is_file():
             placement.added += 1
+        elif os.path.samefile(old, new):  # linked from the previous version by the build itself
+            placement.unchanged += 1
         elif old.stat().st_size == new.stat().st_size and filecmp.cmp(old, new, shallow=False):
             tmp = new.with_name(f".{new.name}.same")
             try:
@@ -394,11 +420,14 @@ def _run(report: RebuildReport, steps: _Steps, state: Path, source: Path, conten
     # links spelled out): it works over HTTP and from disk, so one build serves both outputs.
     build_settings = "offline" if settings == "local" else settings
 
+    cache = keyed_cache(state, build_settings, site_overrides)
+    pages_record = tmp / "pages.json"
+
     def build_site():
-        cache = keyed_cache(state, build_settings, site_overrides)
         try:
             return site.build(content, staging, build_settings, **site_overrides, **cache_overrides(cache),
-                              SEARCH_INDEX_PATH=str(search_index_for(output, state, cache)))
+                              SEARCH_INDEX_PATH=str(search_index_for(output, state, cache)),
+                              **{reuse.SETTING: reuse_settings(cache, current_version(output), pages_record)})
         except site.BuildError as exc:
             raise RebuildFailed(f"the {build_settings} build failed: {exc}") from None
 
@@ -440,7 +469,9 @@ def _run(report: RebuildReport, steps: _Steps, state: Path, source: Path, conten
             placement.version = previous.name  # nothing changed: the current version stays
         else:
             swap_in(state, output, staging, placement)
-        report.output = {"path": str(output), **placement.to_json()}
+        rendering = reuse.Reuse.counts(pages_record)
+        keep_pages_record(cache, pages_record, placement.version)
+        report.output = {"path": str(output), **placement.to_json(), **rendering}
         zip_changed = not (zip_path.is_file() and bag.sha256_file(zip_path) == made.sha256)
         if zip_changed:
             zip_path.parent.mkdir(parents=True, exist_ok=True)
