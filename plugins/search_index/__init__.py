@@ -98,6 +98,9 @@ def document_for(article):
 
 #: Beside the index: {url: [source stamp, content hash]} of the last build.
 SOURCES_FILE = "sources.json"
+#: Beside the index: the last export's postings (export.PostingTable), so the next re-reads
+#: only the terms of changed articles.
+EXPORT_TABLE_FILE = "export-table.pickle"
 
 
 class KnownDocument:
@@ -165,7 +168,7 @@ def _index_and_export(settings, articles) -> None:
     indexed = time.perf_counter()
     log.info("%s (%s, %.1f s)", report.summary(), path, indexed - started)
     target = Path(settings["OUTPUT_PATH"]) / settings["SEARCH_OUTPUT_DIR"]
-    exported = export_browser_index(ix, target, weighting_from_settings(settings))
+    exported = export_browser_index(ix, target, weighting_from_settings(settings), path / EXPORT_TABLE_FILE)
     log.info("%s (%s, %.1f s)", exported.summary(), target, time.perf_counter() - indexed)
 
 
