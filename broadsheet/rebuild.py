@@ -273,19 +273,38 @@ class Placement:
         return dict(self.__dict__)
 
 
+def files_under(root: Path) -> dict[str, os.stat_result]:
+    """Every regular file under `root` (links not followed), by its path with `/`, with its stat."""
+    found: dict[str, os.stat_result] = {}
+    stack = [""]
+    while stack:
+        rel = stack.pop()
+        with os.scandir(os.path.join(root, rel)) as entries:
+            for entry in entries:
+                path = f"{rel}/{entry.name}" if rel else entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(path)
+                elif entry.is_file(follow_symlinks=False):
+                    found[path] = entry.stat(follow_symlinks=False)
+    return found
+
+
 def share_unchanged(staging: Path, previous: Path | None) -> Placement:
     """Replace every staged file whose bytes equal the previous version's by a hard link to it
-    (so it keeps its modification time); count what changed."""
+    (so it keeps its modification time); count what changed. Files the build already linked
+    from the previous version (see broadsheet.reuse) are recognised by their inode, unread."""
     placement = Placement(version="")
-    staged = sorted(p.relative_to(staging) for p in staging.rglob("*") if p.is_file() and not p.is_symlink())
+    staged = files_under(staging)
+    before = files_under(previous) if previous is not None else {}
     placement.files = len(staged)
-    for rel in staged:
-        new, old = staging / rel, (previous / rel if previous else None)
-        if old is None or not old.is_file():
+    for rel in sorted(staged):
+        st, old_st = staged[rel], before.get(rel)
+        new, old = staging / rel, (previous / rel if previous is not None else None)
+        if old_st is None or old is None:
             placement.added += 1
-        elif os.path.samefile(old, new):  # linked from the previous version by the build itself
+        elif (st.st_ino, st.st_dev) == (old_st.st_ino, old_st.st_dev):
             placement.unchanged += 1
-        elif old.stat().st_size == new.stat().st_size and filecmp.cmp(old, new, shallow=False):
+        elif st.st_size == old_st.st_size and filecmp.cmp(old, new, shallow=False):
             tmp = new.with_name(f".{new.name}.same")
             try:
                 os.link(old, tmp)
@@ -295,10 +314,7 @@ def share_unchanged(staging: Path, previous: Path | None) -> Placement:
             placement.unchanged += 1
         else:
             placement.changed += 1
-    if previous is not None:
-        staged_set = {r.as_posix() for r in staged}
-        placement.removed = sum(1 for p in previous.rglob("*")
-                                if p.is_file() and p.relative_to(previous).as_posix() not in staged_set)
+    placement.removed = len(before.keys() - staged.keys())
     return placement
 
 
