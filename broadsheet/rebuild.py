@@ -450,10 +450,11 @@ def _run(report: RebuildReport, steps: _Steps, state: Path, source: Path, conten
     built = steps.run("build", build_site)
 
     staged_zip = tmp / "zip" / zip_path.name
+    kept_bag = tmp / "bag"  # the folder the zip is made from, checked by verify() below
 
     def build_zip():
         if build_settings == "offline":
-            return bag.zip_offline_build(staging, staged_zip, content, built, work_dir=tmp)
+            return bag.zip_offline_build(staging, staged_zip, content, built, work_dir=tmp, keep_bag=kept_bag)
         cache = keyed_cache(state, "offline", common)
         try:
             return bag.make_offline_zip(content, staged_zip, cache_path=cache, work_dir=tmp,
@@ -465,10 +466,15 @@ def _run(report: RebuildReport, steps: _Steps, state: Path, source: Path, conten
     report.articles = made.facts.article_count
 
     def verify():
-        zipped = bag.verify_zip(staged_zip, work_dir=tmp)
-        # The offline build is both outputs: the zip's payload is that very site, checked once.
-        served = zipped if build_settings == "offline" else \
-            bag.verify_site(staging, made.facts.article_count, siteurl=siteurl, allow_folder_links=True)
+        # The offline build is both outputs: the zip's payload is that very site, checked once,
+        # in the bag the zip was made from; pages unchanged since the last check are not re-read.
+        if build_settings == "offline":
+            zipped = bag.verify_made_zip(staged_zip, kept_bag / zip_path.stem, link_cache=state / "links.pickle")
+            served = zipped
+        else:
+            zipped = bag.verify_zip(staged_zip, work_dir=tmp)
+            served = bag.verify_site(staging, made.facts.article_count, siteurl=siteurl, allow_folder_links=True,
+                                     link_cache=state / "links-hosted.pickle")
         report.verification = {"zip": zipped.to_json(), "site": served.to_json()}
         problems = [f"zip: {e}" for e in zipped.errors] + [f"{output.name}: {e}" for e in served.errors]
         if problems:
