@@ -14,13 +14,10 @@ computed (a value with no stable form) means the file is rendered, never that it
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 import hashlib
 import json
 import os
 import shutil
-from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -31,64 +28,28 @@ SETTING = "REUSE_PREVIOUS"
 _SKIP_ATTRS = {"settings", "_context"}
 
 
-class Unstable(ValueError):
-    """A value with no stable form: the file that depends on it is rendered."""
-
-
 def _is_content(value: Any) -> bool:
     return hasattr(value, "source_path") and hasattr(value, "url") and hasattr(value, "metadata")
 
 
-def stable(value: Any, top: bool = True, seen: dict[int, int] | None = None) -> Any:
-    """A JSON-able form of `value` that is equal exactly when what a template can show of it is.
-    Other pages inside (previous/next, related, cited-by) stand in by their link and titles; an
-    object met again (the record inside the display and on the article) stands in by its number."""
-    if seen is None:
-        seen = {}
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return value
-    if isinstance(value, (datetime, date, time)):
-        return [type(value).__name__, value.isoformat(), str(value.tzinfo) if isinstance(value, datetime) else None]
-    if isinstance(value, enum.Enum):
-        return [type(value).__name__, value.name]
-    if isinstance(value, dict):
-        return [[str(k), stable(v, False, seen)] for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))]
-    if isinstance(value, (list, tuple)):
-        return [stable(v, False, seen) for v in value]
-    if isinstance(value, (set, frozenset)):
-        return sorted((stable(v, False, seen) for v in value), key=repr)
-    if id(value) in seen:
-        return ["again", seen[id(value)]]
-    if dataclasses.is_dataclass(value):
-        seen[id(value)] = len(seen)
-        return [type(value).__name__] + [[f.name, stable(getattr(value, f.name), False, seen)]
-                                         for f in dataclasses.fields(value)]
-    if _is_content(value):
-        if top:
-            seen[id(value)] = len(seen)
-            return [type(value).__name__] + [[k, stable(v, False, seen)] for k, v in sorted(vars(value).items())
-                                             if k not in _SKIP_ATTRS]
-        display = getattr(value, "display", None)
-        record = getattr(display, "record", None)
-        return ["page", value.url, getattr(value, "title", None), getattr(record, "title", None)]
-    if hasattr(value, "slug") and hasattr(value, "name") and hasattr(value, "url"):  # Tag, Category, Author
-        return [type(value).__name__, value.name, value.url]
-    if hasattr(value, "key") and type(value).__name__ == "ZoneInfo":
-        return ["ZoneInfo", value.key]
-    text = repr(value)
-    if " at 0x" in text:
-        raise Unstable(f"{type(value).__name__} has no stable form")
-    return [type(value).__name__, text]
-
-
 def key_of(*parts: Any) -> str | None:
-    """The digest of `parts`, or None when one of them has no stable form."""
+    """A digest of `parts` through their `repr`, or None when one of them has no stable form.
+
+    A Pelican page among `parts` stands for its own attributes (everything the plugins attached
+    to it included; not the settings, which the cache key covers). Values inside show as their
+    `repr`: builtins, dates, dataclasses and Pelican's tags are exact; an object that would show
+    its memory address (another Pelican page kept inside a value, say) makes the key None, so
+    its file is rendered rather than trusted. Two equal inputs that print differently (dicts
+    filled in another order) only cost a render; different inputs never print the same."""
+    plain = [tuple((k, v) for k, v in sorted(vars(p).items()) if k not in _SKIP_ATTRS and not callable(v))
+             if _is_content(p) else p for p in parts]
     try:
-        seen: dict[int, int] = {}
-        data = json.dumps([stable(p, True, seen) for p in parts], ensure_ascii=False, separators=(",", ":"))
-    except (Unstable, TypeError, ValueError):
+        text = repr(plain)
+    except Exception:  # noqa: BLE001 -- a repr that fails is a value with no stable form
         return None
-    return hashlib.blake2b(data.encode("utf-8"), digest_size=16).hexdigest()
+    if " at 0x" in text:
+        return None
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 class Reuse:

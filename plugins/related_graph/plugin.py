@@ -138,7 +138,7 @@ class RelatedGraph:
         page_data_file = self.settings["RELATED_GRAPH_PAGE_DATA"]
         # The exports and the layout follow from the graph alone: when it is the previous
         # build's, so are they (a rebuild links them instead of computing them again).
-        reuse = reusing.for_settings(self.settings)
+        reuse = reusing.for_settings(generator.settings)
         key = reusing.key_of(graph_json(self.network), self.settings["RELATED_GRAPH_FORCE_LAYOUT_MAX_NODES"]) \
             if reuse else None
         exports = [f"{data_dir}/graph.json", f"{data_dir}/graph.gexf", f"{data_dir}/graph.graphml", page_data_file]
