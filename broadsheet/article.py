@@ -6,6 +6,7 @@ article's metadata with `Article.from_metadata()`. Nothing else knows the field 
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -190,9 +191,56 @@ _FRONT_MATTER = re.compile(r"\A---\n(?P<yaml>.*?)\n(?:---|\.\.\.)\n(?P<body>.*)\
 
 
 def dump_yaml(data: dict[str, Any]) -> str:
-    return yaml.dump(
-        data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=1 << 30
-    )
+    """`data` as YAML, exactly as `yaml.dump` writes it with these options.
+
+    Front matter holds only strings, numbers, null, lists and mappings, so its nodes are
+    built here directly (PyYAML's generic representer was most of the cost of rendering a
+    file); anything else, or a list or mapping that occurs twice (written as an alias),
+    goes through `yaml.dump` itself.
+    """
+    options = {"allow_unicode": True, "sort_keys": False, "width": 1 << 30}
+    try:
+        node = _node(data, set())
+    except _NotPlain:
+        return yaml.dump(data, Dumper=_Dumper, **options)
+    stream = io.StringIO()
+    dumper = _Dumper(stream, default_flow_style=False, **options)
+    try:
+        dumper.open()
+        dumper.serialize(node)
+        dumper.close()
+    finally:
+        dumper.dispose()
+    return stream.getvalue()
+
+
+class _NotPlain(Exception):
+    """A value `_node` leaves to PyYAML's representer."""
+
+
+_TAG = "tag:yaml.org,2002:"
+
+
+def _node(value: Any, containers: set[int]) -> yaml.Node:
+    """The node SafeRepresenter would make for `value` (block style, keys in order)."""
+    kind = type(value)
+    if kind is str:
+        return yaml.ScalarNode(_TAG + "str", value)
+    if value is None:
+        return yaml.ScalarNode(_TAG + "null", "null")
+    if kind is bool:
+        return yaml.ScalarNode(_TAG + "bool", "true" if value else "false")
+    if kind is int:
+        return yaml.ScalarNode(_TAG + "int", str(value))
+    if kind is dict or kind is list:
+        if id(value) in containers:
+            raise _NotPlain
+        containers.add(id(value))
+        if kind is list:
+            return yaml.SequenceNode(_TAG + "seq", [_node(v, containers) for v in value], flow_style=False)
+        return yaml.MappingNode(_TAG + "map", [(_node(k, containers), _node(v, containers))
+                                               for k, v in value.items()], flow_style=False)
+    raise _NotPlain
 
 
 def render_markdown_file(front_matter: dict[str, Any], paragraphs: list[str]) -> str:
@@ -248,10 +296,12 @@ _BLOCK_START = re.compile(r"^(?:[#>+\-=]|\d+\.)")
 #: Tabs are expanded to spaces by Markdown; line breaks would split the paragraph.
 _AS_ENTITY = "\t\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 _ESCAPES = str.maketrans({**_INLINE, **{c: f"&#{ord(c)};" for c in _AS_ENTITY}})
+#: Most paragraphs hold none of these; a search is several times faster than str.translate.
+_NEEDS_ESCAPE = re.compile("[" + re.escape("".join(_INLINE) + _AS_ENTITY) + "]")
 
 
 def escape_paragraph(text: str) -> str:
-    s = text.translate(_ESCAPES)
+    s = text.translate(_ESCAPES) if _NEEDS_ESCAPE.search(text) else text
     m = _BLOCK_START.match(s)
     if m:
         lead = m.group(0)
@@ -266,6 +316,8 @@ def escape_paragraph(text: str) -> str:
     # Markdown strips leading and trailing whitespace (str.strip: NBSP included) and reads
     # four leading spaces as code; entities keep them.
     core = s.strip()
+    if len(core) == len(s):
+        return s
     start = s.index(core) if core else len(s)
     lead_ws = "".join(f"&#{ord(c)};" for c in s[:start])
     trail_ws = "".join(f"&#{ord(c)};" for c in s[start + len(core):])

@@ -17,7 +17,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from broadsheet.article import Article, Source
-from broadsheet.related import find_blob, parse_blob
+from broadsheet.related import blob_status, find_blob
 
 DEFAULT_TIMEZONE = "Asia/Tehran"
 
@@ -226,9 +226,9 @@ def _parse(raw: bytes, source_file: str, timezone: str) -> Article:
         warnings.append("empty body")
 
     if blob:
-        parsed = parse_blob(blob.json_text, timezone, declared=blob.declared, closed=blob.closed)
-        related_json, related_status = blob.json_text, parsed.status
-        warnings += parsed.warnings
+        related_status, blob_warnings = blob_status(blob.json_text, declared=blob.declared, closed=blob.closed)
+        related_json = blob.json_text
+        warnings += blob_warnings
     else:
         related_json, related_status = None, "absent"
 

@@ -9,19 +9,31 @@ Guarantees an archivist can rely on:
 
 What ingest wrote last time is remembered per field in `content/.broadsheet-ingest.json`,
 which is what makes the three-way decision (last written / on disk / new) possible.
+
+A cache beside the content folder (`cache_path`) remembers what each dump gave (its
+article's title, date and hashes, or its rejection) and the size, modification time and
+inode of every file ingest looked at, so a re-ingest parses again only the dumps that
+changed, and opens a content file only when the dump or the file changed. A stamp is
+trusted only when it was taken clearly after the file last changed (a change within the
+same clock tick would not show); other files are read again.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
-import tempfile
-from concurrent.futures import ProcessPoolExecutor
+import sys
+import time
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
+import slugify as _slugify_package
+import yaml
 from slugify import slugify
 
 from broadsheet.article import Article, read_content_file, render_markdown_file
@@ -29,10 +41,12 @@ from broadsheet.dumps import DEFAULT_TIMEZONE, Rejection, parse_dump
 from broadsheet.tables import Mapping, MappingError, is_mapping_file, is_table, mapping_for, parse_table
 
 STATE_FILE = ".broadsheet-ingest.json"
+STATE_VERSION = 1
 SLUG_MAX = 80
 #: Exit status of `invoke ingest` when at least one file was rejected or an edit clashed.
 EXIT_PROBLEMS = 3
 _PARALLEL_FROM = 400  # below this, starting worker processes costs more than it saves
+_CHUNK = 32  # jobs a worker takes at a time: few round trips, yet results arrive early
 
 
 @dataclass
@@ -91,12 +105,22 @@ class IngestReport:
 def list_sources(source: Path) -> list[Path]:
     """Every file under `source` (or `source` itself), hidden files and folders skipped,
     and the `<table>.mapping.yaml` files that describe tables (they are not sources)."""
+    return [Path(path) for path, _ in _walk(Path(source))]
+
+
+def _walk(source: Path) -> list[tuple[str, str]]:
+    """`list_sources` as (path, path from the source folder in POSIX form): strings, as ten
+    thousand Path objects cost more than the rest of a re-ingest that finds nothing to do."""
     if source.is_file():
-        return [source]
+        return [(str(source), source.name)]
     files = []
-    for root, dirs, names in os.walk(source):
+    top = str(source)
+    for root, dirs, names in os.walk(top):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        files += [Path(root, n) for n in sorted(names) if not n.startswith(".") and not is_mapping_file(Path(n))]
+        folder = os.path.relpath(root, top).replace(os.sep, "/")
+        prefix = "" if folder == "." else folder + "/"
+        files += [(os.path.join(root, n), prefix + n) for n in sorted(names)
+                  if not n.startswith(".") and not is_mapping_file(Path(n))]
     return files
 
 
@@ -131,36 +155,156 @@ def parse_sources(files: list[Path], base: Path, timezone: str,
 
 def map_in_parallel(func: Callable, jobs: list, on_progress: Callable[[int, int], None] | None = None) -> list:
     """`[func(job) for job in jobs]`, across every core when there are enough jobs to pay for it."""
+    return list(imap_in_parallel(func, jobs, on_progress))
+
+
+def imap_in_parallel(func: Callable, jobs: list, on_progress: Callable[[int, int], None] | None = None,
+                     ) -> Iterator:
+    """`func(job)` for each job in order, yielded as soon as it is done, so that the caller
+    can act on early results while later jobs still run."""
     pool = ProcessPoolExecutor(max_workers=os.cpu_count()) if len(jobs) >= _PARALLEL_FROM else None
-    iterator: Iterable = pool.map(func, jobs, chunksize=64) if pool else map(func, jobs)
-    results = []
+    iterator: Iterable = pool.map(func, jobs, chunksize=_CHUNK) if pool else map(func, jobs)
     try:
         for i, result in enumerate(iterator, 1):
-            results.append(result)
             if on_progress:
                 on_progress(i, len(jobs))
+            yield result
     finally:
         if pool:
             pool.shutdown()
-    return results
+
+
+# -- what a source gave --------------------------------------------------------------------
+
+@dataclass
+class Parsed:
+    """An accepted dump or table row, reduced to what ingest decides with: duplicates,
+    paths, the report, and whether its content file has to change.
+
+    A worker parses and renders in one go and sends this back instead of the Article; the
+    cache beside the content folder keeps it per dump, so that an unchanged dump is not
+    read again. The Article
+    is read again only when a content file must be merged with an archivist's edits, or
+    rendered with another slug or other warnings than the plain ones (`_Renderer`).
+    """
+
+    ref: str  # how the report names the source: the file, or `file#row=N`
+    file: str
+    sha256: str
+    title: str
+    date: datetime
+    text_key: str  # digest of title, date and paragraphs: equal texts fold into one article
+    outlet: str | None
+    facets: dict[str, Any]
+    plain_slug: str  # the slug when no other article of the month has the same one
+    parse_warnings: list[str]
+    plain_written: str  # sha256 of the content file rendered with plain_slug and parse_warnings
+    slug: str = ""  # as assign_paths decides
+    warnings: list[str] = field(default_factory=list)  # parse warnings, then folding notes
+    #: The content file as rendered now (for slug and warnings `rendered_with`), its sha256
+    #: and its field fingerprints; the bytes and fingerprints only when rendered in this run.
+    written: str = ""
+    data: bytes | None = None
+    fields: dict[str, str] | None = None
+    rendered_with: tuple = ()
+
+    def __post_init__(self):
+        self.slug = self.slug or self.plain_slug
+        self.warnings = self.warnings or list(self.parse_warnings)
+        self.written = self.written or self.plain_written
+        self.rendered_with = self.rendered_with or (self.plain_slug, tuple(self.parse_warnings))
+
+    @property
+    def rendered_as_placed(self) -> bool:
+        return self.rendered_with == (self.slug, tuple(self.warnings))
+
+    def to_cache(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "title": self.title, "date": self.date.isoformat(),
+                "text_key": self.text_key, "outlet": self.outlet, "facets": self.facets,
+                "slug": self.plain_slug, "warnings": self.parse_warnings, "written": self.plain_written}
+
+    @classmethod
+    def from_cache(cls, file: str, d: dict[str, Any]) -> Parsed:
+        return cls(ref=file, file=file, sha256=d["sha256"], title=d["title"],
+                   date=datetime.fromisoformat(d["date"]), text_key=d["text_key"], outlet=d["outlet"],
+                   facets=d["facets"], plain_slug=d["slug"], parse_warnings=d["warnings"],
+                   plain_written=d["written"])
+
+
+def _prepare(article: Article) -> Parsed:
+    """Render an article's content file as it will be written unless its slug clashes."""
+    article.slug = plain_slug(article.title)
+    data, fields = _rendered(article)
+    return Parsed(ref=article.source.ref, file=article.source.file, sha256=article.source.sha256,
+                  title=article.title, date=article.date, text_key=_text_key(fields),
+                  outlet=article.outlet, facets=article.facets, plain_slug=article.slug,
+                  parse_warnings=list(article.warnings), plain_written=hashlib.sha256(data).hexdigest(),
+                  data=data, fields=fields)
+
+
+def _prepare_file(job: tuple[str, str, str, Mapping | None]) -> list[Parsed | Rejection]:
+    """Parse one source file and render its articles: the whole per-article work, done in a
+    worker so that the main process only decides and writes."""
+    return [o if isinstance(o, Rejection) else _prepare(o) for o in _parse_file(job)]
+
+
+def _rendered(article: Article) -> tuple[bytes, dict[str, str]]:
+    """The content file of `article` (UTF-8) and the fingerprint of each of its fields."""
+    fields = _fields(article.front_matter(), article.paragraphs)
+    return _render(fields).encode("utf-8"), {k: _fingerprint(v) for k, v in fields.items()}
+
+
+def _text_key(fingerprints: dict[str, str]) -> str:
+    """Equal for articles with the same title, date and paragraphs."""
+    return fingerprints["title"] + fingerprints["date"] + fingerprints["body"]
+
+
+class _Renderer:
+    """Reads a source again when its Article is needed after all, and renders it."""
+
+    def __init__(self, base_dir: Path, timezone: str, mapping: Mapping | None):
+        self.base_dir, self.timezone, self.mapping = base_dir, timezone, mapping
+        self._tables: dict[str, list[Article | Rejection]] = {}
+
+    def article(self, rec: Parsed) -> Article:
+        """The Article behind `rec`, with the slug and warnings it is placed with."""
+        outcomes = self._tables.get(rec.file)
+        if outcomes is None:
+            path = self.base_dir / rec.file
+            outcomes = _parse_file((str(path), rec.file, self.timezone, self.mapping))
+            if is_table(path):
+                self._tables[rec.file] = outcomes
+        for o in outcomes:
+            if isinstance(o, Article) and o.source.ref == rec.ref and o.source.sha256 == rec.sha256:
+                o.slug, o.warnings = rec.slug, list(rec.warnings)
+                return o
+        raise RuntimeError(f"{rec.ref} changed while ingest was running; run ingest again")
+
+    def render(self, rec: Parsed, need_text: bool = True) -> None:
+        """Make rec.written (and, with need_text, rec.data and rec.fields) those of the file
+        as placed, reading the source again only when they are not known."""
+        if rec.rendered_as_placed and (rec.data is not None or not need_text):
+            return
+        rec.data, rec.fields = _rendered(self.article(rec))
+        rec.written = hashlib.sha256(rec.data).hexdigest()
+        rec.rendered_with = (rec.slug, tuple(rec.warnings))
 
 
 # -- duplicates and paths ----------------------------------------------------------------
 
-def fold_duplicates(articles: list[Article]) -> tuple[list[Article], list[tuple[Article, Article]]]:
+def fold_duplicates(records: list[Parsed]) -> tuple[list[Parsed], list[tuple[Parsed, Parsed]]]:
     """Byte-identical dumps, or equal title + date + body, become one article (the first)."""
-    kept: list[Article] = []
-    dupes: list[tuple[Article, Article]] = []
-    by_bytes: dict[str, Article] = {}
-    by_text: dict[tuple, Article] = {}
-    for a in articles:
-        text_key = (a.title, a.date.isoformat(), tuple(a.paragraphs))
-        first = by_bytes.get(a.source.sha256) or by_text.get(text_key)
+    kept: list[Parsed] = []
+    dupes: list[tuple[Parsed, Parsed]] = []
+    by_bytes: dict[str, Parsed] = {}
+    by_text: dict[str, Parsed] = {}
+    for a in records:
+        first = by_bytes.get(a.sha256) or by_text.get(a.text_key)
         if first is not None:
             dupes.append((a, first))
             continue
-        by_bytes[a.source.sha256] = a
-        by_text[text_key] = a
+        by_bytes[a.sha256] = a
+        by_text[a.text_key] = a
         kept.append(a)
     return kept, dupes
 
@@ -170,42 +314,110 @@ def base_slug(title: str) -> str:
     return slugify(title, max_length=SLUG_MAX, word_boundary=True, save_order=True)
 
 
-def assign_paths(articles: list[Article]) -> dict[str, Article]:
+def plain_slug(title: str) -> str:
+    return base_slug(title) or "article"
+
+
+def assign_paths(records: list[Parsed]) -> dict[str, Parsed]:
     """`YYYY/MM/<slug>.md` for each article, unique and stable.
 
     Among articles sharing a month and a slug, the earliest (then the smallest hash)
     keeps the plain slug and the others get the first 8 hex digits of their source hash,
     so adding a same-titled article never renames the one already published.
     """
-    groups: dict[tuple[str, str], list[Article]] = {}
-    for a in articles:
-        slug = base_slug(a.title) or "article"
-        groups.setdefault((a.date.strftime("%Y/%m"), slug), []).append(a)
-    paths: dict[str, Article] = {}
+    groups: dict[tuple[str, str], list[Parsed]] = {}
+    for a in records:
+        groups.setdefault((a.date.strftime("%Y/%m"), a.plain_slug), []).append(a)
+    paths: dict[str, Parsed] = {}
     for (month, slug), members in sorted(groups.items()):
-        members.sort(key=lambda a: (a.date, a.source.sha256, a.source.file))
+        members.sort(key=lambda a: (a.date, a.sha256, a.file))
         for i, a in enumerate(members):
-            a.slug = slug if i == 0 else f"{slug[: SLUG_MAX - 9].rstrip('-')}-{a.source.sha256[:8]}"
+            a.slug = slug if i == 0 else f"{slug[: SLUG_MAX - 9].rstrip('-')}-{a.sha256[:8]}"
             paths[f"{month}/{a.slug}.md"] = a
     return paths
 
 
 # -- writing -----------------------------------------------------------------------------
 
-def atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def atomic_write(path: Path, text: str | bytes) -> None:
+    """Write through a temporary file beside `path` and a rename: readers see the old file
+    or the new one, never a part. The folder is made when the first open finds none."""
+    tmp = _write_temporary(path.with_name(f".{path.name}.{os.getpid()}.tmp"), text)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
+def _write_temporary(tmp: Path, text: str | bytes) -> Path:
+    """Create `tmp` (and its folder when missing) holding `text` (as UTF-8); readable by the
+    owner only."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    try:
+        fd = _create(tmp)
+    except FileNotFoundError:
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        fd = _create(tmp)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def _create(tmp: Path) -> int:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    try:
+        return os.open(tmp, flags, 0o600)
+    except FileExistsError:  # left by a run that crashed, under the same process id
+        tmp.unlink()
+        return os.open(tmp, flags, 0o600)
+
+
+class _Stager:
+    """Writes new articles' files under temporary names while later dumps are still being
+    parsed: creating files is the slowest step of a first ingest, and it waits on the disk,
+    not on the processor. `place_article` renames a staged file into place when the article
+    is placed as it was rendered; `close` removes the others."""
+
+    def __init__(self, content: Path):
+        self.content = content
+        self._pool = ThreadPoolExecutor(max_workers=4)
+        self._staged: dict[int, tuple[str, Future]] = {}
+        self._names = itertools.count()
+
+    def stage(self, rec: Parsed) -> None:
+        # the article's month folder: whatever its slug turns out to be, a rename gets it there
+        tmp = self.content / rec.date.strftime("%Y/%m") / f".ingest-{os.getpid()}-{next(self._names)}.tmp"
+        self._staged[id(rec)] = (rec.data, self._pool.submit(_write_temporary, tmp, rec.data))
+
+    def take(self, rec: Parsed) -> Path | None:
+        """The staged file holding `rec.data`, for the caller to rename into place."""
+        data, future = self._staged.pop(id(rec), (None, None))
+        if future is None or future.exception() is not None:
+            return None
+        if data is not rec.data:  # rendered again since (another slug, more warnings)
+            future.result().unlink(missing_ok=True)
+            return None
+        return future.result()
+
+    def close(self) -> None:
+        self._pool.shutdown()
+        for _, future in self._staged.values():
+            if future.exception() is None:
+                future.result().unlink(missing_ok=True)
+        self._staged.clear()
+
+
+#: Fingerprints and text keys: one encoder, not one per call (json.dumps builds one each time).
+_JSON = json.JSONEncoder(sort_keys=True, default=str, ensure_ascii=False)
+
+
 def _fingerprint(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str, ensure_ascii=False).encode()).hexdigest()[:16]
+    return hashlib.sha256(_JSON.encode(value).encode()).hexdigest()[:16]
 
 
 def _fields(front_matter: dict[str, Any], paragraphs: list[str]) -> dict[str, Any]:
@@ -262,87 +474,167 @@ class _Placed:
     clashes: list[str]
 
 
-def place_article(job: tuple[Path, str, Article, dict | None, str | None, bool]) -> _Placed:
+def place_article(content: Path, rel: str, rec: Parsed, base: dict[str, str] | None,
+                  previous_rel: str | None, drop_previous: bool, renderer: _Renderer,
+                  stager: _Stager) -> _Placed:
     """Write one article to `content/rel`, keeping what the archivist changed.
 
     `previous_rel` is where this source's article was last written (it may have moved);
     `drop_previous` says that file is no longer any article's and goes once merged.
-    Runs in worker processes: it touches only this article's files.
     """
-    content, rel, article, base, previous_rel, drop_previous = job
     target = content / rel
-    new_fields = _fields(article.front_matter(), article.paragraphs)
-    new_text = _render(new_fields)
-    state = {"source": article.source.ref,
-             "fields": {k: _fingerprint(v) for k, v in new_fields.items()},
-             # what an unedited file holds: tells later runs whether the archivist touched it
-             "written": hashlib.sha256(new_text.encode()).hexdigest()}
+    renderer.render(rec)
+    state = {"source": rec.ref, "fields": rec.fields, "written": rec.written}
     existing_path = target if target.exists() else (content / previous_rel if previous_rel else None)
-    if existing_path == target and target.read_text(encoding="utf-8") == new_text:
-        return _Placed(rel, state, False, [])  # the common case on a re-ingest: nothing to merge
+    if existing_path == target and _read_bytes(target) == rec.data:
+        return _Placed(rel, state, False, [])  # nothing to merge
     existing = _read_existing(existing_path) if existing_path and existing_path.exists() else None
     if existing is None:
-        atomic_write(target, new_text)
+        staged = stager.take(rec)
+        if staged:
+            os.replace(staged, target)
+        else:
+            atomic_write(target, rec.data)
         return _Placed(rel, state, True, [])
+    article = renderer.article(rec)
+    new_fields = _fields(article.front_matter(), article.paragraphs)
     current_fields = _fields(*existing)
     merged, clashes = merge_edits(new_fields, current_fields, base)
     if existing_path == target and merged == current_fields:
         # nothing to change: leave the archivist's formatting and the mtime alone
         return _Placed(rel, state, False, clashes)
-    atomic_write(target, new_text if merged == new_fields else _render(merged))
+    atomic_write(target, rec.data if merged == new_fields else _render(merged))
     if existing_path != target and drop_previous:
         existing_path.unlink(missing_ok=True)
     return _Placed(rel, state, True, clashes)
 
 
-def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
-           on_progress: Callable[[int, int], None] | None = None,
-           mapping: Mapping | None = None) -> IngestReport:
-    """Ingest every file under `source` into `content/`; see the module docstring.
-    `read` counts dumps and table rows (a table that cannot be read at all counts once)."""
-    source, content = Path(source), Path(content)
-    report = IngestReport()
-    files = list_sources(source)
-    outcomes = parse_sources(files, source, timezone, on_progress, mapping)
-    report.read = len(outcomes)
+def _holds(path: str, written: str) -> bool:
+    """Whether the file at `path` is the one whose sha256 is `written`."""
+    try:
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest() == written
+    except OSError:
+        return False
 
-    articles = [o for o in outcomes if isinstance(o, Article)]
+
+def _read_bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+# -- what the last run saw: the state file and the cache beside the content folder ----------
+
+#: A stamp (size, mtime, inode, when looked at) stands for a file's bytes only when the file
+#: last changed clearly before it was looked at: a change in the same clock tick would keep
+#: its mtime. File systems with whole-second times (FAT, ext3) need the larger margin.
+_TICK_NS = 50_000_000
+_COARSE_TICK_NS = 2_000_000_000
+
+
+def _stamp(path: str) -> list[int] | None:
+    seen = time.time_ns()
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ino, seen]
+
+
+def _still(old: list[int] | None, new: list[int] | None) -> bool:
+    """True when `new` shows the file as `old` saw it, and `old` can be trusted for that."""
+    if not old or not new or old[:3] != new[:3]:
+        return False
+    mtime, seen = old[1], old[3]
+    tick = _COARSE_TICK_NS if mtime % 1_000_000_000 == 0 else _TICK_NS
+    return mtime < seen - tick
+
+
+def cache_path(content: Path) -> Path:
+    """Where ingest keeps what each dump gave and the stamps of the files it looked at:
+    beside the content folder, not in it, because what is in it must be the same for the
+    same dumps however they were ingested (a clean build is compared with an updated one)."""
+    content = Path(content).absolute()
+    return content.with_name(f".{content.name}.ingest-cache.json")
+
+
+def _cache_key(base_dir: Path, timezone: str) -> str:
+    """What a dump's cached outcome depends on besides its bytes: where the dumps are, the
+    timezone, this code, and the libraries that shape slugs and YAML."""
+    code = hashlib.sha256()
+    for name in ("broadsheet.article", "broadsheet.dumps", "broadsheet.related", __name__):
+        code.update(Path(sys.modules[name].__file__).read_bytes())
+    return " ".join([str(base_dir.resolve()), timezone, f"yaml {yaml.__version__}",
+                     f"slugify {_slugify_package.__version__}", code.hexdigest()[:16]])
+
+
+def _read_json(path: Path) -> tuple[str | None, dict[str, Any]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text)
+    except (OSError, ValueError):
+        return None, {}
+    return text, data if isinstance(data, dict) else {}
+
+
+def _state_digest(text: str | None) -> str | None:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest() if text is not None else None
+
+
+# -- placing the articles ----------------------------------------------------------------
+
+def _place_all(content: Path, outcomes: list[Parsed | Rejection], old_state: dict[str, Any],
+               old_stamps: dict[str, list[int]], renderer: _Renderer, stager: _Stager,
+               report: IngestReport) -> tuple[dict[str, Any], dict[str, list[int] | None]]:
+    """Fold duplicates, choose paths, write what changed, and note it all in `report`;
+    returns the new state of the outputs and their stamps."""
+    records = [o for o in outcomes if isinstance(o, Parsed)]
     for o in outcomes:
         if isinstance(o, Rejection):
             report.rejected.append({"source": o.source, "reason": o.reason, "detail": o.detail})
-    kept, dupes = fold_duplicates(articles)
+    kept, dupes = fold_duplicates(records)
     paths = assign_paths(kept)
     output_of = {id(a): p for p, a in paths.items()}
     for dup, first in dupes:
-        report.duplicates.append({"source": dup.source.ref, "duplicate_of": first.source.ref,
-                                  "output": output_of[id(first)]})
+        report.duplicates.append({"source": dup.ref, "duplicate_of": first.ref, "output": output_of[id(first)]})
         if (dup.outlet, dup.facets) != (first.outlet, first.facets):
-            first.warnings.append(f"{dup.source.ref} has the same title, date and text but "
+            first.warnings.append(f"{dup.ref} has the same title, date and text but "
                                   f"outlet {dup.outlet}, facets {dup.facets}; folded into this article")
 
-    state_path = content / STATE_FILE
-    try:
-        old_state = json.loads(state_path.read_text(encoding="utf-8"))["outputs"]
-    except (OSError, ValueError, KeyError):
-        old_state = {}
     old_path_of_source = {v["source"]: p for p, v in old_state.items()}
+    folder = str(content)
     new_state: dict[str, Any] = {}
-
-    jobs = []
-    for rel, article in sorted(paths.items()):
-        previous_rel = rel if rel in old_state else old_path_of_source.get(article.source.ref)
-        base = old_state.get(previous_rel, {}).get("fields") if previous_rel else None
-        jobs.append((content, rel, article, base, previous_rel, previous_rel not in paths))
-    for (_, rel, article, *_rest), placed in zip(jobs, map_in_parallel(place_article, jobs)):
+    stamps: dict[str, list[int] | None] = {}
+    for rel, rec in sorted(paths.items()):
+        previous_rel = rel if rel in old_state else old_path_of_source.get(rec.ref)
+        last = old_state.get(previous_rel) if previous_rel else None
+        report.accepted.append({"source": rec.ref, "output": rel, "warnings": rec.warnings})
+        if last and previous_rel == rel and last["source"] == rec.ref:
+            renderer.render(rec, need_text=False)
+            path = os.path.join(folder, rel)
+            settled = last["written"] == rec.written and _still(old_stamps.get(rel), _stamp(path))
+            if settled or (last["written"] == rec.written and _holds(path, rec.written)):
+                new_state[rel] = last  # neither the dump nor the content file changed
+                if settled:
+                    stamps[rel] = old_stamps[rel]  # the others are stamped anew below
+                report.unchanged += 1
+                continue
+        placed = place_article(content, rel, rec, last["fields"] if last else None, previous_rel,
+                               previous_rel not in paths, renderer, stager)
         new_state[rel] = placed.state
         if placed.written:
             report.written += 1
         else:
             report.unchanged += 1
         if placed.clashes:
-            report.conflicts.append({"output": rel, "source": article.source.ref, "fields": placed.clashes,
+            report.conflicts.append({"output": rel, "source": rec.ref, "fields": placed.clashes,
                                      "kept": "the archivist's edit"})
-        report.accepted.append({"source": article.source.ref, "output": rel, "warnings": article.warnings})
+    # stamped once every file is written, so that few of them are as recent as the look
+    for rel in new_state:
+        if rel not in stamps:
+            stamps[rel] = _stamp(os.path.join(folder, rel))
 
     for rel, entry in sorted(old_state.items()):
         if rel in new_state:
@@ -356,11 +648,82 @@ def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
         else:
             report.conflicts.append({"output": rel, "source": entry["source"], "fields": [],
                                      "kept": "the edited article; its dump is gone"})
+    return new_state, stamps
 
-    state_text = json.dumps({"version": 1, "outputs": new_state}, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
-    if not state_path.exists() or state_path.read_text(encoding="utf-8") != state_text:
+
+# -- the run -----------------------------------------------------------------------------
+
+def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
+           on_progress: Callable[[int, int], None] | None = None,
+           mapping: Mapping | None = None) -> IngestReport:
+    """Ingest every file under `source` into `content/`; see the module docstring.
+    `read` counts dumps and table rows (a table that cannot be read at all counts once).
+    `on_progress` counts the files parsed (unchanged dumps are not)."""
+    source, content = Path(source), Path(content)
+    report = IngestReport()
+    base_dir = source if source.is_dir() else source.parent
+    state_path = content / STATE_FILE
+    state_text, state = _read_json(state_path)
+    old_state: dict[str, Any] = state.get("outputs") or {}
+    _, cache = _read_json(cache_path(content))
+    key = _cache_key(base_dir, timezone)
+    cached_sources = cache.get("sources", {}) if cache.get("key") == key else {}
+    # the stamps of content files are worth something only beside the state they were taken with
+    old_stamps = cache.get("outputs", {}) if cache.get("state") == _state_digest(state_text) else {}
+
+    # an unchanged dump gives what it gave last time (only dumps are cached, tables are read
+    # again); the others are parsed and rendered
+    files = _walk(source)
+    outcomes_of: dict[str, list[Parsed | Rejection]] = {}
+    sources: dict[str, Any] = {}
+    stamps: dict[str, list[int] | None] = {}
+    jobs = []
+    for path, rel in files:
+        stamps[rel] = _stamp(path)
+        entry = cached_sources.get(rel)
+        if entry and _still(entry["stamp"], stamps[rel]):
+            outcomes_of[rel] = [Rejection(rel, *entry["rejected"]) if "rejected" in entry
+                                else Parsed.from_cache(rel, entry["article"])]
+            sources[rel] = entry
+            continue
+        jobs.append((path, rel, timezone, mapping))
+    had_output = {v["source"] for v in old_state.values()}
+    stager = _Stager(content)
+    try:
+        for job, outcome in zip(jobs, imap_in_parallel(_prepare_file, jobs, on_progress)):
+            outcomes_of[job[1]] = outcome
+            for o in outcome:
+                if isinstance(o, Parsed) and o.ref not in had_output:
+                    stager.stage(o)  # most likely a new article: its file can be made now
+        outcomes = [o for _, rel in files for o in outcomes_of[rel]]
+        report.read = len(outcomes)
+        new_state, output_stamps = _place_all(content, outcomes, old_state, old_stamps,
+                                              _Renderer(base_dir, timezone, mapping), stager, report)
+    finally:
+        stager.close()
+
+    if new_state != old_state or state.get("version") != STATE_VERSION:
+        state_text = json.dumps({"version": STATE_VERSION, "outputs": new_state},
+                                indent=1, sort_keys=True, ensure_ascii=False) + "\n"
         atomic_write(state_path, state_text)
+    for path, rel, *_ in jobs:
+        if stamps[rel] is not None and not is_table(Path(path)):
+            (o,) = outcomes_of[rel]
+            sources[rel] = {"stamp": stamps[rel], **({"rejected": [o.reason, o.detail]} if isinstance(o, Rejection)
+                                                     else {"article": o.to_cache()})}
+    _write_cache(cache_path(content), cache, {"version": 1, "key": key, "state": _state_digest(state_text),
+                                              "outputs": output_stamps, "sources": sources})
     return report
+
+
+def _write_cache(path: Path, old: dict[str, Any], new: dict[str, Any]) -> None:
+    """Only a cache: when it cannot be written, the next run parses every dump again."""
+    if new == old:
+        return
+    try:
+        atomic_write(path, json.dumps(new, ensure_ascii=False, separators=(",", ":")) + "\n")
+    except OSError:
+        pass
 
 
 def write_report(report: IngestReport, path: Path) -> None:

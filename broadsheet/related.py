@@ -3,8 +3,8 @@
 Al-Alam's pages printed `string(N) "[{...} ,{...} ]"` where N is the UTF-8 byte length of
 the JSON text. The JSON is json_encode output (sometimes with `\\/` and `\\uXXXX` escapes),
 but titles may hold unescaped straight quotes, so a strict JSON parser is only the first try.
-This module is the only place that knows that format: ingest, the graph plugin and the
-tests all call `parse_blob`.
+This module is the only place that knows that format: the graph plugin and the tests call
+`parse_blob`; ingest (through `dumps`) calls `blob_status`, the same reading without entries.
 """
 
 from __future__ import annotations
@@ -66,15 +66,25 @@ class Blob:
 
 def find_blob(text: str) -> Blob | None:
     """Locate the trailing `string(N) "..."` of a dump (text with `\\n` line ends)."""
-    matches = list(VAR_DUMP.finditer(text))
-    if not matches:
+    m = _last_var_dump(text)
+    if m is None:
         return None
-    m = matches[-1]
     rest = text[m.end():]
     tail = rest.rstrip()
     closed = tail.endswith('"')
     json_text = tail[:-1] if closed else rest.rstrip("\n")
     return Blob(m.start(), int(m.group("n")), json_text, closed)
+
+
+def _last_var_dump(text: str) -> re.Match | None:
+    """The last VAR_DUMP match, found from the end (the blob closes the dump)."""
+    end = len(text)
+    while (at := text.rfind("string(", 0, end)) >= 0:
+        m = VAR_DUMP.match(text, at)
+        if m:
+            return m
+        end = at
+    return None
 
 
 def parse_blob(json_text: str | None, timezone: str = "Asia/Tehran",
@@ -86,14 +96,30 @@ def parse_blob(json_text: str | None, timezone: str = "Asia/Tehran",
     """
     if json_text is None:
         return BlobParse("absent")
-    entries, complete = _entries(json_text, timezone)
+    fields, complete = _entry_fields(json_text)
+    status, warnings = _status(json_text, len(fields), complete, declared, closed)
+    return BlobParse(status, [_entry(f, timezone) for f in fields], warnings)
+
+
+def blob_status(json_text: str | None, declared: int | None = None, closed: bool = True,
+                ) -> tuple[str, list[str]]:
+    """`parse_blob`'s status and warnings without building the entries (ingest records
+    only these; dating each entry is for the graph)."""
+    if json_text is None:
+        return "absent", []
+    fields, complete = _entry_fields(json_text)
+    return _status(json_text, len(fields), complete, declared, closed)
+
+
+def _status(json_text: str, salvaged: int, complete: bool, declared: int | None, closed: bool,
+            ) -> tuple[str, list[str]]:
     warnings: list[str] = []
     if not complete and (not closed or _is_cut(json_text)):
         status = "truncated"
-        warnings.append(f"related blob truncated: salvaged {len(entries)} complete entries")
+        warnings.append(f"related blob truncated: salvaged {salvaged} complete entries")
     elif not complete:
         status = "invalid"
-        warnings.append(f"related blob is not valid JSON: kept the text, salvaged {len(entries)} entries")
+        warnings.append(f"related blob is not valid JSON: kept the text, salvaged {salvaged} entries")
     elif declared is not None and declared != len(json_text.encode("utf-8")):
         status = "length-mismatch"
         warnings.append(
@@ -101,7 +127,7 @@ def parse_blob(json_text: str | None, timezone: str = "Asia/Tehran",
         )
     else:
         status = "ok"
-    return BlobParse(status, entries, warnings)
+    return status, warnings
 
 
 def _is_cut(text: str) -> bool:
@@ -109,14 +135,14 @@ def _is_cut(text: str) -> bool:
     return not text.rstrip().endswith("]")
 
 
-def _entries(text: str, timezone: str) -> tuple[list[RelatedEntry], bool]:
-    """(entries, whether the whole text was understood)."""
+def _entry_fields(text: str) -> tuple[list[dict[str, str]], bool]:
+    """(each entry's fields, whether the whole text was understood)."""
     try:
         data = json.loads(text)
     except ValueError:
         data = None
     if isinstance(data, list) and all(isinstance(d, dict) for d in data):
-        return [_entry({k: _str(d.get(k)) for k in _KEYS}, timezone) for d in data], True
+        return [{k: _str(d.get(k)) for k in _KEYS} for d in data], True
     # Tolerant pass: titles with unescaped quotes break strict JSON; entries are still
     # delimited by `"}` followed by ` ,{` or ` ]`.
     entries = []
@@ -127,7 +153,7 @@ def _entries(text: str, timezone: str) -> tuple[list[RelatedEntry], bool]:
         gap = stripped[cursor:m.start()]
         if gap.strip() not in ("", ","):
             whole = False
-        entries.append(_entry({k: _decode(m.group(k)) for k in _KEYS}, timezone))
+        entries.append({k: _decode(m.group(k)) for k in _KEYS})
         cursor = m.end()
     if stripped[cursor:].strip() != "]":
         whole = False
@@ -140,6 +166,8 @@ def _str(value) -> str:
 
 def _decode(raw: str) -> str:
     """A JSON string body whose quotes may be unescaped: PHP escapes (\\/, \\uXXXX) decoded."""
+    if "\\" not in raw:  # nothing to decode (an unescaped quote stands for itself)
+        return raw
     fixed = re.sub(r'\\.|"', lambda m: '\\"' if m.group(0) == '"' else m.group(0), raw)
     try:
         return json.loads(f'"{fixed}"', strict=False)

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import yaml
 
 from broadsheet.article import read_content_file, read_markdown_file
-from broadsheet.ingest import EXIT_PROBLEMS, STATE_FILE, base_slug, ingest
+from broadsheet import ingest as ingest_module
+from broadsheet.ingest import EXIT_PROBLEMS, STATE_FILE, base_slug, cache_path, ingest
 from conftest import DATA, ROOT, SEED
 
 DUMPS = DATA / "dumps"
@@ -201,3 +204,117 @@ def test_state_file_is_hidden_from_pelican(tmp_path):
 def test_no_temporary_files_left(tmp_path):
     ingest(DUMPS, tmp_path / "c")
     assert not [p for p in (tmp_path / "c").rglob("*.tmp")]
+
+
+# -- re-ingest: unchanged dumps and content files are not read again ----------------------
+
+def _aged_copy(folder: Path, dest: Path) -> Path:
+    """A copy of `folder` whose files last changed an hour ago, as dumps on disk usually did
+    (a file changed within a clock tick of being looked at is read again anyway)."""
+    shutil.copytree(folder, dest)
+    past = time.time_ns() - 3600 * 10**9 + 123_456_789
+    for p in dest.rglob("*"):
+        os.utime(p, ns=(past, past))
+    return dest
+
+
+def _parsed_files(monkeypatch) -> list[str]:
+    """Records the source files ingest parses (fewer than _PARALLEL_FROM run in-process)."""
+    parsed: list[str] = []
+    real = ingest_module._parse_file
+
+    def spy(job):
+        parsed.append(job[1])
+        return real(job)
+
+    monkeypatch.setattr(ingest_module, "_parse_file", spy)
+    return parsed
+
+
+def _change(path: Path, old: bytes, new: bytes):
+    path.write_bytes(path.read_bytes().replace(old, new))
+
+
+def test_reingest_parses_only_changed_dumps(tmp_path, monkeypatch):
+    src, content = _aged_copy(DUMPS, tmp_path / "raw"), tmp_path / "content"
+    first = ingest(src, content)
+    parsed = _parsed_files(monkeypatch)
+    again = ingest(src, content)
+    assert parsed == []
+    assert again.to_json() == {**first.to_json(), "summary": {**first.summary(), "written": 0,
+                                                             "unchanged": first.summary()["accepted"]}}
+    _change(src / "sig_bare.txt", b"S/SH", b"S/SH 12")
+    third = ingest(src, content)
+    assert set(parsed) == {"sig_bare.txt"}  # read again to merge with the file on disk
+    assert third.written == 1 and third.summary()["accepted"] == first.summary()["accepted"]
+    out = content / next(a["output"] for a in third.accepted if a["source"] == "sig_bare.txt")
+    assert read_markdown_file(out.read_text(encoding="utf-8")).signature == "S/SH 12"
+
+
+def test_rejected_dump_still_reported_when_not_parsed_again(tmp_path, monkeypatch):
+    src, content = _aged_copy(DUMPS, tmp_path / "raw"), tmp_path / "content"
+    first = ingest(src, content)
+    parsed = _parsed_files(monkeypatch)
+    again = ingest(src, content)
+    assert parsed == []
+    assert again.rejected == first.rejected and len(again.rejected) == 6
+    assert again.duplicates == first.duplicates and again.exit_status == EXIT_PROBLEMS
+
+
+def test_edited_content_file_is_merged_though_its_dump_is_not_parsed_again(tmp_path, monkeypatch):
+    src, content = _aged_copy(_copy_seed_dir(tmp_path), tmp_path / "aged"), tmp_path / "content"
+    report = ingest(src, content)
+    out = content / next(a["output"] for a in report.accepted if a["source"] == "seed.txt")
+    _edit(out, tags=["palmyra"], signature="EDITED")
+    edited = out.read_bytes()
+    parsed = _parsed_files(monkeypatch)
+    again = ingest(src, content)
+    assert out.read_bytes() == edited and again.conflicts == [] and again.written == 0
+    # the dump changes too: untouched fields follow it, the edit stays, the clash is reported
+    _change(src / "seed.txt", b"Syrian forces have", b"Syrian troops have")
+    _change(src / "seed.txt", b"S/SH 11", b"S/SH 12")
+    third = ingest(src, content)
+    a = read_markdown_file(out.read_text(encoding="utf-8"))
+    assert a.extra["tags"] == ["palmyra"] and a.signature == "EDITED"
+    assert a.paragraphs[0].startswith("Syrian troops have")
+    assert [c["fields"] for c in third.conflicts] == [["signature"]]
+    assert "seed.txt" in parsed
+
+
+def test_content_file_deleted_by_hand_is_written_again(tmp_path):
+    src, content = _aged_copy(_copy_seed_dir(tmp_path), tmp_path / "aged"), tmp_path / "content"
+    report = ingest(src, content)
+    out = content / report.accepted[0]["output"]
+    written = out.read_bytes()
+    out.unlink()
+    again = ingest(src, content)
+    assert out.read_bytes() == written and again.written == 1
+
+
+def test_renamed_and_moved_dumps_are_parsed_under_their_new_names(tmp_path, monkeypatch):
+    src, content = _aged_copy(_copy_seed_dir(tmp_path), tmp_path / "aged"), tmp_path / "content"
+    report = ingest(src, content)
+    outputs = {a["source"]: a["output"] for a in report.accepted}
+    (src / "seed.txt").rename(src / "renamed.txt")
+    (src / "sub").mkdir()
+    (src / "other.txt").rename(src / "sub" / "other.txt")
+    parsed = _parsed_files(monkeypatch)
+    again = ingest(src, content)
+    assert set(parsed) == {"renamed.txt", "sub/other.txt"}
+    assert {a["source"]: a["output"] for a in again.accepted} == {
+        "renamed.txt": outputs["seed.txt"], "sub/other.txt": outputs["other.txt"]}
+    assert again.removed == [] and again.conflicts == []
+    meta, _ = read_content_file((content / outputs["seed.txt"]).read_text(encoding="utf-8"))
+    assert meta["source"]["file"] == "renamed.txt"
+
+
+def test_cache_lives_beside_the_content_folder(tmp_path, monkeypatch):
+    src, content = _aged_copy(_copy_seed_dir(tmp_path), tmp_path / "aged"), tmp_path / "content"
+    ingest(src, content)
+    assert cache_path(content).parent == tmp_path and cache_path(content).exists()
+    assert sorted(p.name for p in content.iterdir() if p.is_file()) == [STATE_FILE]
+    before = snapshot(content)
+    cache_path(content).unlink()  # without it, every dump is parsed again and nothing changes
+    parsed = _parsed_files(monkeypatch)
+    assert ingest(src, content).written == 0
+    assert sorted(parsed) == ["other.txt", "seed.txt"] and snapshot(content) == before

@@ -156,6 +156,51 @@ def test_adjacent_phrase_is_whooshs_phrase(site):
             assert [(h.docnum, round(h.score, 9)) for h in a] == [(h.docnum, round(h.score, 9)) for h in b], text
 
 
+#: Queries of every shape `top_hits` scores a posting list at a time, or partly by Whoosh's
+#: own matchers: one word, two, three and four parts, phrases of two and three words,
+#: NOT, prefixes, fields, years, boosts and words the index does not have.
+SHAPES = ["army", "syrian army", "syrian army forces", "army OR police", "idlib OR hama OR homs",
+          '"syrian army"', '"the syrian army"', '"quarantine harbour procedures"', '"killed in" aleppo',
+          'title:"ferry inspection"',
+          "army NOT syrian", "army NOT syrian NOT aleppo", "syria^2 army", "(army OR police)^0.5 killed",
+          "insp*", "kill* aleppo", "title:aleppo", "year:2016 aleppo", "zanzibar", "xyzzyplugh army",
+          '"xyzzyplugh army"', "NOT army", "army ANDNOT syrian", "الجيش"]
+
+
+def exact_hits(results):
+    return len(results), sorted(results.docs()), [(h.docnum, h.score) for h in results]
+
+
+def test_top_hits_are_whooshs_matches_bit_for_bit(site):
+    """Scoring posting lists at a time finds Whoosh's count, top 10, order and scores exactly."""
+    from search_index.query import _top_hits_by_matcher, make_parser, model, top_hits
+
+    ix, weighting = open_index(site["output"]), weighting_from_settings({})
+    parser = make_parser(ix.schema, weighting)
+    with ix.searcher(weighting=model(weighting)) as searcher:
+        for text in SHAPES + PARITY_QUERIES:
+            query = parser.parse(text)
+            for limit in (1, 10, 1000):
+                assert exact_hits(top_hits(searcher, query, limit)) == \
+                    exact_hits(_top_hits_by_matcher(searcher, query, limit)), (text, limit)
+
+
+def test_position_gaps_are_whooshs_positions(site):
+    from itertools import accumulate
+
+    from search_index.query import _position_gaps, _read_postings
+
+    ix = open_index(site["output"])
+    with ix.reader() as reader:
+        decode = ix.schema["body"].format.decode_positions
+        for term in [b"armi", b"syrian", b"kill", b"zanzibar"]:
+            _, _, values = _read_postings(reader, "body", term, values=True)
+            assert values and [list(accumulate(g)) for g in _position_gaps(values)] == \
+                [decode(v) for v in values], term
+            # Values without the final STOP (older Whoosh) are unpickled one at a time.
+            assert _position_gaps([v[:-1] for v in values]) == _position_gaps(values), term
+
+
 def test_plugin_acts_only_when_listed_in_plugins(site, tmp_path):
     """Signals stay connected after a build in this process: a build without the plugin
     writes no index and no browser shards."""
@@ -215,6 +260,17 @@ def test_incremental_rebuild_touches_only_changed_articles(site, tmp_path):
     assert report["unchanged"] == len(files) - 2
     hits, _, _ = search(output, "marmosets", 5)
     assert [h.url for h in hits] == report["changed"]
+
+    # The index now has a deleted document and more than one segment.
+    from search_index.query import _top_hits_by_matcher, make_parser, model, top_hits
+
+    ix, weighting = open_index(output), weighting_from_settings({})
+    with ix.searcher(weighting=model(weighting)) as searcher:
+        assert not searcher.is_atomic() or searcher.reader().has_deletions()
+        for text in ["army", "syrian army", '"syrian army"', "marmosets OR army", "army NOT syrian"]:
+            query = make_parser(ix.schema, weighting).parse(text)
+            assert exact_hits(top_hits(searcher, query, 10)) == \
+                exact_hits(_top_hits_by_matcher(searcher, query, 10)), text
 
 
 # -- the browser index ---------------------------------------------------------------
