@@ -28,6 +28,7 @@ from pelican.contents import Article as PelicanArticle
 from pelican.generators import ArticlesGenerator, Generator, PagesGenerator, PelicanTemplateNotFound
 from slugify import slugify
 
+from broadsheet import reuse as reusing
 from broadsheet.article import Article, record_of
 from broadsheet.site import BuildError
 
@@ -254,9 +255,13 @@ class ArchivePagesGenerator(Generator):
         path.write_text(text, encoding="utf-8", newline="")
 
     def _write_citation_files(self) -> None:
+        # In a rebuild, a citation that did not change is linked from the previous version.
+        reuse = reusing.for_settings(self.settings)
         for article in chain(self.articles, self.context.get("hidden_articles", [])):
-            for (_, rel, _), (_, _, _, render) in zip(article.display.downloads, CITATION_FILES):
-                self._write_file(rel, render(article.display.citation))
+            key = reusing.key_of(article.display.citation) if reuse else None
+            for (_, rel, _), (_, suffix, _, render) in zip(article.display.downloads, CITATION_FILES):
+                if not (reuse and reuse.take(rel, f"{suffix} {key}" if key else None)):
+                    self._write_file(rel, render(article.display.citation))
 
     def _data_rows(self):
         for article in self.in_time:
