@@ -20,7 +20,7 @@ RELATIVE_URLS = True
 PATH = "content"
 THEME = "theme"
 PLUGIN_PATHS = ["plugins"]
-PLUGINS = ["yaml_reader", "archive_pages", "related_graph", "search_index", "facets"]
+PLUGINS = ["yaml_reader", "archive_pages", "related_graph", "search_index", "facets", "unchanged_pages"]
 
 #: The outlet's local time: datelines and the ticks in related pics are read in it.
 SOURCE_TIMEZONE = "Asia/Tehran"

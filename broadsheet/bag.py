@@ -18,18 +18,21 @@ import html
 import json
 import logging
 import os
+import pickle
 import posixpath
 import re
 import shutil
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Iterable
 from urllib.parse import unquote, urlsplit
 
 import bagit
+import lxml.etree
+import lxml.html
 
 from broadsheet import __version__, site
 from broadsheet.article import split_markdown_file
@@ -152,13 +155,38 @@ def build_offline_site(content: Path, dest: Path, cache_path: Path | None = None
     return site.build(Path(content), Path(dest), "offline", **overrides)
 
 
+class OwnBag(bagit.Bag):
+    """A bag this process has just made in a folder of its own. bagit guards every manifest path
+    of a bag from elsewhere against pointing outside it through symbolic links, with one
+    `realpath` per file: most of the time of opening a bag of 40,000 files. Here the paths were
+    written by bagit from the files it walked and `no_symlinks` checks the folder holds none, so
+    the guard is the same check on the path's text."""
+
+    def _path_is_dangerous(self, path):
+        norm = os.path.normpath(path)
+        return os.path.isabs(path) or norm == ".." or norm.startswith("../") or path != os.path.expandvars(
+            os.path.expanduser(path))
+
+
+def no_symlinks(folder: Path) -> list[str]:
+    """The symbolic links under `folder` (a bag made by Broadsheet has none)."""
+    found, stack = [], [str(folder)]
+    while stack:
+        with os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                if entry.is_symlink():
+                    found.append(os.path.relpath(entry.path, folder))
+                elif entry.is_dir():
+                    stack.append(entry.path)
+    return found
+
+
 def make_bag(site_dir: Path, info: dict[str, str], title: str) -> Path:
     """Turn `site_dir` into a bag in place: its files move under `data/`; adds the opening index.html."""
     site_dir = Path(site_dir)
     bagit.make_bag(str(site_dir), bag_info=dict(info), processes=1, checksums=["sha256"])
     (site_dir / "index.html").write_text(ROOT_INDEX.format(title=html.escape(title, quote=False)), encoding="utf-8")
-    bag = bagit.Bag(str(site_dir))
-    bag.save()  # the tag manifest now covers index.html too
+    OwnBag(str(site_dir)).save()  # the tag manifest now covers index.html too
     return site_dir
 
 
@@ -191,14 +219,16 @@ def make_offline_zip(content: Path, zip_path: Path, cache_path: Path | None = No
 
 
 def zip_offline_build(site_dir: Path, zip_path: Path, content: Path, settings: dict[str, Any],
-                      work_dir: Path | None = None) -> ZipResult:
+                      work_dir: Path | None = None, keep_bag: Path | None = None) -> ZipResult:
     """Bag and zip a site already built with the offline settings, leaving `site_dir` as it is
-    (the bag is made from hard links), so one build serves as both the site and the zip."""
+    (the bag is made from hard links), so one build serves as both the site and the zip.
+    `keep_bag`: an empty folder where the bag is made and left, for `verify_made_zip`."""
     if work_dir is not None:
         Path(work_dir).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="broadsheet-zip-", dir=work_dir) as tmp:
-        bag_dir = Path(tmp) / Path(zip_path).stem
-        link = os.link if _same_device(Path(site_dir), Path(tmp)) else shutil.copy2
+        bag_dir = Path(keep_bag) / Path(zip_path).stem if keep_bag else Path(tmp) / Path(zip_path).stem
+        bag_dir.parent.mkdir(parents=True, exist_ok=True)
+        link = os.link if _same_device(Path(site_dir), bag_dir.parent) else shutil.copy2
         shutil.copytree(site_dir, bag_dir, copy_function=link)
         return _bag_and_zip(bag_dir, Path(zip_path), Path(content), settings)
 
@@ -255,36 +285,34 @@ _ASSET_LINK_RELS = {"stylesheet", "icon", "shortcut", "preload", "modulepreload"
 _CSS_URL = re.compile(r"""url\(\s*(?P<q>["']?)(?P<url>[^"')]+)(?P=q)\s*\)|@import\s+(?P<q2>["'])(?P<imp>[^"']+)(?P=q2)""")
 
 
-class _LinkCollector(HTMLParser):
-    """Collects (line, attribute, url, is_asset) from one HTML document."""
+#: Every attribute that can point at another file, and the text of <style> elements, selected in C.
+_LINK_XPATH = lxml.etree.XPath("//@href|//@src|//@poster|//@data-src|//@srcset|//@style|//style/text()")
 
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.links: list[tuple[int, str, str, bool]] = []
-        self._in_style = False
 
-    def handle_starttag(self, tag, attrs):
-        line = self.getpos()[0]
-        attrs = {k: (v or "") for k, v in attrs}
-        rel = set(attrs.get("rel", "").lower().split())
-        for name in ("href", "src", "poster", "data-src"):
-            if name in attrs:
-                is_asset = name != "href" or (tag == "link" and bool(rel & _ASSET_LINK_RELS))
-                self.links.append((line, f"{tag} {name}", attrs[name], is_asset))
-        if "srcset" in attrs:
-            for candidate in attrs["srcset"].split(","):
-                if candidate.strip():
-                    self.links.append((line, f"{tag} srcset", candidate.split()[0], True))
-        if "style" in attrs:
-            self.links += [(line, f"{tag} style", u, True) for u in css_urls(attrs["style"])]
-        self._in_style = tag == "style"
-
-    def handle_endtag(self, tag):
-        self._in_style = False
-
-    def handle_data(self, data):
-        if self._in_style:
-            self.links += [(self.getpos()[0], "style", u, True) for u in css_urls(data)]
+def page_links(data: bytes) -> list[tuple[int, str, str, bool]]:
+    """(line, where, url, is_asset) for every link in one HTML document, parsed by lxml (libxml2's
+    HTML parser: many times faster than the standard library's on a site of thousands of pages)."""
+    try:
+        doc = lxml.html.document_fromstring(data)
+    except (lxml.etree.ParserError, ValueError):
+        return []  # an empty document has no links
+    links = []
+    for value in _LINK_XPATH(doc):
+        el = value.getparent()
+        line, tag = el.sourceline or 0, str(el.tag)
+        if not value.is_attribute:  # the text of a <style> element
+            links += [(line, "style", u, True) for u in css_urls(str(value))]
+            continue
+        name = value.attrname
+        if name == "srcset":
+            links += [(line, f"{tag} srcset", c.split()[0], True) for c in str(value).split(",") if c.strip()]
+        elif name == "style":
+            links += [(line, f"{tag} style", u, True) for u in css_urls(str(value))]
+        else:
+            rel = set((el.get("rel") or "").lower().split())
+            is_asset = name != "href" or (tag == "link" and bool(rel & _ASSET_LINK_RELS))
+            links.append((line, f"{tag} {name}", str(value), is_asset))
+    return links
 
 
 def css_urls(css: str) -> list[str]:
@@ -301,8 +329,12 @@ class LinkChecker:
         self.errors: list[str] = []
         self.checked = 0
 
-    def check_all(self) -> int:
-        """Check every .html and .css file; returns the number of HTML files read."""
+    def check_all(self, cache_file: Path | None = None) -> int:
+        """Check every .html and .css file; returns the number of HTML files read.
+
+        `cache_file`: what each page links to, by the digest of its bytes, kept from the last
+        check, so that a page whose bytes did not change is not parsed again (its targets are
+        still looked up in this site's files)."""
         # One walk gives every file and folder; links are then resolved as strings, which on a
         # site of thousands of pages is many times faster than asking the file system each time.
         self.files: set[str] = set()
@@ -311,30 +343,70 @@ class LinkChecker:
             rel = os.path.relpath(folder, self.root).replace(os.sep, "/")
             self.dirs.update(posixpath.normpath(f"{rel}/{d}") for d in dirnames)
             self.files.update(posixpath.normpath(f"{rel}/{f}") for f in filenames)
+        cache = _load_pickle(cache_file) if cache_file is not None else {}
+        kept: dict[str, PageLinks] = {}
         html_files = 0
         for rel in sorted(self.files):
             if rel.endswith((".html", ".htm")):
                 html_files += 1
-                self.check_html(self.root / rel)
+                data = (self.root / rel).read_bytes()
+                digest = hashlib.blake2b(data, digest_size=16).digest()
+                facts = cache.get(rel)
+                if facts is None or facts.digest != digest:
+                    facts = self._page_links(rel, digest, page_links(data))
+                kept[rel] = facts
+                self._apply(rel, facts, data)
             elif rel.endswith(".css"):
                 text = (self.root / rel).read_text(encoding="utf-8", errors="replace")
                 for url in css_urls(text):
-                    self.check(self.root / rel, 0, "css url()", url, True)
+                    self.check(rel, 0, "css url()", url, True)
+        if cache_file is not None:
+            _save_pickle(cache_file, kept)
         return html_files
 
-    def check_html(self, path: Path) -> None:
-        collector = _LinkCollector()
-        collector.feed(path.read_text(encoding="utf-8", errors="replace"))
-        collector.close()
-        for line, where, url, is_asset in collector.links:
-            self.check(path, line, where, url, is_asset)
+    def _page_links(self, page_rel: str, digest: bytes, links) -> PageLinks:
+        """What a page's links come to, whatever files the site holds: errors that need no
+        lookup, and the paths its links resolve to."""
+        count, static, targets = 0, [], set()
+        for line, where, url, is_asset in links:
+            counted, error, resolved = self._resolve(page_rel, line, where, url, is_asset)
+            count += counted
+            if error:
+                static.append(error)
+            elif resolved is not None:
+                targets.add(resolved)
+        return PageLinks(digest, count, tuple(static), tuple(sorted(targets)))
 
-    def check(self, page: Path, line: int, where: str, url: str, is_asset: bool) -> None:
+    def _apply(self, page_rel: str, facts: PageLinks, data: bytes) -> None:
+        if all(self._target_problem(t) is None for t in facts.targets):
+            self.checked += facts.count
+            self.errors += facts.static_errors
+        else:  # a target is missing: read the page again for the line and attribute of each
+            for line, where, url, is_asset in page_links(data):
+                self.check(page_rel, line, where, url, is_asset)
+
+    def check_html(self, page_rel: str) -> None:
+        for line, where, url, is_asset in page_links((self.root / page_rel).read_bytes()):
+            self.check(page_rel, line, where, url, is_asset)
+
+    def check(self, page_rel: str, line: int, where: str, url: str, is_asset: bool) -> None:
+        """`page_rel`: the page's path inside the site, with `/`."""
+        counted, error, resolved = self._resolve(page_rel, line, where, url, is_asset)
+        self.checked += counted
+        if error:
+            self.errors.append(error)
+        elif resolved is not None:
+            problem = self._target_problem(resolved)
+            if problem:
+                self._error(f"{page_rel}:{line}" if line else page_rel, where, url, problem)
+
+    def _resolve(self, page_rel: str, line: int, where: str, url: str,
+                 is_asset: bool) -> tuple[int, str | None, str | None]:
+        """(1 if the link counts as checked, an error that needs no file lookup, the path inside
+        the site the link resolves to)."""
         url = url.strip()
         if not url or url.startswith("#") or url.lower().startswith(_SKIP_SCHEMES):
-            return
-        self.checked += 1
-        page_rel = os.path.relpath(page, self.root).replace(os.sep, "/")
+            return 0, None, None
         here = f"{page_rel}:{line}" if line else page_rel
         parts = urlsplit(url)
         path = unquote(parts.path)
@@ -345,29 +417,63 @@ class LinkChecker:
                 target = "."
             else:
                 if is_asset:
-                    self._error(here, where, url, "external asset: the offline site must not need the network")
-                return
+                    return 1, _message(here, where, url, "external asset: the offline site must not need the network"), None
+                return 1, None, None
         elif url.startswith("/"):
-            self._error(here, where, url, "root-relative link: from disk it points at the file system's root")
-            return
+            return 1, _message(here, where, url, "root-relative link: from disk it points at the file system's root"), None
         else:
             if not path:
-                return  # `?query` alone: the page itself
+                return 1, None, None  # `?query` alone: the page itself
             target = posixpath.join(posixpath.dirname(page_rel), path)
         resolved = posixpath.normpath(target)
         if resolved == ".." or resolved.startswith("../"):
-            self._error(here, where, url, "points outside the site")
-        elif resolved in self.dirs:
+            return 1, _message(here, where, url, "points outside the site"), None
+        return 1, None, resolved
+
+    def _target_problem(self, resolved: str) -> str | None:
+        if resolved in self.dirs:
             if not self.allow_folder_links:
-                self._error(here, where, url, "links to a folder: from disk that opens a file listing; "
-                                              "spell out index.html")
-            elif posixpath.normpath(f"{resolved}/index.html") not in self.files:
-                self._error(here, where, url, "folder has no index.html")
-        elif resolved not in self.files:
-            self._error(here, where, url, f"missing: {resolved} is not in the site")
+                return "links to a folder: from disk that opens a file listing; spell out index.html"
+            if posixpath.normpath(f"{resolved}/index.html") not in self.files:
+                return "folder has no index.html"
+            return None
+        if resolved not in self.files:
+            return f"missing: {resolved} is not in the site"
+        return None
 
     def _error(self, here: str, where: str, url: str, why: str) -> None:
-        self.errors.append(f"{here}: {where}={url!r}: {why}")
+        self.errors.append(_message(here, where, url, why))
+
+
+def _message(here: str, where: str, url: str, why: str) -> str:
+    return f"{here}: {where}={url!r}: {why}"
+
+
+@dataclass(frozen=True)
+class PageLinks:
+    """One page's links, as LinkChecker keeps them between checks (see check_all)."""
+
+    digest: bytes
+    count: int
+    static_errors: tuple[str, ...]
+    targets: tuple[str, ...]
+
+
+def _load_pickle(path: Path) -> dict:
+    try:
+        with open(path, "rb") as f:
+            data = pickle.load(f)
+        return data if isinstance(data, dict) else {}
+    except (OSError, EOFError, ValueError, TypeError, AttributeError, pickle.UnpicklingError):
+        return {}
+
+
+def _save_pickle(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        pickle.dump(data, f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)
 
 
 def article_pages(site_dir: Path, article_save_as: str) -> list[str]:
@@ -413,24 +519,30 @@ def check_articles(site_dir: Path, expected_count: int | None, result: Verificat
 
 
 def verify_site(site_dir: Path, expected_articles: int | None = None, siteurl: str | None = None,
-                allow_folder_links: bool = False) -> Verification:
+                allow_folder_links: bool = False, link_cache: Path | None = None) -> Verification:
     """Links and article pages of a built site (no bag)."""
     result = Verification()
     checker = LinkChecker(site_dir, siteurl=siteurl, allow_folder_links=allow_folder_links)
-    result.html_files = checker.check_all()
+    result.html_files = checker.check_all(link_cache)
     result.links_checked = checker.checked
     result.errors += checker.errors
     check_articles(site_dir, expected_articles, result)
     return result
 
 
-def verify_bag_dir(bag_dir: Path) -> Verification:
-    """Validate the bag (bagit, checksums included), then the links and articles of its payload."""
+def verify_bag_dir(bag_dir: Path, own: bool = False, link_cache: Path | None = None) -> Verification:
+    """Validate the bag (bagit, checksums included), then the links and articles of its payload.
+    `own`: a bag this process made (see OwnBag); `link_cache`: see LinkChecker.check_all."""
     bag_dir = Path(bag_dir)
     result = Verification()
+    if own:
+        links = no_symlinks(bag_dir)
+        if links:
+            result.errors.append(f"the bag holds symbolic links: {', '.join(sorted(links)[:5])}")
+            return result
     try:
-        bag = bagit.Bag(str(bag_dir))
-        bag.validate(processes=1)
+        bag = (OwnBag if own else bagit.Bag)(str(bag_dir))
+        bag.validate(processes=2 if own else 1)
     except (bagit.BagError, OSError) as exc:
         result.errors.append(f"not a valid BagIt bag: {exc}")
         return result
@@ -442,7 +554,7 @@ def verify_bag_dir(bag_dir: Path) -> Verification:
         result.errors.append("data/index.html (the site's home page) is missing")
     count = bag.info.get("Article-Count")
     expected = int(count) if isinstance(count, str) and count.isdigit() else None
-    site_check = verify_site(payload, expected)
+    site_check = verify_site(payload, expected, link_cache=link_cache)
     result.errors += [f"data/{e}" for e in site_check.errors]
     result.html_files, result.links_checked = site_check.html_files, site_check.links_checked
     result.articles_checked, result.article_source = site_check.articles_checked, site_check.article_source
@@ -466,6 +578,37 @@ def verify_zip(zip_path: Path, work_dir: Path | None = None) -> Verification:
             return Verification(errors=[f"{zip_path}: unsafe entry names {bad[:5]}"])
         zf.extractall(tmp)
         return verify_bag_dir(Path(tmp) / tops.pop())
+
+
+def verify_made_zip(zip_path: Path, bag_dir: Path, link_cache: Path | None = None) -> Verification:
+    """What `invoke rebuild` checks of the zip it has just made from `bag_dir` (the folder it
+    zipped): the bag in that folder is valid (bagit), the zip holds exactly its files with
+    their bytes (each entry's CRC-32 against the file's, and every entry read back whole), and
+    the site inside passes verify_site. `verify_zip` checks a zip from anywhere by unpacking it."""
+    bag_dir = Path(bag_dir)
+    result = verify_bag_dir(bag_dir, own=True, link_cache=link_cache)
+    try:
+        zf = zipfile.ZipFile(zip_path)
+    except (OSError, zipfile.BadZipFile) as exc:
+        result.errors.append(f"{zip_path}: not a readable zip ({exc})")
+        return result
+    with zf:
+        prefix = bag_dir.name + "/"
+        entries = {i.filename[len(prefix):]: i for i in zf.infolist() if i.filename.startswith(prefix)}
+        if len(entries) != len(zf.infolist()):
+            result.errors.append(f"{zip_path}: entries outside the top-level folder {bag_dir.name}/")
+        on_disk = {os.path.relpath(os.path.join(d, f), bag_dir).replace(os.sep, "/")
+                   for d, _, files in os.walk(bag_dir) for f in files}
+        for name in sorted(on_disk ^ entries.keys())[:20]:
+            result.errors.append(f"{zip_path}: {name} is {'missing from the zip' if name in on_disk else 'not in the bag'}")
+        for name in sorted(on_disk & entries.keys()):
+            with open(bag_dir / name, "rb") as f:
+                if zlib.crc32(f.read()) != entries[name].CRC:
+                    result.errors.append(f"{zip_path}: {name} differs from the bag's file")
+        bad = zf.testzip()
+        if bad is not None:
+            result.errors.append(f"{zip_path}: {bad} is corrupt (its data does not match its CRC-32)")
+    return result
 
 
 def summarize(result: Verification, limit: int = 20) -> Iterable[str]:

@@ -34,7 +34,7 @@ from typing import Any, Callable
 
 import filelock
 
-from broadsheet import __version__, bag, site
+from broadsheet import __version__, bag, reuse, site
 from broadsheet.ingest import atomic_write, ingest, write_report
 from broadsheet.tables import Mapping
 
@@ -174,6 +174,30 @@ def cache_overrides(cache: Path) -> dict[str, Any]:
             "CONTENT_CACHING_LAYER": "reader", "CHECK_MODIFIED_METHOD": "md5"}
 
 
+def _pages_records(cache: Path) -> Path:
+    return cache / "pages"
+
+
+def reuse_settings(cache: Path, previous: Path | None, save: Path) -> dict[str, str | None]:
+    """REUSE_PREVIOUS for this build: unchanged pages are linked from the live version when the
+    record of how it was made belongs to it (a record left by a failed run never matches)."""
+    record = _pages_records(cache) / f"{previous.name}.json" if previous is not None else None
+    return {"previous": str(previous) if previous else None,
+            "record": str(record) if record is not None and record.is_file() else None, "save": str(save)}
+
+
+def keep_pages_record(cache: Path, record: Path, version: str) -> None:
+    """File this build's record under the version it describes; older records go."""
+    if not record.is_file():
+        return
+    folder = _pages_records(cache)
+    folder.mkdir(parents=True, exist_ok=True)
+    os.replace(record, folder / f"{version}.json")
+    for old in folder.glob("*.json"):
+        if old.name != f"{version}.json":
+            old.unlink(missing_ok=True)
+
+
 # -- versions and the swap -----------------------------------------------------------------
 
 def current_version(output: Path) -> Path | None:
@@ -249,17 +273,38 @@ class Placement:
         return dict(self.__dict__)
 
 
+def files_under(root: Path) -> dict[str, os.stat_result]:
+    """Every regular file under `root` (links not followed), by its path with `/`, with its stat."""
+    found: dict[str, os.stat_result] = {}
+    stack = [""]
+    while stack:
+        rel = stack.pop()
+        with os.scandir(os.path.join(root, rel)) as entries:
+            for entry in entries:
+                path = f"{rel}/{entry.name}" if rel else entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(path)
+                elif entry.is_file(follow_symlinks=False):
+                    found[path] = entry.stat(follow_symlinks=False)
+    return found
+
+
 def share_unchanged(staging: Path, previous: Path | None) -> Placement:
     """Replace every staged file whose bytes equal the previous version's by a hard link to it
-    (so it keeps its modification time); count what changed."""
+    (so it keeps its modification time); count what changed. Files the build already linked
+    from the previous version (see broadsheet.reuse) are recognised by their inode, unread."""
     placement = Placement(version="")
-    staged = sorted(p.relative_to(staging) for p in staging.rglob("*") if p.is_file() and not p.is_symlink())
+    staged = files_under(staging)
+    before = files_under(previous) if previous is not None else {}
     placement.files = len(staged)
-    for rel in staged:
-        new, old = staging / rel, (previous / rel if previous else None)
-        if old is None or not old.is_file():
+    for rel in sorted(staged):
+        st, old_st = staged[rel], before.get(rel)
+        new, old = staging / rel, (previous / rel if previous is not None else None)
+        if old_st is None or old is None:
             placement.added += 1
-        elif old.stat().st_size == new.stat().st_size and filecmp.cmp(old, new, shallow=False):
+        elif (st.st_ino, st.st_dev) == (old_st.st_ino, old_st.st_dev):
+            placement.unchanged += 1
+        elif st.st_size == old_st.st_size and filecmp.cmp(old, new, shallow=False):
             tmp = new.with_name(f".{new.name}.same")
             try:
                 os.link(old, tmp)
@@ -269,10 +314,7 @@ def share_unchanged(staging: Path, previous: Path | None) -> Placement:
             placement.unchanged += 1
         else:
             placement.changed += 1
-    if previous is not None:
-        staged_set = {r.as_posix() for r in staged}
-        placement.removed = sum(1 for p in previous.rglob("*")
-                                if p.is_file() and p.relative_to(previous).as_posix() not in staged_set)
+    placement.removed = len(before.keys() - staged.keys())
     return placement
 
 
@@ -394,21 +436,25 @@ def _run(report: RebuildReport, steps: _Steps, state: Path, source: Path, conten
     # links spelled out): it works over HTTP and from disk, so one build serves both outputs.
     build_settings = "offline" if settings == "local" else settings
 
+    cache = keyed_cache(state, build_settings, site_overrides)
+    pages_record = tmp / "pages.json"
+
     def build_site():
-        cache = keyed_cache(state, build_settings, site_overrides)
         try:
             return site.build(content, staging, build_settings, **site_overrides, **cache_overrides(cache),
-                              SEARCH_INDEX_PATH=str(search_index_for(output, state, cache)))
+                              SEARCH_INDEX_PATH=str(search_index_for(output, state, cache)),
+                              **{reuse.SETTING: reuse_settings(cache, current_version(output), pages_record)})
         except site.BuildError as exc:
             raise RebuildFailed(f"the {build_settings} build failed: {exc}") from None
 
     built = steps.run("build", build_site)
 
     staged_zip = tmp / "zip" / zip_path.name
+    kept_bag = tmp / "bag"  # the folder the zip is made from, checked by verify() below
 
     def build_zip():
         if build_settings == "offline":
-            return bag.zip_offline_build(staging, staged_zip, content, built, work_dir=tmp)
+            return bag.zip_offline_build(staging, staged_zip, content, built, work_dir=tmp, keep_bag=kept_bag)
         cache = keyed_cache(state, "offline", common)
         try:
             return bag.make_offline_zip(content, staged_zip, cache_path=cache, work_dir=tmp,
@@ -420,10 +466,15 @@ def _run(report: RebuildReport, steps: _Steps, state: Path, source: Path, conten
     report.articles = made.facts.article_count
 
     def verify():
-        zipped = bag.verify_zip(staged_zip, work_dir=tmp)
-        # The offline build is both outputs: the zip's payload is that very site, checked once.
-        served = zipped if build_settings == "offline" else \
-            bag.verify_site(staging, made.facts.article_count, siteurl=siteurl, allow_folder_links=True)
+        # The offline build is both outputs: the zip's payload is that very site, checked once,
+        # in the bag the zip was made from; pages unchanged since the last check are not re-read.
+        if build_settings == "offline":
+            zipped = bag.verify_made_zip(staged_zip, kept_bag / zip_path.stem, link_cache=state / "links.pickle")
+            served = zipped
+        else:
+            zipped = bag.verify_zip(staged_zip, work_dir=tmp)
+            served = bag.verify_site(staging, made.facts.article_count, siteurl=siteurl, allow_folder_links=True,
+                                     link_cache=state / "links-hosted.pickle")
         report.verification = {"zip": zipped.to_json(), "site": served.to_json()}
         problems = [f"zip: {e}" for e in zipped.errors] + [f"{output.name}: {e}" for e in served.errors]
         if problems:
@@ -440,7 +491,9 @@ def _run(report: RebuildReport, steps: _Steps, state: Path, source: Path, conten
             placement.version = previous.name  # nothing changed: the current version stays
         else:
             swap_in(state, output, staging, placement)
-        report.output = {"path": str(output), **placement.to_json()}
+        rendering = reuse.Reuse.counts(pages_record)
+        keep_pages_record(cache, pages_record, placement.version)
+        report.output = {"path": str(output), **placement.to_json(), **rendering}
         zip_changed = not (zip_path.is_file() and bag.sha256_file(zip_path) == made.sha256)
         if zip_changed:
             zip_path.parent.mkdir(parents=True, exist_ok=True)

@@ -195,3 +195,29 @@ def test_zip_opens_from_disk_with_working_navigation(sample_zip, tmp_path, brows
         page.wait_for_selector("a[href*='syrian-army-troops-take-key-areas']", timeout=10_000)
     assert not errors, errors
     page.close()
+
+
+def test_verify_made_zip_checks_the_zip_against_the_bag_it_was_made_from(sample_zip, tmp_path):
+    bag_dir = unpack(sample_zip.path, tmp_path / "bag")
+    cache = tmp_path / "links.pickle"
+    first = bag.verify_made_zip(sample_zip.path, bag_dir, link_cache=cache)
+    assert first.ok, first.errors
+    again = bag.verify_made_zip(sample_zip.path, bag_dir, link_cache=cache)  # pages read from the cache
+    assert again.ok and (again.links_checked, again.html_files) == (first.links_checked, first.html_files)
+
+    # A page that loses its target is caught even though its own bytes (and cache entry) did not change.
+    target = next(p for p in sorted((bag_dir / "data").rglob("*.html")) if "/20" in p.as_posix())
+    target.unlink()
+    bagit.Bag(str(bag_dir)).save(manifests=True)
+    result = bag.verify_made_zip(sample_zip.path, bag_dir, link_cache=cache)
+    assert any("missing from the zip" in e or "not in the bag" in e for e in result.errors)
+    assert any(f"missing: data/{target.relative_to(bag_dir / 'data').as_posix()}" in e or
+               f"missing: {target.relative_to(bag_dir / 'data').as_posix()}" in e for e in result.errors)
+
+    # A zip whose entry differs from the bag's file.
+    other = tmp_path / "other" / sample_zip.path.name
+    bag.write_reproducible_zip(bag_dir, other, bag_dir.name)
+    (bag_dir / "data" / "index.html").write_bytes(b"<!DOCTYPE html><title>x</title><h1>changed</h1>")
+    result = bag.verify_made_zip(other, bag_dir, link_cache=cache)
+    assert any("index.html differs from the bag's file" in e for e in result.errors)
+    assert any("not a valid BagIt bag" in e for e in result.errors)

@@ -123,6 +123,17 @@ def test_unchanged_pages_keep_their_mtime_when_others_change(project):
     assert any("report-3" in k for k in changed)
 
 
+def test_pages_of_unchanged_articles_are_linked_not_rendered(project):
+    first = project.rebuild()
+    assert first.output["reused"] == 0
+    write_dump(project.source, 3, variant=", corrected")
+    report = project.rebuild()
+    # Six articles: the changed one and its neighbours in time (their previous/next links show its
+    # title, which did not change, but the record says what shaped them) are rendered at most.
+    assert report.output["reused"] >= 6 - 3
+    assert report.output["rendered"] >= 1
+
+
 def test_incremental_rebuild_equals_a_clean_build(project, tmp_path):
     project.rebuild()
     write_dump(project.source, 9)  # added

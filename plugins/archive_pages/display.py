@@ -60,6 +60,14 @@ def shorten_slug(slug: str, max_bytes: int) -> str:
     return f"{cut}-{digest}"
 
 
+@dataclass(frozen=True)
+class Link:
+    """Another page as a page shows it: where it is and its title."""
+
+    url: str
+    title: str
+
+
 @dataclass
 class ArticleDisplay:
     """Everything article.html shows beyond Pelican's own fields (attached as `article.display`)."""
@@ -70,8 +78,8 @@ class ArticleDisplay:
     signature_url: str | None = None
     provenance: list[tuple[str, Any]] = field(default_factory=list)
     related: list[Any] = field(default_factory=list)  # RelatedEntry, shown when no graph partial
-    earlier: Any = None  # Pelican article just before in time
-    later: Any = None
+    earlier: Link | None = None  # the article just before in time
+    later: Link | None = None
     citation: Any = None  # citations.Citation
     citation_meta: list[tuple[str, str]] = field(default_factory=list)
     json_ld: Markup = Markup("")

@@ -19,6 +19,7 @@ import logging
 import os
 from collections import Counter
 from itertools import chain
+from typing import Any
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -27,11 +28,12 @@ from pelican.contents import Article as PelicanArticle
 from pelican.generators import ArticlesGenerator, Generator, PagesGenerator, PelicanTemplateNotFound
 from slugify import slugify
 
+from broadsheet import reuse as reusing
 from broadsheet.article import Article, record_of
 from broadsheet.site import BuildError
 
 from . import citations, corpus
-from .display import ArticleDisplay, detect_script, local_date, provenance, shorten_slug
+from .display import ArticleDisplay, Link, detect_script, local_date, provenance, shorten_slug
 
 log = logging.getLogger(__name__)
 
@@ -209,8 +211,8 @@ class ArchivePagesGenerator(Generator):
     def _link_in_time(self) -> None:
         self.in_time = sorted(self.articles, key=lambda a: (a.display.record.date, a.source_path))
         for earlier, later in zip(self.in_time, self.in_time[1:]):
-            earlier.display.later = later
-            later.display.earlier = earlier
+            earlier.display.later = Link(later.url, later.display.record.title)
+            later.display.earlier = Link(earlier.url, earlier.display.record.title)
 
     def _group_signatures(self) -> None:
         """One page per signature; slugs made unique so `S/SH` and `S-SH` never share a file."""
@@ -253,9 +255,13 @@ class ArchivePagesGenerator(Generator):
         path.write_text(text, encoding="utf-8", newline="")
 
     def _write_citation_files(self) -> None:
+        # In a rebuild, a citation that did not change is linked from the previous version.
+        reuse = reusing.for_settings(self.settings)
         for article in chain(self.articles, self.context.get("hidden_articles", [])):
-            for (_, rel, _), (_, _, _, render) in zip(article.display.downloads, CITATION_FILES):
-                self._write_file(rel, render(article.display.citation))
+            key = reusing.key_of(article.display.citation) if reuse else None
+            for (_, rel, _), (_, suffix, _, render) in zip(article.display.downloads, CITATION_FILES):
+                if not (reuse and reuse.take(rel, f"{suffix} {key}" if key else None)):
+                    self._write_file(rel, render(article.display.citation))
 
     def _data_rows(self):
         for article in self.in_time:
@@ -296,7 +302,28 @@ def get_generators(pelican):
     return ArchivePagesGenerator if _enabled(pelican.settings) else None
 
 
+def remember_urls(generator) -> None:
+    """article_generator_finalized: once every article is read its URL and output path are
+    final, yet Pelican formats them from the settings at every use (some 400,000 times in a
+    10,000-article build: listings, previous/next, related links, the graph). Keep each."""
+    if not _enabled(generator.settings):
+        return
+    everything = chain(generator.articles, generator.translations, generator.hidden_articles,
+                       generator.hidden_translations, generator.drafts, generator.drafts_translations)
+    for article in everything:
+        known: dict[str, Any] = {}
+        formatted = article.get_url_setting
+
+        def get_url_setting(key, known=known, formatted=formatted):
+            if key not in known:
+                known[key] = formatted(key)
+            return known[key]
+
+        article.get_url_setting = get_url_setting
+
+
 def register():
+    signals.article_generator_finalized.connect(remember_urls)
     signals.initialized.connect(require_siteurl_when_absolute)
     signals.content_object_init.connect(shorten_long_slug)
     signals.all_generators_finalized.connect(check_unique_output_paths)

@@ -21,10 +21,11 @@ from typing import Any
 
 from pelican import signals
 
+from broadsheet import reuse as reusing
 from broadsheet.article import Article
 from broadsheet.ingest import atomic_write
 
-from .graph import (build_network, neighbourhood, page_data,
+from .graph import (build_network, graph_json, neighbourhood, page_data,
                     page_layout, write_exports)
 from .resolve import DEFAULTS as RESOLVE_DEFAULTS, ArchiveItem, resolve_related_entries
 
@@ -133,13 +134,23 @@ class RelatedGraph:
             return
         started = time.perf_counter()
         output = Path(generator.output_path)
-        write_exports(self.network, output / self.settings["RELATED_GRAPH_DATA_DIR"])
-        positions = page_layout(self.network, int(self.settings["RELATED_GRAPH_FORCE_LAYOUT_MAX_NODES"]))
-        data = json.dumps(page_data(self.network, positions), ensure_ascii=False, separators=(",", ":"))
-        # `</` cannot end the script early when a title holds `</script>`.
-        data = data.replace("</", "<\\/")
-        atomic_write(output / self.settings["RELATED_GRAPH_PAGE_DATA"],
-                          f"window.BROADSHEET_GRAPH = {data};\n")
+        data_dir = self.settings["RELATED_GRAPH_DATA_DIR"]
+        page_data_file = self.settings["RELATED_GRAPH_PAGE_DATA"]
+        # The exports and the layout follow from the graph alone: when it is the previous
+        # build's, so are they (a rebuild links them instead of computing them again).
+        reuse = reusing.for_settings(generator.settings)
+        key = reusing.key_of(graph_json(self.network), self.settings["RELATED_GRAPH_FORCE_LAYOUT_MAX_NODES"]) \
+            if reuse else None
+        exports = [f"{data_dir}/graph.json", f"{data_dir}/graph.gexf", f"{data_dir}/graph.graphml", page_data_file]
+        if not (reuse and all([reuse.take(rel, key) for rel in exports])):
+            for rel in exports:  # never write through a link into the previous version
+                (output / rel).unlink(missing_ok=True)
+            write_exports(self.network, output / data_dir)
+            positions = page_layout(self.network, int(self.settings["RELATED_GRAPH_FORCE_LAYOUT_MAX_NODES"]))
+            data = json.dumps(page_data(self.network, positions), ensure_ascii=False, separators=(",", ":"))
+            # `</` cannot end the script early when a title holds `</script>`.
+            data = data.replace("</", "<\\/")
+            atomic_write(output / page_data_file, f"window.BROADSHEET_GRAPH = {data};\n")
         writer.write_file(
             self.settings["RELATED_GRAPH_SAVE_AS"], generator.get_template("graph"), generator.context,
             relative_urls=generator.settings.get("RELATIVE_URLS", False),

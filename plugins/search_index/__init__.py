@@ -13,7 +13,8 @@ At every build, after Pelican has written the pages:
 Whoosh is imported only inside this package, so it can be swapped without touching the rest.
 
 Settings (pelicanconf.py): SEARCH_INDEX_PATH, SEARCH_OUTPUT_DIR, SEARCH_FIELD_BOOSTS,
-SEARCH_BM25. `search.html` is added to DIRECT_TEMPLATES.
+SEARCH_BM25, SEARCH_IN_PARALLEL (steps 1-3 run in a forked second process while Pelican
+writes the pages). `search.html` is added to DIRECT_TEMPLATES.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import multiprocessing
 import os
 import re
 import time
@@ -33,11 +35,15 @@ DEFAULTS = {
     "SEARCH_OUTPUT_DIR": "search",
     "SEARCH_FIELD_BOOSTS": {"title": 3.0, "body": 1.0},
     "SEARCH_BM25": {"B": 0.75, "K1": 1.2},
+    # Index in a second process while Pelican writes the pages (on machines with 2+ cores).
+    "SEARCH_IN_PARALLEL": True,
 }
 
 PLUGIN_NAME = "search_index"
 
 _articles: list = []
+#: The process indexing in parallel with the page writing (one at most).
+_child: list = []
 
 
 def _enabled(settings) -> bool:
@@ -92,6 +98,9 @@ def document_for(article):
 
 #: Beside the index: {url: [source stamp, content hash]} of the last build.
 SOURCES_FILE = "sources.json"
+#: Beside the index: the last export's postings (export.PostingTable), so the next re-reads
+#: only the terms of changed articles.
+EXPORT_TABLE_FILE = "export-table.pickle"
 
 
 class KnownDocument:
@@ -146,24 +155,63 @@ def _html_to_text(fragment: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", " ", fragment or ""))
 
 
-def build_search(pelican) -> None:
+def _index_and_export(settings, articles) -> None:
     from .export import export_browser_index
     from .index import index_path, update_index
     from .query import weighting_from_settings
 
-    settings = pelican.settings
-    if not _enabled(settings):
-        return
     started = time.perf_counter()
     path = index_path(Path(settings["OUTPUT_PATH"]), settings.get("SEARCH_INDEX_PATH"))
-    documents = documents_for(_articles, path)
+    documents = documents_for(articles, path)
     ix, report = update_index(path, documents)
-    write_sources(_articles, documents, path)
+    write_sources(articles, documents, path)
     indexed = time.perf_counter()
     log.info("%s (%s, %.1f s)", report.summary(), path, indexed - started)
     target = Path(settings["OUTPUT_PATH"]) / settings["SEARCH_OUTPUT_DIR"]
-    exported = export_browser_index(ix, target, weighting_from_settings(settings))
+    exported = export_browser_index(ix, target, weighting_from_settings(settings), path / EXPORT_TABLE_FILE)
     log.info("%s (%s, %.1f s)", exported.summary(), target, time.perf_counter() - indexed)
+
+
+def _in_child(settings, articles) -> None:
+    try:
+        _index_and_export(settings, articles)
+    except BaseException:  # noqa: BLE001 -- reported to the parent by the exit status
+        log.exception("search: building the index failed")
+        os._exit(1)
+    os._exit(0)
+
+
+def start_search(generator) -> None:
+    """Once every article is read, index them in a second process (forked, so it shares what is
+    already in memory) while this one renders the pages: the index needs nothing the pages do."""
+    _wait_for_child()  # a child left by an earlier build in this process that stopped early
+    settings = generator.settings
+    if not _enabled(settings) or not settings.get("SEARCH_IN_PARALLEL") or (os.cpu_count() or 1) < 2 \
+            or "fork" not in multiprocessing.get_all_start_methods():
+        return
+    _child[:] = [multiprocessing.get_context("fork").Process(
+        target=_in_child, args=(settings, list(_articles)), name="broadsheet-search", daemon=True)]
+    _child[0].start()
+
+
+def _wait_for_child() -> int | None:
+    if not _child:
+        return None
+    process = _child.pop()
+    process.join()
+    return process.exitcode
+
+
+def build_search(pelican) -> None:
+    if not _enabled(pelican.settings):
+        return
+    if _child:
+        status = _wait_for_child()
+        if status != 0:
+            log.error("search: the process building the search index failed (exit status %s); "
+                      "see its messages above", status)
+        return
+    _index_and_export(pelican.settings, _articles)
 
 
 def register():
@@ -173,4 +221,5 @@ def register():
 
     signals.initialized.connect(configure)
     signals.article_generator_finalized.connect(collect_articles)
+    signals.article_generator_finalized.connect(start_search)
     signals.finalized.connect(build_search)

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import pickle
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,6 +120,8 @@ class ExportReport:
     doc_shards: int
     total_bytes: int
     documents: int
+    #: How many terms were read back from Whoosh (all of them, unless the table was reused).
+    terms_read: int = 0
 
     @property
     def files(self) -> int:
@@ -126,7 +130,7 @@ class ExportReport:
     def summary(self) -> str:
         return (f"browser search index: {self.documents} documents, {self.term_shards} term shards, "
                 f"{self.position_shards} position shards, {self.doc_shards} document shards, "
-                f"{self.total_bytes / 1e6:.1f} MB")
+                f"{self.total_bytes / 1e6:.1f} MB, {self.terms_read} terms read from the index")
 
 
 def _js(kind: str, ident: int, data: Any) -> str:
@@ -151,9 +155,9 @@ def _field_length_codes(reader, fieldname: str, order: list[int]) -> list[int]:
 
 
 def _postings(reader, fieldname: str, text: str, codes: list[int],
-              number: dict[int, int]) -> tuple[list[int], list[int]]:
-    """(per document: doc delta, 2 * length code + repeated[, count - 2]) and
-    (per document: position count, position deltas...), in exported document numbers."""
+              number: dict[int, int]) -> tuple[list[int], list[int], list[int]]:
+    """(per document: doc delta, 2 * length code + repeated[, count - 2]),
+    (per document: position count, position deltas...) and the documents, in exported numbers."""
     postings: list[int] = []
     positions: list[int] = []
     previous = 0
@@ -172,7 +176,91 @@ def _postings(reader, fieldname: str, text: str, codes: list[int],
             positions.append(p - last)
             last = p
         previous = docnum
-    return postings, positions
+    return postings, positions, [d for d, _ in live]
+
+
+class PostingTable:
+    """Every term's encoded postings and positions, and which terms each document holds.
+
+    Kept beside the index (CACHE_FILE) so that the next export re-reads from Whoosh only the
+    terms of documents whose content hash changed: reading every posting list back through
+    Whoosh's pure-Python matchers is most of an export's time. When documents are added or
+    removed (the numbering moves) or a field's smallest length code changes, every term is
+    read again. Either way the shards come out byte-identical to a fresh export.
+    """
+
+    FORMAT = 1
+
+    def __init__(self, keys: list, hashes: list, codes: dict[str, list[int]], min_codes: dict[str, int]):
+        self.keys, self.hashes, self.codes, self.min_codes = keys, hashes, codes, min_codes
+        self.terms: dict[tuple[str, str], tuple[str, str]] = {}
+        self.doc_terms: list[list[tuple[str, str]]] = [[] for _ in keys]
+        self.reread = 0
+
+    def read_term(self, reader, key: tuple[str, str], number: dict[int, int]) -> list[int]:
+        fieldname, text = key
+        postings, positions, docs = _postings(reader, fieldname, text, self.codes[fieldname], number)
+        self.reread += 1
+        if postings:
+            self.terms[key] = (encode_numbers([len(docs)] + postings), encode_numbers(positions))
+        else:  # every document holding it was deleted
+            self.terms.pop(key, None)
+        return docs
+
+    def read_all(self, reader, number: dict[int, int]) -> None:
+        for fieldname in TEXT_FIELDS:
+            for raw in reader.lexicon(fieldname):
+                key = (fieldname, raw.decode("utf-8"))
+                for d in self.read_term(reader, key, number):
+                    self.doc_terms[d].append(key)
+
+    def update(self, reader, number: dict[int, int], fields_of: dict[int, dict], previous: PostingTable) -> bool:
+        """Take `previous` and re-read only the terms of changed documents (as they were and as
+        they are). False when the numbering or the length scale moved: then read everything."""
+        if previous.keys != self.keys or previous.min_codes != self.min_codes:
+            return False
+        changed = [n for n, (old, new) in enumerate(zip(previous.hashes, self.hashes)) if old != new]
+        if any(previous.codes[f][n] != self.codes[f][n] for f in TEXT_FIELDS
+               for n in range(len(self.keys)) if n not in set(changed)):
+            return False
+        self.terms, self.doc_terms = previous.terms, previous.doc_terms
+        affected: set[tuple[str, str]] = set()
+        for n in changed:
+            affected.update(self.doc_terms[n])  # what the document held
+            now = []
+            for fieldname in TEXT_FIELDS:
+                analysed = reader.schema[fieldname].index(fields_of[n].get(fieldname) or "")
+                now += [(fieldname, raw.decode("utf-8")) for raw, *_ in analysed]
+            self.doc_terms[n] = now  # what it holds
+            affected.update(now)
+        for key in sorted(affected):
+            self.read_term(reader, key, number)
+        return True
+
+    def ordered(self) -> list[tuple[tuple[str, str], tuple[str, str]]]:
+        """Terms in the order a fresh export meets them: field by field, in lexicon (byte) order."""
+        rank = {f: i for i, f in enumerate(TEXT_FIELDS)}
+        return sorted(self.terms.items(), key=lambda kv: (rank[kv[0][0]], kv[0][1].encode("utf-8")))
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as f:
+            pickle.dump((self.FORMAT, self.keys, self.hashes, self.codes, self.min_codes, self.terms,
+                         self.doc_terms), f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> PostingTable | None:
+        try:
+            with open(path, "rb") as f:
+                fmt, keys, hashes, codes, min_codes, terms, doc_terms = pickle.load(f)
+        except (OSError, ValueError, EOFError, pickle.UnpicklingError, TypeError):
+            return None
+        if fmt != cls.FORMAT:
+            return None
+        table = cls(keys, hashes, codes, min_codes)
+        table.terms, table.doc_terms = terms, doc_terms
+        return table
 
 
 def positions_count(positions: list[int]) -> int:
@@ -189,10 +277,12 @@ def _average_length(reader, fieldname: str, order: list[int]) -> float:
     return sum(reader.doc_field_length(d, fieldname, 0) for d in order) / len(order) if order else 0.0
 
 
-def export_browser_index(ix, target: Path, weighting: dict[str, Any]) -> ExportReport:
+def export_browser_index(ix, target: Path, weighting: dict[str, Any],
+                         cache_file: Path | None = None) -> ExportReport:
     """Write the shards for the whole index into `target` (replaced), return what was written.
 
     `weighting`: {"B": ..., "K1": ..., "boosts": {field: boost}}, the same the CLI uses.
+    `cache_file`: where the PostingTable of this export is kept for the next one (None: none).
     """
     tmp = target.with_name(target.name + ".tmp")
     if tmp.exists():
@@ -202,6 +292,7 @@ def export_browser_index(ix, target: Path, weighting: dict[str, Any]) -> ExportR
     digest = hashlib.sha256()
     with ix.searcher() as searcher:
         reader = searcher.reader()
+        stored = dict(reader.iter_docs())
         order = canonical_numbers(reader)
         number = {docnum: n for n, docnum in enumerate(order)}
         doc_count_all = len(order)
@@ -209,18 +300,18 @@ def export_browser_index(ix, target: Path, weighting: dict[str, Any]) -> ExportR
         min_codes = {f: min((c for c in codes[f] if c), default=0) for f in TEXT_FIELDS}
         # Codes relative to the field's smallest: within a field lengths vary less than across.
         relative = {f: [max(0, c - min_codes[f]) for c in codes[f]] for f in TEXT_FIELDS}
+        table = PostingTable([(stored[d]["display_date"], stored[d]["url"]) for d in order],
+                             [stored[d].get("content_hash") for d in order], relative, min_codes)
+        previous = PostingTable.load(cache_file) if cache_file is not None else None
+        if previous is None or not table.update(reader, number, {number[d]: stored[d] for d in order}, previous):
+            table.read_all(reader, number)
+        if cache_file is not None:
+            table.save(cache_file)
         by_key: dict[str, list[tuple[str, str, str, str]]] = {}
         posting_bytes = 0
-        for fieldname in TEXT_FIELDS:
-            for raw in reader.lexicon(fieldname):
-                text = raw.decode("utf-8")
-                postings, positions = _postings(reader, fieldname, text, relative[fieldname], number)
-                if not postings:  # every document holding it was deleted
-                    continue
-                encoded = encode_numbers([positions_count(positions)] + postings)
-                by_key.setdefault(bucket_key(text), []).append(
-                    (fieldname, text, encoded, encode_numbers(positions)))
-                posting_bytes += len(text) + len(encoded) + 6
+        for (fieldname, text), (encoded, poses) in table.ordered():
+            by_key.setdefault(bucket_key(text), []).append((fieldname, text, encoded, poses))
+            posting_bytes += len(text) + len(encoded) + 6
         term_shards = max(1, min(MAX_TERM_SHARDS, -(-posting_bytes // TARGET_TERM_SHARD_BYTES)))
         position_shards = min(MAX_POSITION_SHARDS, term_shards)
         terms: list[dict[str, dict[str, str]]] = [{} for _ in range(term_shards)]
@@ -239,7 +330,7 @@ def export_browser_index(ix, target: Path, weighting: dict[str, Any]) -> ExportR
         records: dict[int, list[Any]] = {}
         years: dict[int, int] = {}
         facets: dict[str, dict[str, list[int]]] = {}
-        for docnum, fields in reader.iter_docs():
+        for docnum, fields in stored.items():
             for name, values in (("outlet", [fields.get("outlet")]), ("labels", (fields.get("labels") or "").split(","))):
                 for value in values:
                     if value:
@@ -285,7 +376,7 @@ def export_browser_index(ix, target: Path, weighting: dict[str, Any]) -> ExportR
     if target.exists():
         shutil.rmtree(target)
     tmp.rename(target)
-    return ExportReport(term_shards, position_shards, doc_shards, total, len(records))
+    return ExportReport(term_shards, position_shards, doc_shards, total, len(records), table.reread)
 
 
 def _deltas(numbers: list[int]) -> list[int]:

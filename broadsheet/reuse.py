@@ -1,0 +1,146 @@
+"""Reusing the previous build's files whose inputs did not change, so an incremental rebuild
+renders only what a change touches.
+
+Each output file reused this way is recorded with a key: a digest of everything that shapes it
+(for an article page: the article's text, metadata and every value the plugins computed for it;
+the build's settings, theme, plugins and code are covered by the rebuild's cache key, which
+starts a fresh record when they change). When the previous build recorded the same key for the
+same file and that file is still in the previous version, the file is hard-linked from there
+instead of being rendered again: same bytes, same modification time. A key that cannot be
+computed (a value with no stable form) means the file is rendered, never that it goes stale.
+
+`invoke rebuild` turns this on with the REUSE_PREVIOUS setting; plain builds render everything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+#: The setting `invoke rebuild` passes: {"previous": folder, "record": previous record, "save": new record}.
+SETTING = "REUSE_PREVIOUS"
+#: Attributes of a Pelican content object that are not its own inputs (the whole settings and
+#: context: covered by the cache key, and far too large to digest for every page).
+_SKIP_ATTRS = {"settings", "_context"}
+
+
+def _is_content(value: Any) -> bool:
+    return hasattr(value, "source_path") and hasattr(value, "url") and hasattr(value, "metadata")
+
+
+def key_of(*parts: Any) -> str | None:
+    """A digest of `parts` through their `repr`, or None when one of them has no stable form.
+
+    A Pelican page among `parts` stands for its own attributes (everything the plugins attached
+    to it included; not the settings, which the cache key covers). Values inside show as their
+    `repr`: builtins, dates, dataclasses and Pelican's tags are exact; an object that would show
+    its memory address (another Pelican page kept inside a value, say) makes the key None, so
+    its file is rendered rather than trusted. Two equal inputs that print differently (dicts
+    filled in another order) only cost a render; different inputs never print the same."""
+    plain = [tuple((k, v) for k, v in sorted(vars(p).items()) if k not in _SKIP_ATTRS and not callable(v))
+             if _is_content(p) else p for p in parts]
+    try:
+        text = repr(plain)
+    except Exception:  # noqa: BLE001 -- a repr that fails is a value with no stable form
+        return None
+    if " at 0x" in text:
+        return None
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+class Reuse:
+    """The previous build's record and folder, and this build's record."""
+
+    def __init__(self, output: Path, previous: Path | None = None, record: Path | None = None,
+                 save: Path | None = None):
+        self.output = Path(output)
+        self.previous = Path(previous) if previous else None
+        self.save_to = Path(save) if save else None
+        self.old: dict[str, str] = {}
+        if record and self.previous:
+            try:
+                self.old = json.loads(Path(record).read_text(encoding="utf-8"))["files"]
+            except (OSError, ValueError, KeyError, TypeError):
+                self.old = {}
+        self.new: dict[str, str] = {}
+        self.reused = 0
+        self.rendered = 0
+
+    @classmethod
+    def from_settings(cls, output: Path, settings: dict[str, Any]) -> Reuse:
+        conf = settings.get(SETTING) or {}
+        return cls(output, conf.get("previous"), conf.get("record"), conf.get("save"))
+
+    @staticmethod
+    def counts(record: Path) -> dict[str, int]:
+        """How many files a saved record's build linked and wrote."""
+        try:
+            data = json.loads(Path(record).read_text(encoding="utf-8"))
+            return {"reused": int(data["reused"]), "rendered": int(data["rendered"])}
+        except (OSError, ValueError, KeyError, TypeError):
+            return {}
+
+    @property
+    def enabled(self) -> bool:
+        return self.save_to is not None
+
+    def take(self, rel: str, key: str | None) -> bool:
+        """Link `rel` from the previous build when it was made from the same `key`; record the key.
+        False means: write the file."""
+        if not self.enabled or key is None:
+            self.rendered += 1
+            return False
+        self.new[rel] = key
+        if self.old.get(rel) != key or self.previous is None:
+            self.rendered += 1
+            return False
+        source, dest = self.previous / rel, self.output / rel
+        if not source.is_file() or source.is_symlink():
+            self.rendered += 1
+            return False
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.unlink(missing_ok=True)
+        try:
+            os.link(source, dest)
+        except OSError:  # another file system: a copy keeps the bytes and the time
+            shutil.copy2(source, dest)
+        self.reused += 1
+        return True
+
+    def save(self) -> None:
+        if self.save_to is None:
+            return
+        self.save_to.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.save_to.with_name(self.save_to.name + ".tmp")
+        tmp.write_text(json.dumps({"files": self.new, "reused": self.reused, "rendered": self.rendered},
+                                  sort_keys=True), encoding="utf-8")
+        os.replace(tmp, self.save_to)
+
+
+#: The running build's Reuse, by the identity of its settings dict (plugins share that dict).
+_running: list[tuple[dict[str, Any], Reuse]] = []
+
+
+def start(settings: dict[str, Any], output: Path) -> Reuse:
+    """The Reuse of a build that is starting (called by the build's writer)."""
+    made = Reuse.from_settings(output, settings)
+    _running[:] = [(settings, made)]
+    return made
+
+
+def for_settings(settings: dict[str, Any]) -> Reuse | None:
+    """The running build's Reuse when reuse is on, for plugins that write their own files."""
+    return next((r for s, r in _running if s is settings and r.enabled), None)
+
+
+def finish(settings: dict[str, Any]) -> Reuse | None:
+    """Save the running build's record; returns its Reuse (None when reuse was off)."""
+    done = for_settings(settings)
+    _running.clear()
+    if done is not None:
+        done.save()
+    return done

@@ -1,0 +1,47 @@
+"""The keys that decide whether a file of the previous build can be reused."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from broadsheet.reuse import Reuse, key_of
+
+
+@dataclass
+class Item:
+    title: str
+    when: datetime
+    tags: list[str] = field(default_factory=list)
+
+
+WHEN = datetime(2016, 3, 20, 21, 30, 46, tzinfo=ZoneInfo("Asia/Tehran"))
+
+
+def test_equal_inputs_give_equal_keys_and_any_change_another():
+    base = key_of(Item("A", WHEN, ["x"]), {"k": 1})
+    assert base == key_of(Item("A", WHEN, ["x"]), {"k": 1})
+    variants = [Item("B", WHEN, ["x"]), Item("A", WHEN + timedelta(seconds=1), ["x"]), Item("A", WHEN, ["y"]),
+                Item("A", WHEN.astimezone(timezone.utc), ["x"])]
+    assert len({base} | {key_of(v, {"k": 1}) for v in variants}) == 1 + len(variants)
+    assert key_of(Item("A", WHEN, ["x"]), {"k": 2}) != base
+
+
+def test_a_value_without_a_stable_form_means_render():
+    assert key_of(object()) is None
+
+
+def test_take_links_only_what_the_previous_build_made_from_the_same_key(tmp_path):
+    previous, out, record = tmp_path / "previous", tmp_path / "out", tmp_path / "record.json"
+    (previous / "a").mkdir(parents=True)
+    (previous / "a" / "page.html").write_text("old page")
+    first = Reuse(previous, None, None, record)
+    assert not first.take("a/page.html", "k1")  # no record yet: render
+    first.save()
+    again = Reuse(out, previous, record, tmp_path / "next.json")
+    assert not again.take("a/page.html", "k2")  # another key: render
+    assert again.take("a/page.html", "k1")  # the record maps a/page.html to k1
+    assert (out / "a" / "page.html").read_text() == "old page"
+    assert (out / "a" / "page.html").stat().st_ino == (previous / "a" / "page.html").stat().st_ino
+    assert not again.take("missing.html", None)
