@@ -13,6 +13,7 @@ What the zip promises, and what `verify_zip` checks:
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import html
 import json
@@ -22,6 +23,7 @@ import pickle
 import posixpath
 import re
 import shutil
+import struct
 import tempfile
 import zipfile
 import zlib
@@ -190,13 +192,19 @@ def make_bag(site_dir: Path, info: dict[str, str], title: str) -> Path:
     return site_dir
 
 
-def write_reproducible_zip(folder: Path, zip_path: Path, root_name: str) -> int:
-    """Zip `folder` as `root_name/...`: sorted entries, fixed timestamps and modes. Returns the file count."""
+def write_reproducible_zip(folder: Path, zip_path: Path, root_name: str, previous: Path | None = None) -> int:
+    """Zip `folder` as `root_name/...`: sorted entries, fixed timestamps and modes. Returns the file count.
+
+    `previous`: a zip this function wrote before from a bag of the same name. A payload file whose
+    SHA-256 in the new manifest equals the old manifest's is copied from it still compressed
+    (compressing is most of a zip's time); the result is byte for byte the zip a fresh run writes."""
     folder = Path(folder)
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
     zip_path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(zip_path, "w") as zf:
+    with _RawCopies(previous, folder, root_name) as old, zipfile.ZipFile(zip_path, "w") as zf:
         for rel in files:
+            if old.copy(rel, zf):
+                continue
             entry = zipfile.ZipInfo(f"{root_name}/{rel}", date_time=ZIP_TIMESTAMP)
             entry.create_system = 3  # unix, so the mode below is honoured
             entry.external_attr = (0o100000 | FILE_MODE) << 16
@@ -204,6 +212,74 @@ def write_reproducible_zip(folder: Path, zip_path: Path, root_name: str) -> int:
             with open(folder / rel, "rb") as f:
                 zf.writestr(entry, f.read(), compresslevel=6)
     return len(files)
+
+
+class _RawCopies:
+    """Entries of a previous zip that can be copied as they are, compressed bytes and headers.
+
+    Python's zipfile has no call for this, so `copy` does what ZipFile.writestr does after
+    compressing: write the local header and data at the end, then record the entry for the
+    central directory. Only entries this module wrote are copied (no data descriptor, no
+    extra field), and only payload files whose bytes the two manifests say are equal."""
+
+    MANIFEST = "manifest-sha256.txt"
+    LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
+
+    def __init__(self, previous: Path | None, folder: Path, root_name: str):
+        self.zf: zipfile.ZipFile | None = None
+        self.same: set[str] = set()
+        self.root = root_name
+        if previous is None or not Path(previous).is_file():
+            return
+        try:
+            self.zf = zipfile.ZipFile(previous)
+            old = self._manifest(self.zf.read(f"{root_name}/{self.MANIFEST}").decode("utf-8"))
+            new = self._manifest((folder / self.MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+            self.close()
+            return
+        self.same = {path for path, digest in new.items() if old.get(path) == digest}
+
+    @staticmethod
+    def _manifest(text: str) -> dict[str, str]:
+        # Paths bagit had to percent-encode (holding %, CR or LF) are left out: never copied.
+        pairs = (line.split(None, 1) for line in text.splitlines() if line.strip())
+        return {path: digest for digest, path in pairs if "%" not in path}
+
+    def copy(self, rel: str, out: zipfile.ZipFile) -> bool:
+        if self.zf is None or rel not in self.same:
+            return False
+        try:
+            info = self.zf.getinfo(f"{self.root}/{rel}")
+        except KeyError:
+            return False
+        if info.flag_bits & 0x08 or info.extra or info.compress_type != zipfile.ZIP_DEFLATED:
+            return False
+        fp = self.zf.fp
+        fp.seek(info.header_offset)
+        header = fp.read(self.LOCAL_HEADER.size)
+        fields = self.LOCAL_HEADER.unpack(header)
+        if fields[0] != b"PK\x03\x04" or fields[10]:
+            return False
+        data = fp.read(fields[9] + info.compress_size)
+        copied = copy.copy(info)
+        copied.header_offset = out.fp.tell()
+        out.fp.write(header + data)
+        out.start_dir = out.fp.tell()
+        out.filelist.append(copied)
+        out.NameToInfo[copied.filename] = copied
+        return True
+
+    def close(self) -> None:
+        if self.zf is not None:
+            self.zf.close()
+            self.zf = None
+
+    def __enter__(self) -> _RawCopies:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def make_offline_zip(content: Path, zip_path: Path, cache_path: Path | None = None,
@@ -219,10 +295,12 @@ def make_offline_zip(content: Path, zip_path: Path, cache_path: Path | None = No
 
 
 def zip_offline_build(site_dir: Path, zip_path: Path, content: Path, settings: dict[str, Any],
-                      work_dir: Path | None = None, keep_bag: Path | None = None) -> ZipResult:
+                      work_dir: Path | None = None, keep_bag: Path | None = None,
+                      previous: Path | None = None) -> ZipResult:
     """Bag and zip a site already built with the offline settings, leaving `site_dir` as it is
     (the bag is made from hard links), so one build serves as both the site and the zip.
-    `keep_bag`: an empty folder where the bag is made and left, for `verify_made_zip`."""
+    `keep_bag`: an empty folder where the bag is made and left, for `verify_made_zip`;
+    `previous`: the zip this replaces, whose unchanged entries are copied (write_reproducible_zip)."""
     if work_dir is not None:
         Path(work_dir).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="broadsheet-zip-", dir=work_dir) as tmp:
@@ -230,14 +308,15 @@ def zip_offline_build(site_dir: Path, zip_path: Path, content: Path, settings: d
         bag_dir.parent.mkdir(parents=True, exist_ok=True)
         link = os.link if _same_device(Path(site_dir), bag_dir.parent) else shutil.copy2
         shutil.copytree(site_dir, bag_dir, copy_function=link)
-        return _bag_and_zip(bag_dir, Path(zip_path), Path(content), settings)
+        return _bag_and_zip(bag_dir, Path(zip_path), Path(content), settings, previous)
 
 
-def _bag_and_zip(bag_dir: Path, zip_path: Path, content: Path, settings: dict[str, Any]) -> ZipResult:
+def _bag_and_zip(bag_dir: Path, zip_path: Path, content: Path, settings: dict[str, Any],
+                 previous: Path | None = None) -> ZipResult:
     facts = corpus_facts(content)
     make_bag(bag_dir, bag_info(settings, facts), settings.get("SITENAME", "the archive"))
     staged = bag_dir.parent / "archive.zip"
-    count = write_reproducible_zip(bag_dir, staged, bag_dir.name)
+    count = write_reproducible_zip(bag_dir, staged, bag_dir.name, previous)
     digest = sha256_file(staged)
     size = staged.stat().st_size
     zip_path.parent.mkdir(parents=True, exist_ok=True)

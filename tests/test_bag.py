@@ -221,3 +221,43 @@ def test_verify_made_zip_checks_the_zip_against_the_bag_it_was_made_from(sample_
     result = bag.verify_made_zip(other, bag_dir, link_cache=cache)
     assert any("index.html differs from the bag's file" in e for e in result.errors)
     assert any("not a valid BagIt bag" in e for e in result.errors)
+
+
+def _zip_at_level(folder: Path, zip_path: Path, root: str, level: int) -> None:
+    """As write_reproducible_zip, at another compression level (other compressed bytes, same files)."""
+    with zipfile.ZipFile(zip_path, "w") as zf:
+        for rel in sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()):
+            entry = zipfile.ZipInfo(f"{root}/{rel}", date_time=bag.ZIP_TIMESTAMP)
+            entry.create_system = 3
+            entry.external_attr = (0o100000 | bag.FILE_MODE) << 16
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(entry, (folder / rel).read_bytes(), compresslevel=level)
+
+
+def test_unchanged_entries_are_copied_from_the_previous_zip(tmp_path):
+    site_dir = tmp_path / "archive"
+    (site_dir / "2016").mkdir(parents=True)
+    for n in range(5):
+        (site_dir / "2016" / f"page-{n}.html").write_text(f"<p>page {n} " + "text " * 200 + "</p>")
+    bag.make_bag(site_dir, {"Article-Count": "5"}, "Archive")
+    previous = tmp_path / "previous.zip"
+    _zip_at_level(site_dir, previous, "archive", 9)
+
+    (site_dir / "data" / "2016" / "page-3.html").write_text("<p>page 3, corrected</p>")
+    bag.OwnBag(str(site_dir)).save(manifests=True)
+    fresh, updated = tmp_path / "fresh.zip", tmp_path / "updated.zip"
+    bag.write_reproducible_zip(site_dir, fresh, "archive")
+    bag.write_reproducible_zip(site_dir, updated, "archive", previous=previous)
+
+    with zipfile.ZipFile(updated) as u, zipfile.ZipFile(fresh) as f, zipfile.ZipFile(previous) as p:
+        assert u.testzip() is None and u.namelist() == f.namelist()
+        assert all(u.read(n) == f.read(n) for n in f.namelist())
+        sizes = {i.filename: i.compress_size for i in u.infolist()}
+        # Unchanged pages came from the previous zip as they were (level 9 there, 6 when fresh)...
+        assert sizes["archive/data/2016/page-1.html"] == p.getinfo("archive/data/2016/page-1.html").compress_size
+        # ...the changed page and the tag files were compressed again.
+        assert sizes["archive/data/2016/page-3.html"] == f.getinfo("archive/data/2016/page-3.html").compress_size
+    # Copies of a zip written at this module's level give the fresh zip's very bytes.
+    again = tmp_path / "again.zip"
+    bag.write_reproducible_zip(site_dir, again, "archive", previous=fresh)
+    assert again.read_bytes() == fresh.read_bytes()
