@@ -111,22 +111,45 @@ class Verification:
 
 # -- building ------------------------------------------------------------------------------
 
-def corpus_facts(content: Path) -> CorpusFacts:
-    """Count the articles under `content/` and find their date range (drafts and hidden excluded)."""
+def corpus_facts(content: Path, cache_file: Path | None = None) -> CorpusFacts:
+    """Count the articles under `content/` and find their date range (drafts and hidden excluded).
+    `cache_file`: each file's finding by its size, modification time and inode, kept between
+    runs so that a rebuild reads again only the files that changed."""
+    known = _load_pickle(cache_file) if cache_file is not None else {}
+    seen: dict[str, tuple[tuple[int, int, int], str | None]] = {}
     dates = []
     for path in sorted(Path(content).rglob("*.md")):
-        if any(part.startswith(".") for part in path.relative_to(content).parts):
+        rel = path.relative_to(content)
+        if any(part.startswith(".") for part in rel.parts):
             continue
         try:
-            meta, _ = split_markdown_file(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError, UnicodeDecodeError):
-            continue  # Pelican reports unreadable files itself; they have no page
-        if str(meta.get("status", "published")).lower() in ("draft", "hidden", "skip"):
+            st = path.stat()
+        except OSError:
             continue
-        date = meta.get("date")
+        stamp = (st.st_size, st.st_mtime_ns, st.st_ino)
+        cached = known.get(rel.as_posix())
+        if cached is not None and cached[0] == stamp:
+            date = cached[1]
+        else:
+            date = _published_date(path)
+        seen[rel.as_posix()] = (stamp, date)
         if date is not None:
-            dates.append(str(date)[:10])
+            dates.append(date)
+    if cache_file is not None:
+        _save_pickle(cache_file, seen)
     return CorpusFacts(len(dates), min(dates, default=None), max(dates, default=None))
+
+
+def _published_date(path: Path) -> str | None:
+    """The day (YYYY-MM-DD, as written) of a published article; None for drafts and unreadable files."""
+    try:
+        meta, _ = split_markdown_file(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None  # Pelican reports unreadable files itself; they have no page
+    if str(meta.get("status", "published")).lower() in ("draft", "hidden", "skip"):
+        return None
+    date = meta.get("date")
+    return str(date)[:10] if date is not None else None
 
 
 def bag_info(settings: dict[str, Any], facts: CorpusFacts) -> dict[str, str]:
@@ -296,11 +319,12 @@ def make_offline_zip(content: Path, zip_path: Path, cache_path: Path | None = No
 
 def zip_offline_build(site_dir: Path, zip_path: Path, content: Path, settings: dict[str, Any],
                       work_dir: Path | None = None, keep_bag: Path | None = None,
-                      previous: Path | None = None) -> ZipResult:
+                      previous: Path | None = None, facts_cache: Path | None = None) -> ZipResult:
     """Bag and zip a site already built with the offline settings, leaving `site_dir` as it is
     (the bag is made from hard links), so one build serves as both the site and the zip.
     `keep_bag`: an empty folder where the bag is made and left, for `verify_made_zip`;
-    `previous`: the zip this replaces, whose unchanged entries are copied (write_reproducible_zip)."""
+    `previous`: the zip this replaces, whose unchanged entries are copied (write_reproducible_zip);
+    `facts_cache`: see corpus_facts."""
     if work_dir is not None:
         Path(work_dir).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="broadsheet-zip-", dir=work_dir) as tmp:
@@ -308,12 +332,12 @@ def zip_offline_build(site_dir: Path, zip_path: Path, content: Path, settings: d
         bag_dir.parent.mkdir(parents=True, exist_ok=True)
         link = os.link if _same_device(Path(site_dir), bag_dir.parent) else shutil.copy2
         shutil.copytree(site_dir, bag_dir, copy_function=link)
-        return _bag_and_zip(bag_dir, Path(zip_path), Path(content), settings, previous)
+        return _bag_and_zip(bag_dir, Path(zip_path), Path(content), settings, previous, facts_cache)
 
 
 def _bag_and_zip(bag_dir: Path, zip_path: Path, content: Path, settings: dict[str, Any],
-                 previous: Path | None = None) -> ZipResult:
-    facts = corpus_facts(content)
+                 previous: Path | None = None, facts_cache: Path | None = None) -> ZipResult:
+    facts = corpus_facts(content, facts_cache)
     make_bag(bag_dir, bag_info(settings, facts), settings.get("SITENAME", "the archive"))
     staged = bag_dir.parent / "archive.zip"
     count = write_reproducible_zip(bag_dir, staged, bag_dir.name, previous)

@@ -455,7 +455,7 @@ def _run(report: RebuildReport, steps: _Steps, state: Path, source: Path, conten
     def build_zip():
         if build_settings == "offline":
             return bag.zip_offline_build(staging, staged_zip, content, built, work_dir=tmp, keep_bag=kept_bag,
-                                         previous=zip_path)
+                                         previous=zip_path, facts_cache=state / "facts.pickle")
         cache = keyed_cache(state, "offline", common)
         try:
             return bag.make_offline_zip(content, staged_zip, cache_path=cache, work_dir=tmp,

@@ -261,3 +261,18 @@ def test_unchanged_entries_are_copied_from_the_previous_zip(tmp_path):
     again = tmp_path / "again.zip"
     bag.write_reproducible_zip(site_dir, again, "archive", previous=fresh)
     assert again.read_bytes() == fresh.read_bytes()
+
+
+def test_corpus_facts_kept_between_runs_follow_changed_files(sample_content, tmp_path):
+    content = tmp_path / "content"
+    shutil.copytree(sample_content, content)
+    cache = tmp_path / "facts.pickle"
+    first = bag.corpus_facts(content, cache)
+    assert first == bag.corpus_facts(content) and cache.is_file()
+    assert bag.corpus_facts(content, cache) == first  # from the cache
+    latest = max(content.rglob("*.md"), key=lambda p: read_markdown_file(p.read_text(encoding="utf-8")).date)
+    latest.write_text(latest.read_text(encoding="utf-8").replace("\nstatus: published", "")
+                      .replace("---\n", "---\nstatus: draft\n", 1), encoding="utf-8")
+    after = bag.corpus_facts(content, cache)
+    assert after == bag.corpus_facts(content)
+    assert after.article_count == first.article_count - 1
