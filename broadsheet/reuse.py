@@ -69,6 +69,7 @@ class Reuse:
         self.new: dict[str, str] = {}
         self.reused = 0
         self.rendered = 0
+        self._folders: set[Path] = set()
 
     @classmethod
     def from_settings(cls, output: Path, settings: dict[str, Any]) -> Reuse:
@@ -102,7 +103,9 @@ class Reuse:
         if not source.is_file() or source.is_symlink():
             self.rendered += 1
             return False
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        if dest.parent not in self._folders:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            self._folders.add(dest.parent)
         dest.unlink(missing_ok=True)
         try:
             os.link(source, dest)

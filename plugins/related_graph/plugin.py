@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import pickle
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -70,6 +72,7 @@ class RelatedGraph:
         self.settings = {name: settings.get(name, default) for name, default in DEFAULTS.items()}
         self.timezone = settings.get("SOURCE_TIMEZONE", "Asia/Tehran")
         self.network = None
+        self.key: str | None = None  # of the graph and the layout settings (broadsheet.reuse)
         self.stats: dict[str, Any] = {}
         self.contradictions: list[dict[str, Any]] = []
 
@@ -102,10 +105,16 @@ class RelatedGraph:
                                    "unresolved", None, video.title if video else None, video.url if video else None)
             related[r.lister].append(link)
         neighbourhood_max = int(self.settings["RELATED_GRAPH_NEIGHBOURHOOD_MAX_NODES"])
+        self.key = reusing.key_of(graph_json(g), neighbourhood_max,
+                                  self.settings["RELATED_GRAPH_FORCE_LAYOUT_MAX_NODES"])
+        known = self._known_neighbourhoods(generator.settings)
         for key, article in by_key.items():
             article.related = related[key]
             article.cited_by = sorted(cited_by[key].values(), key=lambda c: (c.date, c.title))
-            article.neighbourhood = neighbourhood(g, key, neighbourhood_max) if g.degree(key) else None
+            if key not in known:
+                known[key] = neighbourhood(g, key, neighbourhood_max) if g.degree(key) else None
+            article.neighbourhood = known[key]
+        self._keep_neighbourhoods(generator.settings, known)
         self.stats = {
             **resolved.stats(),
             "nodes": g.number_of_nodes(),
@@ -120,6 +129,33 @@ class RelatedGraph:
             "exports": {fmt: f"{self.settings['RELATED_GRAPH_DATA_DIR']}/graph.{fmt}"
                         for fmt in ("json", "gexf", "graphml")},
         }
+
+    # Each article's neighbourhood follows from the graph alone: with a content cache (a
+    # rebuild), they are kept in it with the graph's key and taken back while the graph stays.
+
+    def _neighbourhoods_file(self, settings) -> Path | None:
+        if not (settings.get("LOAD_CONTENT_CACHE") and settings.get("CACHE_PATH") and self.key):
+            return None
+        return Path(settings["CACHE_PATH"]) / "related_graph-neighbourhoods.pickle"
+
+    def _known_neighbourhoods(self, settings) -> dict[str, Any]:
+        path = self._neighbourhoods_file(settings)
+        try:
+            with open(path, "rb") as f:
+                key, known = pickle.load(f)
+            return known if key == self.key else {}
+        except (TypeError, OSError, ValueError, EOFError, pickle.UnpicklingError):
+            return {}
+
+    def _keep_neighbourhoods(self, settings, known: dict[str, Any]) -> None:
+        path = self._neighbourhoods_file(settings)
+        if path is None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as f:
+            pickle.dump((self.key, known), f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
 
     def _item(self, pelican_article) -> ArchiveItem:
         record = Article.from_metadata(pelican_article.metadata)
@@ -139,8 +175,7 @@ class RelatedGraph:
         # The exports and the layout follow from the graph alone: when it is the previous
         # build's, so are they (a rebuild links them instead of computing them again).
         reuse = reusing.for_settings(generator.settings)
-        key = reusing.key_of(graph_json(self.network), self.settings["RELATED_GRAPH_FORCE_LAYOUT_MAX_NODES"]) \
-            if reuse else None
+        key = self.key if reuse else None
         exports = [f"{data_dir}/graph.json", f"{data_dir}/graph.gexf", f"{data_dir}/graph.graphml", page_data_file]
         if not (reuse and all([reuse.take(rel, key) for rel in exports])):
             for rel in exports:  # never write through a link into the previous version
