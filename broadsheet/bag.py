@@ -19,7 +19,6 @@ import html
 import json
 import logging
 import os
-import pickle
 import posixpath
 import re
 import shutil
@@ -38,6 +37,7 @@ import lxml.html
 
 from broadsheet import __version__, site
 from broadsheet.article import split_markdown_file
+from broadsheet.reuse import keep, load_kept
 
 #: Every zip entry carries this timestamp (the earliest a zip can hold), so the build time never shows.
 ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
@@ -115,7 +115,7 @@ def corpus_facts(content: Path, cache_file: Path | None = None) -> CorpusFacts:
     """Count the articles under `content/` and find their date range (drafts and hidden excluded).
     `cache_file`: each file's finding by its size, modification time and inode, kept between
     runs so that a rebuild reads again only the files that changed."""
-    known = _load_pickle(cache_file) if cache_file is not None else {}
+    known = load_kept(cache_file, {})
     seen: dict[str, tuple[tuple[int, int, int], str | None]] = {}
     dates = []
     for path in sorted(Path(content).rglob("*.md")):
@@ -136,7 +136,7 @@ def corpus_facts(content: Path, cache_file: Path | None = None) -> CorpusFacts:
         if date is not None:
             dates.append(date)
     if cache_file is not None:
-        _save_pickle(cache_file, seen)
+        keep(cache_file, seen)
     return CorpusFacts(len(dates), min(dates, default=None), max(dates, default=None))
 
 
@@ -446,7 +446,7 @@ class LinkChecker:
             rel = os.path.relpath(folder, self.root).replace(os.sep, "/")
             self.dirs.update(posixpath.normpath(f"{rel}/{d}") for d in dirnames)
             self.files.update(posixpath.normpath(f"{rel}/{f}") for f in filenames)
-        cache = _load_pickle(cache_file) if cache_file is not None else {}
+        cache = load_kept(cache_file, {})
         kept: dict[str, PageLinks] = {}
         html_files = 0
         for rel in sorted(self.files):
@@ -464,7 +464,7 @@ class LinkChecker:
                 for url in css_urls(text):
                     self.check(rel, 0, "css url()", url, True)
         if cache_file is not None:
-            _save_pickle(cache_file, kept)
+            keep(cache_file, kept)
         return html_files
 
     def _page_links(self, page_rel: str, digest: bytes, links) -> PageLinks:
@@ -562,21 +562,6 @@ class PageLinks:
     targets: tuple[str, ...]
 
 
-def _load_pickle(path: Path) -> dict:
-    try:
-        with open(path, "rb") as f:
-            data = pickle.load(f)
-        return data if isinstance(data, dict) else {}
-    except (OSError, EOFError, ValueError, TypeError, AttributeError, pickle.UnpicklingError):
-        return {}
-
-
-def _save_pickle(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        pickle.dump(data, f, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, path)
 
 
 def article_pages(site_dir: Path, article_save_as: str) -> list[str]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import shutil
 from pathlib import Path
 from typing import Any
@@ -147,3 +148,25 @@ def finish(settings: dict[str, Any]) -> Reuse | None:
     if done is not None:
         done.save()
     return done
+
+
+def load_kept(path: Path | None, default: Any = None) -> Any:
+    """What `keep` saved at `path`, or `default` when there is nothing readable there (a cache
+    that cannot be read only means the work is done again)."""
+    if path is None:
+        return default
+    try:
+        with open(path, "rb") as f:
+            return pickle.load(f)
+    except (OSError, EOFError, ValueError, TypeError, AttributeError, ImportError, pickle.UnpicklingError):
+        return default
+
+
+def keep(path: Path, data: Any) -> None:
+    """Save `data` for a later build at `path`, atomically (a killed run leaves the old or the new)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        pickle.dump(data, f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)

@@ -235,12 +235,18 @@ def _change(path: Path, old: bytes, new: bytes):
     path.write_bytes(path.read_bytes().replace(old, new))
 
 
-def test_reingest_parses_only_changed_dumps(tmp_path, monkeypatch):
+def _ingested_twice(tmp_path, monkeypatch):
+    """The test dumps ingested, then again with nothing changed (which must parse nothing)."""
     src, content = _aged_copy(DUMPS, tmp_path / "raw"), tmp_path / "content"
     first = ingest(src, content)
     parsed = _parsed_files(monkeypatch)
     again = ingest(src, content)
     assert parsed == []
+    return src, content, first, again, parsed
+
+
+def test_reingest_parses_only_changed_dumps(tmp_path, monkeypatch):
+    src, content, first, again, parsed = _ingested_twice(tmp_path, monkeypatch)
     assert again.to_json() == {**first.to_json(), "summary": {**first.summary(), "written": 0,
                                                              "unchanged": first.summary()["accepted"]}}
     _change(src / "sig_bare.txt", b"S/SH", b"S/SH 12")
@@ -252,11 +258,7 @@ def test_reingest_parses_only_changed_dumps(tmp_path, monkeypatch):
 
 
 def test_rejected_dump_still_reported_when_not_parsed_again(tmp_path, monkeypatch):
-    src, content = _aged_copy(DUMPS, tmp_path / "raw"), tmp_path / "content"
-    first = ingest(src, content)
-    parsed = _parsed_files(monkeypatch)
-    again = ingest(src, content)
-    assert parsed == []
+    src, content, first, again, parsed = _ingested_twice(tmp_path, monkeypatch)
     assert again.rejected == first.rejected and len(again.rejected) == 6
     assert again.duplicates == first.duplicates and again.exit_status == EXIT_PROBLEMS
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import pickle
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -139,23 +137,13 @@ class RelatedGraph:
         return Path(settings["CACHE_PATH"]) / "related_graph-neighbourhoods.pickle"
 
     def _known_neighbourhoods(self, settings) -> dict[str, Any]:
-        path = self._neighbourhoods_file(settings)
-        try:
-            with open(path, "rb") as f:
-                key, known = pickle.load(f)
-            return known if key == self.key else {}
-        except (TypeError, OSError, ValueError, EOFError, pickle.UnpicklingError):
-            return {}
+        kept = reusing.load_kept(self._neighbourhoods_file(settings))
+        return dict(kept[1]) if isinstance(kept, tuple) and len(kept) == 2 and kept[0] == self.key else {}
 
     def _keep_neighbourhoods(self, settings, known: dict[str, Any]) -> None:
         path = self._neighbourhoods_file(settings)
-        if path is None:
-            return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as f:
-            pickle.dump((self.key, known), f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
+        if path is not None:
+            reusing.keep(path, (self.key, known))
 
     def _item(self, pelican_article) -> ArchiveItem:
         record = Article.from_metadata(pelican_article.metadata)

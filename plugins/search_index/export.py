@@ -28,14 +28,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import pickle
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from whoosh.util.numeric import byte_to_length, length_to_byte
+
+from broadsheet.reuse import keep, load_kept
 
 from .index import TEXT_FIELDS
 
@@ -243,21 +243,14 @@ class PostingTable:
         return sorted(self.terms.items(), key=lambda kv: (rank[kv[0][0]], kv[0][1].encode("utf-8")))
 
     def save(self, path: Path) -> None:
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as f:
-            pickle.dump((self.FORMAT, self.keys, self.hashes, self.codes, self.min_codes, self.terms,
-                         self.doc_terms), f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
+        keep(path, (self.FORMAT, self.keys, self.hashes, self.codes, self.min_codes, self.terms, self.doc_terms))
 
     @classmethod
     def load(cls, path: Path) -> PostingTable | None:
-        try:
-            with open(path, "rb") as f:
-                fmt, keys, hashes, codes, min_codes, terms, doc_terms = pickle.load(f)
-        except (OSError, ValueError, EOFError, pickle.UnpicklingError, TypeError):
+        kept = load_kept(path)
+        if not (isinstance(kept, tuple) and len(kept) == 7 and kept[0] == cls.FORMAT):
             return None
-        if fmt != cls.FORMAT:
-            return None
+        _, keys, hashes, codes, min_codes, terms, doc_terms = kept
         table = cls(keys, hashes, codes, min_codes)
         table.terms, table.doc_terms = terms, doc_terms
         return table
