@@ -11,13 +11,16 @@ changes (every commit adds and removes files in it).
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import heapq
 import logging
 import operator
 import os
 import re
 import time
+import zlib
 from dataclasses import asdict, dataclass
 from itertools import accumulate, compress
 from pathlib import Path
@@ -280,7 +283,8 @@ def top_hits(searcher, query, limit: int | None):
     if limit is None:
         return _top_hits_by_matcher(searcher, query, None)
     context = searcher.context()
-    scores = score_every_match(searcher, query, context)
+    with _collection_paused():
+        scores = score_every_match(searcher, query, context)
     if _sums_two_at_a_time(query):
         top = _best(scores, limit)
     else:
@@ -292,6 +296,22 @@ def top_hits(searcher, query, limit: int | None):
     results = Results(searcher, query, top)
     results.collector = _Matched(scores)
     return results
+
+
+@contextlib.contextmanager
+def _collection_paused():
+    """The cyclic garbage collector off while a query is scored: a phrase over most of the
+    corpus unpickles a list of positions per document, and the collections those lists set
+    off took nearly half of the unpickling time (the lists hold no cycles; they are freed
+    as usual when the query is done)."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 class _Matched:
@@ -509,13 +529,14 @@ def _bm25_norms(reader, fieldname: str, B: float, K1: float, avgfl: float) -> li
     return tables[key]
 
 
-def _read_postings(reader, fieldname: str, text: bytes, values: bool = False):
+def _read_postings(reader, fieldname: str, text: bytes, values: bool = False, blocks: list | None = None):
     """(document numbers, weights, values or None) of a term's postings in one segment,
-    a block at a time; None when they are not in Whoosh 3 blocks."""
-    matcher = reader.postings(fieldname, text)
-    if isinstance(matcher, matching.FilterMatcher) and reader.has_deletions():
-        matcher = matcher.child
-    if type(matcher) is not W3LeafMatcher or matcher._byteids:
+    a block at a time; None when they are not in Whoosh 3 blocks.
+
+    Values (positions) are unpickled only when asked for. A list given as `blocks` receives
+    each block's document numbers (deleted ones too) and inflated data, for `_gaps_of`."""
+    matcher = _block_matcher(reader, fieldname, text)
+    if matcher is None:
         return None
     ids: list[int] = []
     weights: list[float] = []
@@ -523,13 +544,22 @@ def _read_postings(reader, fieldname: str, text: bytes, values: bool = False):
     # The matcher's own block readers; document numbers are stored as gaps from the
     # previous one (`_read_ids` adds them up in a generator, a tenth of the reading time).
     while matcher.is_active():
-        matcher._read_data()
-        ids.extend(accumulate(matcher._data[0]))
-        matcher._read_weights()
-        weights.extend(matcher._weights)
         if values:
+            matcher._read_data()
             matcher._read_values()
             found.extend(matcher._values)
+            ids.extend(accumulate(matcher._data[0]))
+        elif blocks is not None:
+            data = _inflated(matcher)
+            _read_ids_and_weights(matcher, data)
+            block_ids = list(accumulate(matcher._data[0]))
+            blocks.append((block_ids, data))
+            ids.extend(block_ids)
+        else:
+            _read_ids_and_weights(matcher)
+            ids.extend(accumulate(matcher._data[0]))
+        matcher._read_weights()
+        weights.extend(matcher._weights)
         matcher._next_block()
     if reader.has_deletions():
         live = [not reader.is_deleted(d) for d in ids]
@@ -538,9 +568,132 @@ def _read_postings(reader, fieldname: str, text: bytes, values: bool = False):
     return ids, weights, found
 
 
+def _block_matcher(reader, fieldname: str, text: bytes) -> W3LeafMatcher | None:
+    """The term's Whoosh 3 posting reader, deleted documents included; None for another kind."""
+    matcher = reader.postings(fieldname, text)
+    if isinstance(matcher, matching.FilterMatcher) and reader.has_deletions():
+        matcher = matcher.child
+    if type(matcher) is not W3LeafMatcher or matcher._byteids:
+        return None
+    return matcher
+
+
+def _inflated(matcher: W3LeafMatcher) -> bytes:
+    """The current block's data, decompressed: what `_read_data` unpickles."""
+    data = matcher._postfile.get(matcher._dataoffset, matcher._nextoffset - matcher._dataoffset)
+    return zlib.decompress(data) if matcher._compression else data
+
+
+#: A Whoosh 3 posting block is the pickle (protocol 2) of (id gaps, weights, values), in that
+#: order. Protocol 2 writes each bytes value as a call of `_codecs.encode`, and unpickling
+#: those calls took nine tenths of the unpickling time (and more than zlib): a query
+#: that needs no positions cuts the pickle where the values begin (the MARK of their tuple,
+#: then the first call) and closes it with an empty tuple instead.
+_VALUES_START = b"(c_codecs\nencode\n"
+_NO_VALUES = b")\x87."  # EMPTY_TUPLE, TUPLE3, STOP
+#: Bytes inflated at a time while looking for the values: the gaps and weights of a full
+#: block (128 postings) take about 1.4 KB.
+_INFLATE_STEP = 2048
+
+
+def _read_ids_and_weights(matcher: W3LeafMatcher, data: bytes | None = None) -> None:
+    """Set the matcher's block data as `_read_data` does, but with an empty tuple of values
+    (the whole block is unpickled when the values do not start where expected). Without the
+    inflated `data`, only as much of the block as holds the gaps and weights is inflated."""
+    if data is not None:
+        head, at = data, data.find(_VALUES_START)
+    elif matcher._compression:
+        raw = matcher._postfile.get(matcher._dataoffset, matcher._nextoffset - matcher._dataoffset)
+        inflate = zlib.decompressobj()
+        head = inflate.decompress(raw, _INFLATE_STEP)
+        at = head.find(_VALUES_START)
+        while at < 0 and inflate.unconsumed_tail:
+            searched = max(0, len(head) - len(_VALUES_START))
+            head += inflate.decompress(inflate.unconsumed_tail, _INFLATE_STEP)
+            at = head.find(_VALUES_START, searched)
+    else:
+        head = _inflated(matcher)
+        at = head.find(_VALUES_START)
+    found = None
+    if at > 0:
+        try:
+            found = loads(head[:at] + _NO_VALUES)
+        except Exception:
+            found = None
+    if type(found) is tuple and len(found) == 3 and len(found[0]) == matcher._blocklength:
+        matcher._data = found
+    elif data is not None:
+        matcher._data = loads(data)
+    else:
+        matcher._read_data()
+
+
+#: How `formats.Positions.encode` stores a posting's positions: a 4-byte count, then the
+#: gaps between positions as a list pickled with protocol 2 (a 2-byte header, the list's
+#: opcodes, a final STOP).
+_PICKLE_HEADER, _PICKLE_STOP = b"\x80\x02", b"."
+
+
+#: The start of a posting's positions as a block's pickle holds them: the value's bytes
+#: (`_INT_SIZE` bytes of count, then the pickled list of gaps) are the argument of the
+#: `_codecs.encode` call, as text, which the pickle stores in UTF-8.
+_GAPS_START = (_PICKLE_HEADER + b"]q\x00").decode("latin-1").encode("utf-8")
+#: Each pickled list of gaps ends with a STOP, and the text is followed by a BINPUT (one
+#: byte of memo index) or a LONG_BINPUT (four): neither pair occurs inside a list whose
+#: gaps are all below 28,974 (a list with a larger one fails the checks of `_gaps_of`).
+_GAPS_ENDS = (_PICKLE_STOP + b"q", _PICKLE_STOP + b"r")
+
+
+def _gaps_of(blocks: list[tuple[list[int], bytes]], wanted: set[int], counts: list[float]) -> list[list[int]]:
+    """The position gaps of the postings of the `wanted` documents, in order (`counts`:
+    their weights, the number of positions of each).
+
+    Unpickling a block's values calls `_codecs.encode` once per posting, and unpickling
+    each value's list took as long again. Here the pickled lists are cut out of the
+    blocks' bytes where they start and end, and unpickled in one call as a list of lists;
+    if anything does not add up (the number of pieces, of lists, of gaps in each), the
+    values are unpickled as Whoosh does instead."""
+    lists: list[bytes] = []
+    for block_ids, data in blocks:
+        mask = list(map(wanted.__contains__, block_ids))
+        if not any(mask):
+            continue
+        at = data.find(_VALUES_START)
+        section = data[at:] if at > 0 else b""
+        # Every end becomes a start: the pieces alternate between what lies around the
+        # lists (the count, the pickle's own opcodes) and the lists.
+        for end in _GAPS_ENDS:
+            section = section.replace(end, _GAPS_START)
+        pieces = section.split(_GAPS_START)
+        if len(pieces) != 2 * len(block_ids) + 1:
+            return _position_gaps(_values_of(blocks, wanted))
+        lists.extend(compress(pieces[1::2], mask))
+    try:
+        text = b"".join([b"(]", b"]".join(lists), b"l", _PICKLE_STOP]).decode("utf-8")
+        gaps = loads(_PICKLE_HEADER + text.encode("latin-1"))
+    except Exception:
+        gaps = None
+    if type(gaps) is not list or len(gaps) != len(counts) or list(map(len, gaps)) != counts:
+        return _position_gaps(_values_of(blocks, wanted))
+    return gaps
+
+
+def _values_of(blocks: list[tuple[list[int], bytes]], wanted: set[int]) -> list[bytes]:
+    """The posting values of the `wanted` documents, in order, each block unpickled whole."""
+    found: list[bytes] = []
+    for block_ids, data in blocks:
+        mask = list(map(wanted.__contains__, block_ids))
+        if any(mask):
+            found.extend(compress(loads(data)[2], mask))
+    return found
+
+
 def _score_adjacent_phrase(node, searcher, context) -> dict[int, float] | None:
     """The documents where the words stand next to each other in order, scored as the sum
-    of the words' scores: what `_AdjacentMatcher` matches and scores."""
+    of the words' scores: what `_AdjacentMatcher` matches and scores.
+
+    The documents that have every word are found first from postings without positions;
+    positions are then read only for them."""
     fieldname = node.fieldname
     if node.slop != 1 or len(node.words) < 2 or fieldname not in searcher.schema \
             or type(searcher.schema[fieldname].format) is not formats.Positions:
@@ -551,20 +704,22 @@ def _score_adjacent_phrase(node, searcher, context) -> dict[int, float] | None:
         if text is None:
             return {}
         scorer = _bm25_scorer(searcher, context, fieldname, text)
-        postings = _read_postings(reader, fieldname, text, values=True) if scorer else None
+        blocks: list[tuple[list[int], bytes]] = []
+        postings = _read_postings(reader, fieldname, text, blocks=blocks) if scorer else None
         if postings is None:
             return None
-        words.append((scorer, postings))
-    first_ids = words[0][1][0]
-    in_all = set(first_ids).intersection(*(ids for _, (ids, _, _) in words[1:]))
+        words.append((blocks, scorer, postings))
+    first_ids = words[0][2][0]
+    in_all = set(first_ids).intersection(*(ids for _, _, (ids, _, _) in words[1:]))
+    if not in_all:
+        return {}
     common = first_ids if len(in_all) == len(first_ids) else \
         list(compress(first_ids, map(in_all.__contains__, first_ids)))
-    picked = [(scorer, *_postings_of(in_all, ids, weights, values))
-              for scorer, (ids, weights, values) in words]
+    picked = [(scorer, _weights_of(in_all, ids, weights), blocks) for blocks, scorer, (ids, weights, _) in words]
     # Each word's positions minus its place in the phrase: the phrase starts where they
     # agree (`initial=-k` also yields -k, never a position of the first word). Iterators all
     # the way, so that no Python code runs per document.
-    gaps = [_position_gaps(values) for _, _, values in picked]
+    gaps = [_gaps_of(blocks, in_all, weights) for _, weights, blocks in picked]
     starts = map(set, map(accumulate, gaps[0]))
     for k, word_gaps in enumerate(gaps[1:-1], 1):
         starts = map(set.intersection, starts, map(functools.partial(accumulate, initial=-k), word_gaps))
@@ -585,18 +740,11 @@ def _score_adjacent_phrase(node, searcher, context) -> dict[int, float] | None:
     return dict(zip(matched, scores))
 
 
-def _postings_of(docs: set[int], ids: list[int], weights: list[float], values: list[bytes]):
-    """The weights and values of the postings of `docs` (all of them, or some of `ids`)."""
+def _weights_of(docs: set[int], ids: list[int], weights: list[float]) -> list[float]:
+    """The weights of the postings of `docs` (all of them, or some of `ids`)."""
     if len(docs) == len(ids):
-        return weights, values
-    wanted = list(map(docs.__contains__, ids))
-    return list(compress(weights, wanted)), list(compress(values, wanted))
-
-
-#: How `formats.Positions.encode` stores a posting's positions: a 4-byte count, then the
-#: gaps between positions as a list pickled with protocol 2 (a 2-byte header, the list's
-#: opcodes, a final STOP).
-_PICKLE_HEADER, _PICKLE_STOP = b"\x80\x02", b"."
+        return weights
+    return list(compress(weights, map(docs.__contains__, ids)))
 
 
 def _position_gaps(values: list[bytes]) -> list[list[int]]:
