@@ -209,7 +209,7 @@ def no_symlinks(folder: Path) -> list[str]:
 def make_bag(site_dir: Path, info: dict[str, str], title: str) -> Path:
     """Turn `site_dir` into a bag in place: its files move under `data/`; adds the opening index.html."""
     site_dir = Path(site_dir)
-    bagit.make_bag(str(site_dir), bag_info=dict(info), processes=1, checksums=["sha256"])
+    bagit.make_bag(str(site_dir), bag_info=dict(info), processes=2, checksums=["sha256"])
     (site_dir / "index.html").write_text(ROOT_INDEX.format(title=html.escape(title, quote=False)), encoding="utf-8")
     OwnBag(str(site_dir)).save()  # the tag manifest now covers index.html too
     return site_dir
@@ -237,6 +237,17 @@ def write_reproducible_zip(folder: Path, zip_path: Path, root_name: str, previou
     return len(files)
 
 
+#: The payload manifest of Broadsheet's bags (SHA-256 only).
+MANIFEST = "manifest-sha256.txt"
+
+
+def manifest_digests(text: str) -> dict[str, str]:
+    """{path: SHA-256} from a manifest's text. Paths bagit had to percent-encode (holding %, CR
+    or LF) are left out, so whoever uses this falls back to comparing bytes for them."""
+    pairs = (line.split(None, 1) for line in text.splitlines() if line.strip())
+    return {path: digest for digest, path in pairs if "%" not in path}
+
+
 class _RawCopies:
     """Entries of a previous zip that can be copied as they are, compressed bytes and headers.
 
@@ -245,7 +256,6 @@ class _RawCopies:
     central directory. Only entries this module wrote are copied (no data descriptor, no
     extra field), and only payload files whose bytes the two manifests say are equal."""
 
-    MANIFEST = "manifest-sha256.txt"
     LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
 
     def __init__(self, previous: Path | None, folder: Path, root_name: str):
@@ -256,18 +266,12 @@ class _RawCopies:
             return
         try:
             self.zf = zipfile.ZipFile(previous)
-            old = self._manifest(self.zf.read(f"{root_name}/{self.MANIFEST}").decode("utf-8"))
-            new = self._manifest((folder / self.MANIFEST).read_text(encoding="utf-8"))
+            old = manifest_digests(self.zf.read(f"{root_name}/{MANIFEST}").decode("utf-8"))
+            new = manifest_digests((folder / MANIFEST).read_text(encoding="utf-8"))
         except (OSError, KeyError, ValueError, zipfile.BadZipFile):
             self.close()
             return
         self.same = {path for path, digest in new.items() if old.get(path) == digest}
-
-    @staticmethod
-    def _manifest(text: str) -> dict[str, str]:
-        # Paths bagit had to percent-encode (holding %, CR or LF) are left out: never copied.
-        pairs = (line.split(None, 1) for line in text.splitlines() if line.strip())
-        return {path: digest for digest, path in pairs if "%" not in path}
 
     def copy(self, rel: str, out: zipfile.ZipFile) -> bool:
         if self.zf is None or rel not in self.same:
@@ -670,9 +674,10 @@ def verify_zip(zip_path: Path, work_dir: Path | None = None) -> Verification:
 
 def verify_made_zip(zip_path: Path, bag_dir: Path, link_cache: Path | None = None) -> Verification:
     """What `invoke rebuild` checks of the zip it has just made from `bag_dir` (the folder it
-    zipped): the bag in that folder is valid (bagit), the zip holds exactly its files with
-    their bytes (each entry's CRC-32 against the file's, and every entry read back whole), and
-    the site inside passes verify_site. `verify_zip` checks a zip from anywhere by unpacking it."""
+    zipped): the bag in that folder is valid (bagit), the zip holds exactly its files, each
+    read back whole (so its CRC-32 is checked) with the SHA-256 the bag's manifest gives it
+    (tag files: the same bytes), and the site inside passes verify_site. `verify_zip` checks
+    a zip from anywhere by unpacking it."""
     bag_dir = Path(bag_dir)
     result = verify_bag_dir(bag_dir, own=True, link_cache=link_cache)
     try:
@@ -689,13 +694,20 @@ def verify_made_zip(zip_path: Path, bag_dir: Path, link_cache: Path | None = Non
                    for d, _, files in os.walk(bag_dir) for f in files}
         for name in sorted(on_disk ^ entries.keys())[:20]:
             result.errors.append(f"{zip_path}: {name} is {'missing from the zip' if name in on_disk else 'not in the bag'}")
+        try:
+            manifest = manifest_digests((bag_dir / MANIFEST).read_text(encoding="utf-8"))
+        except OSError:
+            manifest = {}
         for name in sorted(on_disk & entries.keys()):
-            with open(bag_dir / name, "rb") as f:
-                if zlib.crc32(f.read()) != entries[name].CRC:
-                    result.errors.append(f"{zip_path}: {name} differs from the bag's file")
-        bad = zf.testzip()
-        if bad is not None:
-            result.errors.append(f"{zip_path}: {bad} is corrupt (its data does not match its CRC-32)")
+            try:
+                data = zf.read(entries[name])
+            except (zipfile.BadZipFile, zlib.error, OSError) as exc:
+                result.errors.append(f"{zip_path}: {name} is corrupt ({exc})")
+                continue
+            same = hashlib.sha256(data).hexdigest() == manifest[name] if name in manifest else \
+                data == (bag_dir / name).read_bytes()
+            if not same:
+                result.errors.append(f"{zip_path}: {name} differs from the bag's file")
     return result
 
 

@@ -214,12 +214,15 @@ def test_verify_made_zip_checks_the_zip_against_the_bag_it_was_made_from(sample_
     assert any(f"missing: data/{target.relative_to(bag_dir / 'data').as_posix()}" in e or
                f"missing: {target.relative_to(bag_dir / 'data').as_posix()}" in e for e in result.errors)
 
-    # A zip whose entry differs from the bag's file.
+    # A zip whose entry differs from the bag's file, and a bag folder that no longer matches its manifest.
+    altered = tmp_path / "altered" / bag_dir.name
+    shutil.copytree(bag_dir, altered)
+    (altered / "data" / "index.html").write_bytes(b"<!DOCTYPE html><title>x</title><h1>changed</h1>")
     other = tmp_path / "other" / sample_zip.path.name
-    bag.write_reproducible_zip(bag_dir, other, bag_dir.name)
-    (bag_dir / "data" / "index.html").write_bytes(b"<!DOCTYPE html><title>x</title><h1>changed</h1>")
+    bag.write_reproducible_zip(altered, other, bag_dir.name)
     result = bag.verify_made_zip(other, bag_dir, link_cache=cache)
-    assert any("index.html differs from the bag's file" in e for e in result.errors)
+    assert any("data/index.html differs from the bag's file" in e for e in result.errors)
+    result = bag.verify_made_zip(sample_zip.path, altered, link_cache=cache)
     assert any("not a valid BagIt bag" in e for e in result.errors)
 
 
