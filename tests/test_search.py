@@ -116,6 +116,19 @@ def test_cli_finds(site, query, expected_title):
     assert total >= 1 and any(expected_title in h.title for h in hits), (query, [h.title for h in hits])
 
 
+def test_cli_prefix_matches_whole_words(site):
+    """`negotiat*` finds the articles with "negotiations" although the index holds "negoti";
+    a prefix still finds the words it begins, and their stems."""
+    hits, total, _ = search(site["output"], "negotiat*", 10)
+    _, words, _ = search(site["output"], "negotiations", 10)
+    assert total == words > 0
+    assert any("**Negotiations**" in h.snippet or "**negotiations**" in h.snippet for h in hits)
+    for prefix, word in [("ambush*", "ambushed"), ("negoti*", "negotiations"), ("destroy*", "destroyed")]:
+        _, total, _ = search(site["output"], prefix, 10)
+        _, words, _ = search(site["output"], word, 10)
+        assert total >= words > 0, prefix
+
+
 def test_cli_snippet_marks_matched_words_near_them(site):
     hits, _, _ = search(site["output"], '"quarantine harbour procedures"', 5)
     assert "**quarantine** **harbour** **procedures**" in hits[0].snippet
@@ -163,7 +176,8 @@ SHAPES = ["army", "syrian army", "syrian army forces", "army OR police", "idlib 
           '"syrian army"', '"the syrian army"', '"quarantine harbour procedures"', '"killed in" aleppo',
           'title:"ferry inspection"',
           "army NOT syrian", "army NOT syrian NOT aleppo", "syria^2 army", "(army OR police)^0.5 killed",
-          "insp*", "kill* aleppo", "title:aleppo", "year:2016 aleppo", "zanzibar", "xyzzyplugh army",
+          "insp*", "kill* aleppo", "negotiat*", "ambush* OR destroy*", "title:aleppo", "year:2016 aleppo",
+          "zanzibar", "xyzzyplugh army",
           '"xyzzyplugh army"', "NOT army", "army ANDNOT syrian", "الجيش"]
 
 
@@ -326,6 +340,23 @@ def test_one_pass_analyzer_is_the_whoosh_chain(site):
             assert tokens(fast) == tokens(chain), (text[:60], options)
 
 
+def test_js_prefix_terms_are_pythons():
+    """A prefix looks for the same beginnings and whole terms in both engines."""
+    words = ["negotiat", "Negotiations", "ambush", "destroy", "generat", "palmyr", "insp", "the", "a",
+             "toy", "hoping", "الجيش", "أحمد", "Café"]
+    script = ("const vm = require('vm'), fs = require('fs'); const ctx = vm.createContext({});"
+              "ctx.globalThis = ctx; vm.runInContext(fs.readFileSync(process.argv[1], 'utf8'), ctx);"
+              "const A = ctx.BroadsheetAnalysis, words = JSON.parse(process.argv[2]);"
+              "process.stdout.write(JSON.stringify({endings: A.PREFIX_ENDINGS,"
+              " terms: words.map((w) => A.prefixTerms(w))}));")
+    done = subprocess.run([NODE, "-e", script, str(JS_DIR / "search-analysis.js"), json.dumps(words)],
+                          capture_output=True, text=True, check=True, timeout=60)
+    js = json.loads(done.stdout)
+    assert tuple(js["endings"]) == analysis.PREFIX_ENDINGS
+    for word, terms in zip(words, js["terms"]):
+        assert (terms["beginnings"], terms["whole"]) == tuple(map(list, analysis.prefix_terms(word))), word
+
+
 def test_js_stop_words_are_whooshs():
     from whoosh.analysis.filters import STOP_WORDS
 
@@ -394,6 +425,15 @@ def test_positions_are_loaded_only_for_phrases(site):
     assert not [f for f in plain["shards"] if f.startswith("p/")]
     assert [f for f in phrase["shards"] if f.startswith("p/")]
     assert len([f for f in plain["shards"] if f.startswith("d/")]) <= 10
+
+
+def test_browser_prefixes_find_what_the_cli_finds(site):
+    queries = ["negotiat*", "ambush*", "negoti*", "destroy*", "kill* aleppo", "title:insp*"]
+    js = {r["query"]: r for r in node_run(site["output"], queries)["queries"]}
+    for q in queries:
+        hits, total, _ = search(site["output"], q, 10)
+        assert js[q]["total"] == total and total > 0, (q, js[q], total)
+        assert set(js[q]["urls"]) == {h.url for h in hits}, q
 
 
 def test_browser_ranking_matches_whoosh(site):
@@ -502,6 +542,22 @@ def test_browser_query_from_url(browser, root_url, query, expected):
     assert expected in results_text(page)
     assert "result" in page.inner_text("#search-status")
     assert page.locator("#search-results mark").count() >= 1
+    assert not errors
+    page.close()
+
+
+@pytest.mark.browser
+def test_browser_prefix_matches_whole_words(browser, http_root, site):
+    from urllib.parse import quote
+
+    page, errors = watched_page(browser)
+    counts = {}
+    for query in ("negotiations", "negotiat*"):
+        page.goto(f"{http_root}/search.html?q={quote(query)}")
+        page.wait_for_selector("#search-results li a")
+        counts[query] = int(page.inner_text("#search-status").split()[0])
+    assert counts["negotiat*"] == counts["negotiations"] == search(site["output"], "negotiat*", 10)[1]
+    assert "negotiations" in page.inner_text("#search-results mark").lower()
     assert not errors
     page.close()
 

@@ -90,6 +90,32 @@ def term_of(word: str) -> str | None:
     return stem_english(text)
 
 
+#: Endings put after a prefix to find the stems of the longer words it begins
+#: (`prefix_terms`): inflections and the suffixes the Porter stemmer removes or rewrites.
+#: search-analysis.js has the same list (a test compares them).
+PREFIX_ENDINGS = ("e", "s", "es", "ed", "ing", "ion", "ions", "or", "ors", "er", "ers", "y", "ies",
+                  "ied", "al", "ly", "ment", "ness", "ity", "ive", "ize", "ate", "ation", "ance",
+                  "ence", "able", "ible", "ous", "ism", "ist", "ful")
+
+
+def prefix_terms(text: str) -> tuple[list[str], list[str]]:
+    """What the prefix query `text*` looks for: (beginnings, whole terms).
+
+    The index holds stems ("negotiations" -> "negoti"), so a prefix matches the terms that
+    begin with it as typed (lower-cased, Arabic normalised) or with its stem, and the stems
+    of the longer words it begins ("negotiat" + "ion" -> "negoti"): `negotiat*` finds
+    "negotiations". Stop words and one-letter prefixes are neither stemmed nor extended (as
+    Whoosh analyses a prefix), and words in other scripts are never stemmed."""
+    word = text.lower()
+    if not word.isascii():
+        word = normalise_arabic(word)
+    if len(word) < MIN_TOKEN_LENGTH or word in STOP_WORDS:
+        return [word], []
+    beginnings = sorted({word, stem_english(word)})
+    whole = {stem_english(word + ending) for ending in PREFIX_ENDINGS}
+    return beginnings, sorted(t for t in whole if not t.startswith(tuple(beginnings)))
+
+
 class OnePassAnalyzer(Analyzer):
     """`reference_chain` in one loop. Calls the chain itself for the options the loop does not
     handle (keeping stop words, the original text, or the value as one token)."""

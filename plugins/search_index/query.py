@@ -29,13 +29,13 @@ from typing import Any
 
 from whoosh import collectors, formats, index as whoosh_index, matching, query as whoosh_query, scoring
 from whoosh.codec.whoosh3 import W3LeafMatcher
-from whoosh.qparser import MultifieldParser
+from whoosh.qparser import MultifieldParser, Plugin, PrefixPlugin, syntax
 from whoosh.query.spans import Span, SpanNear2
 from whoosh.qparser.dateparse import DateParserPlugin
 from whoosh.searching import Results
 from whoosh.system import _INT_SIZE
 
-from .analysis import TOKEN_PATTERN, term_of
+from .analysis import TOKEN_PATTERN, OnePassAnalyzer, prefix_terms, term_of
 from .index import INDEX_NAME, TEXT_FIELDS, index_path
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,51 @@ def make_parser(schema, weighting: dict[str, Any]) -> MultifieldParser:
     parser = MultifieldParser(list(TEXT_FIELDS), schema, fieldboosts=weighting["boosts"],
                               phraseclass=AdjacentPhrase)
     parser.add_plugin(DateParserPlugin())
+    parser.add_plugin(WordPrefixPlugin())
     return parser
+
+
+class WordPrefix(whoosh_query.Prefix):
+    """`word*` in a field of Broadsheet's analyser: the terms that `analysis.prefix_terms`
+    says it looks for (beginning with the word or with its stem, or stems of the longer
+    words it begins), in the index's order. Whoosh's Prefix matches the stem only, so
+    `negotiat*` found nothing in an index that holds "negoti"."""
+
+    def _btexts(self, ixreader):
+        beginnings, whole = prefix_terms(self.text)
+        found = set()
+        for beginning in beginnings:
+            found.update(ixreader.expand_prefix(self.fieldname, beginning))
+        to_bytes = ixreader.schema[self.fieldname].to_bytes
+        found.update(t for t in map(to_bytes, whole) if (self.fieldname, t) in ixreader)
+        return sorted(found)
+
+
+class WordPrefixPlugin(Plugin):
+    """Turns the prefixes Whoosh's wildcard plugin finds into `WordPrefix` queries, made
+    from the text as typed (Whoosh would hand the query class the stem only)."""
+
+    def filters(self, parser):
+        # After the wildcard plugin (50) makes the prefixes, before fields are assigned.
+        return [(self.word_prefixes, 60)]
+
+    def word_prefixes(self, parser, group):
+        for i, node in enumerate(group):
+            if type(node) is PrefixPlugin.PrefixNode:
+                group[i] = _WordPrefixNode(node.text)
+                group[i].__dict__.update(vars(node))
+            elif isinstance(node, syntax.GroupNode):
+                self.word_prefixes(parser, node)
+        return group
+
+
+class _WordPrefixNode(PrefixPlugin.PrefixNode):
+    def query(self, parser):
+        fieldname = self.fieldname or parser.fieldname
+        field = parser.schema[fieldname] if parser.schema and fieldname in parser.schema else None
+        if not isinstance(getattr(field, "analyzer", None), OnePassAnalyzer):
+            return super().query(parser)
+        return syntax.attach(WordPrefix(fieldname, self.text, boost=self.boost), self)
 
 
 class AdjacentPhrase(whoosh_query.Phrase):

@@ -145,6 +145,26 @@
     return stemEnglish(t);
   }
 
+  /* Endings put after a prefix to find the stems of the longer words it begins: the list
+   * of analysis.PREFIX_ENDINGS (a test compares them). */
+  var PREFIX_ENDINGS = ["e", "s", "es", "ed", "ing", "ion", "ions", "or", "ors", "er", "ers", "y", "ies",
+    "ied", "al", "ly", "ment", "ness", "ity", "ive", "ize", "ate", "ation", "ance",
+    "ence", "able", "ible", "ous", "ism", "ist", "ful"];
+
+  /* What a prefix* query looks for, as analysis.prefix_terms: {beginnings, whole}. Terms
+   * that begin with the prefix as typed or with its stem, and the stems of the longer words
+   * it begins ("negotiat" + "ion" -> "negoti"), since the index holds stems. */
+  function prefixTerms(text) {
+    var word = normaliseArabic(text.toLowerCase());
+    if (word.length < MIN_TOKEN_LENGTH || STOP_WORDS[word]) return { beginnings: [word], whole: [] };
+    var stem = stemEnglish(word), beginnings = stem === word ? [word] : [stem, word].sort(), whole = {};
+    PREFIX_ENDINGS.forEach(function (ending) {
+      var t = stemEnglish(word + ending);
+      if (!beginnings.some(function (b) { return t.indexOf(b) === 0; })) whole[t] = true;
+    });
+    return { beginnings: beginnings, whole: Object.keys(whole).sort() };
+  }
+
   // ---- Query syntax (the part of Whoosh's default syntax the browser understands):
   // words are ANDed; OR binds tighter than AND; NOT negates the next item; "quoted phrase";
   // word* for a prefix; title:word or body:word for one field; parentheses group.
@@ -199,8 +219,9 @@
     function leaf(kind, t) {
       var fields = t.field && FIELDS[t.field] ? [t.field] : null;
       if (kind === "prefix") {
-        var p = prefixTerm(t.text.replace(/\*+$/, ""));
-        return p ? { op: "prefix", prefix: p, fields: fields, raw: t.text } : null;
+        var text = t.text.replace(/\*+$/, ""), p = prefixTerm(text), looked = prefixTerms(text);
+        return p ? { op: "prefix", prefix: p, beginnings: looked.beginnings, whole: looked.whole,
+                     fields: fields, raw: t.text } : null;
       }
       var terms = analyse(t.text);
       if (!terms.length) return null;
@@ -223,7 +244,10 @@
     if (!node) return out;
     if (node.op === "not") return out;
     if (node.op === "term") out.terms[node.term] = true;
-    else if (node.op === "prefix") out.prefixes.push(node.prefix);
+    else if (node.op === "prefix") {
+      Array.prototype.push.apply(out.prefixes, node.beginnings);
+      node.whole.forEach(function (t) { out.terms[t] = true; });
+    }
     else if (node.terms) node.terms.forEach(function (t) { out.terms[t] = true; });
     (node.children || []).forEach(function (c) { positiveTerms(c, out); });
     return out;
@@ -252,6 +276,8 @@
     tokens: tokens,
     analyse: analyse,
     prefixTerm: prefixTerm,
+    prefixTerms: prefixTerms,
+    PREFIX_ENDINGS: PREFIX_ENDINGS.slice(),
     parseQuery: parseQuery,
     positiveTerms: positiveTerms,
     markText: markText,

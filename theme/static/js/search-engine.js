@@ -90,7 +90,7 @@
           throw new QueryError("a prefix search needs at least " + meta.keyLength +
                                " letters before the * (" + node.raw + ")");
         }
-        acc["t/" + shardOf(node.prefix)] = true;
+        node.beginnings.concat(node.whole).forEach(function (t) { acc["t/" + shardOf(t)] = true; });
       }
       (node.children || []).forEach(function (c) { shardsFor(c, acc); });
       if (node.child) shardsFor(node.child, acc);
@@ -192,10 +192,16 @@
       return out;
     }
 
-    function prefixIn(field, prefix) {
-      var shard = store.terms[shardOf(prefix)] || {}, terms = shard[field] || {}, maps = [];
-      Object.keys(terms).forEach(function (t) { if (t.indexOf(prefix) === 0) maps.push(termScores(field, t, 1)); });
-      return union(maps);
+    /* The terms a prefix node looks for (see BroadsheetAnalysis.prefixTerms), as Whoosh
+     * finds them: those beginning with one of its beginnings, and its whole terms. */
+    function prefixIn(field, node) {
+      var found = {};
+      function termsOf(t) { return (store.terms[shardOf(t)] || {})[field] || {}; }
+      node.beginnings.forEach(function (b) {
+        Object.keys(termsOf(b)).forEach(function (t) { if (t.indexOf(b) === 0) found[t] = true; });
+      });
+      node.whole.forEach(function (t) { if (termsOf(t)[t] !== undefined) found[t] = true; });
+      return union(Object.keys(found).sort().map(function (t) { return termScores(field, t, 1); }));
     }
 
     /* Map docnum -> score for a query tree (positive part; NOT handled by `and`). */
@@ -210,7 +216,7 @@
         case "phrase":
           return union(fieldsOf(node).map(function (f) { return phraseIn(f, node.terms, boostOf(node, f)); }));
         case "prefix":
-          return union(fieldsOf(node).map(function (f) { return prefixIn(f, node.prefix); }));
+          return union(fieldsOf(node).map(function (f) { return prefixIn(f, node); }));
         case "or":
           return union(node.children.map(evaluate));
         case "not":
