@@ -37,6 +37,7 @@ import yaml
 from slugify import slugify
 
 from broadsheet.article import Article, read_content_file, render_markdown_file
+from broadsheet.files import atomic_write, write_temporary
 from broadsheet.dumps import DEFAULT_TIMEZONE, Rejection, parse_dump
 from broadsheet.tables import Mapping, MappingError, is_mapping_file, is_table, mapping_for, parse_table
 
@@ -339,44 +340,6 @@ def assign_paths(records: list[Parsed]) -> dict[str, Parsed]:
 
 # -- writing -----------------------------------------------------------------------------
 
-def atomic_write(path: Path, text: str | bytes) -> None:
-    """Write through a temporary file beside `path` and a rename: readers see the old file
-    or the new one, never a part. The folder is made when the first open finds none."""
-    tmp = _write_temporary(path.with_name(f".{path.name}.{os.getpid()}.tmp"), text)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _write_temporary(tmp: Path, text: str | bytes) -> Path:
-    """Create `tmp` (and its folder when missing) holding `text` (as UTF-8); readable by the
-    owner only."""
-    data = text.encode("utf-8") if isinstance(text, str) else text
-    try:
-        fd = _create(tmp)
-    except FileNotFoundError:
-        tmp.parent.mkdir(parents=True, exist_ok=True)
-        fd = _create(tmp)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return tmp
-
-
-def _create(tmp: Path) -> int:
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
-    try:
-        return os.open(tmp, flags, 0o600)
-    except FileExistsError:  # left by a run that crashed, under the same process id
-        tmp.unlink()
-        return os.open(tmp, flags, 0o600)
-
-
 class _Stager:
     """Writes new articles' files under temporary names while later dumps are still being
     parsed: creating files is the slowest step of a first ingest, and it waits on the disk,
@@ -392,7 +355,7 @@ class _Stager:
     def stage(self, rec: Parsed) -> None:
         # the article's month folder: whatever its slug turns out to be, a rename gets it there
         tmp = self.content / rec.date.strftime("%Y/%m") / f".ingest-{os.getpid()}-{next(self._names)}.tmp"
-        self._staged[id(rec)] = (rec.data, self._pool.submit(_write_temporary, tmp, rec.data))
+        self._staged[id(rec)] = (rec.data, self._pool.submit(write_temporary, tmp, rec.data))
 
     def take(self, rec: Parsed) -> Path | None:
         """The staged file holding `rec.data`, for the caller to rename into place."""

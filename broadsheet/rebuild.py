@@ -35,7 +35,8 @@ from typing import Any, Callable
 import filelock
 
 from broadsheet import __version__, bag, reuse, site
-from broadsheet.ingest import atomic_write, ingest, write_report
+from broadsheet.files import atomic_write
+from broadsheet.ingest import ingest, write_report
 from broadsheet.tables import Mapping
 
 PROJECT = site.PROJECT

@@ -22,6 +22,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from broadsheet.files import atomic_write
+
 #: The setting `invoke rebuild` passes: {"previous": folder, "record": previous record, "save": new record}.
 SETTING = "REUSE_PREVIOUS"
 #: Attributes of a Pelican content object that are not its own inputs (the whole settings and
@@ -118,11 +120,8 @@ class Reuse:
     def save(self) -> None:
         if self.save_to is None:
             return
-        self.save_to.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.save_to.with_name(self.save_to.name + ".tmp")
-        tmp.write_text(json.dumps({"files": self.new, "reused": self.reused, "rendered": self.rendered},
-                                  sort_keys=True), encoding="utf-8")
-        os.replace(tmp, self.save_to)
+        atomic_write(self.save_to, json.dumps({"files": self.new, "reused": self.reused, "rendered": self.rendered},
+                                              sort_keys=True))
 
 
 #: The running build's Reuse, by the identity of its settings dict (plugins share that dict).
@@ -164,9 +163,4 @@ def load_kept(path: Path | None, default: Any = None) -> Any:
 
 def keep(path: Path, data: Any) -> None:
     """Save `data` for a later build at `path`, atomically (a killed run leaves the old or the new)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        pickle.dump(data, f, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, path)
+    atomic_write(Path(path), pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))

@@ -17,7 +17,7 @@ from typing import Any
 
 import networkx as nx
 
-from broadsheet.ingest import atomic_write
+from broadsheet.files import atomic_write
 from broadsheet.related import RelatedEntry
 
 from .resolve import ResolvedGraph, normalise_title

@@ -23,7 +23,7 @@ from pelican import signals
 
 from broadsheet import reuse as reusing
 from broadsheet.article import Article
-from broadsheet.ingest import atomic_write
+from broadsheet.files import atomic_write
 
 from .graph import (build_network, graph_json, neighbourhood, page_data,
                     page_layout, write_exports)

@@ -28,6 +28,8 @@ import re
 import time
 from pathlib import Path
 
+from broadsheet.files import atomic_write
+
 log = logging.getLogger(__name__)
 
 DEFAULTS = {
@@ -146,9 +148,7 @@ def documents_for(articles, index_folder: Path) -> list:
 
 def write_sources(articles, documents, index_folder: Path) -> None:
     stamps = {d.key: [source_stamp(a), d.content_hash] for a, d in zip(articles, documents)}
-    tmp = index_folder / (SOURCES_FILE + ".tmp")
-    tmp.write_text(json.dumps(stamps, ensure_ascii=False), encoding="utf-8")
-    tmp.replace(index_folder / SOURCES_FILE)
+    atomic_write(index_folder / SOURCES_FILE, json.dumps(stamps, ensure_ascii=False))
 
 
 def _html_to_text(fragment: str) -> str:

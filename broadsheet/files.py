@@ -1,0 +1,44 @@
+"""Writing files so that a reader, or a run killed midway, never sees half of one."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def atomic_write(path: Path, text: str | bytes) -> None:
+    """Write through a temporary file beside `path` and a rename: readers see the old file
+    or the new one, never a part. The folder is made when the first open finds none."""
+    tmp = write_temporary(path.with_name(f".{path.name}.{os.getpid()}.tmp"), text)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_temporary(tmp: Path, text: str | bytes) -> Path:
+    """Create `tmp` (and its folder when missing) holding `text` (as UTF-8); readable by the
+    owner only."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    try:
+        fd = _create(tmp)
+    except FileNotFoundError:
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        fd = _create(tmp)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def _create(tmp: Path) -> int:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    try:
+        return os.open(tmp, flags, 0o600)
+    except FileExistsError:  # left by a run that crashed, under the same process id
+        tmp.unlink()
+        return os.open(tmp, flags, 0o600)
