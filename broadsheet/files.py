@@ -18,8 +18,9 @@ def atomic_write(path: Path, text: str | bytes) -> None:
 
 
 def write_temporary(tmp: Path, text: str | bytes) -> Path:
-    """Create `tmp` (and its folder when missing) holding `text` (as UTF-8); readable by the
-    owner only."""
+    """Create `tmp` (and its folder when missing) holding `text` (as UTF-8), with the permissions
+    any new file gets (0666 less the umask): what is written here is published (site data, the
+    graph's files) or edited by the archivist, and a web server must be able to read it."""
     data = text.encode("utf-8") if isinstance(text, str) else text
     try:
         fd = _create(tmp)
@@ -38,7 +39,7 @@ def write_temporary(tmp: Path, text: str | bytes) -> Path:
 def _create(tmp: Path) -> int:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
     try:
-        return os.open(tmp, flags, 0o600)
+        return os.open(tmp, flags, 0o666)
     except FileExistsError:  # left by a run that crashed, under the same process id
         tmp.unlink()
-        return os.open(tmp, flags, 0o600)
+        return os.open(tmp, flags, 0o666)

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -93,6 +94,13 @@ def test_rebuild_publishes_a_verified_site_and_zip(project):
     assert saved["status"] == "ok" and saved["zip"]["sha256"] == report.zip["sha256"]
     assert (project.reports / "ingest.json").is_file()
     assert any(line.startswith("zip: ") for line in pipeline.summary_lines(report))
+
+
+def test_published_files_are_readable_by_a_web_server(project):
+    project.rebuild()
+    unreadable = [p.relative_to(project.output).as_posix() for p in project.output.rglob("*")
+                  if p.is_file() and not p.stat().st_mode & stat.S_IROTH]
+    assert os.umask(os.umask(0o022)) & stat.S_IROTH or not unreadable, unreadable
 
 
 def test_rebuilding_unchanged_input_changes_nothing(project):

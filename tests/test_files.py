@@ -1,0 +1,18 @@
+"""Files written atomically get the permissions any new file gets, so a web server can read them."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from broadsheet.files import atomic_write
+
+
+def test_atomic_write_gives_a_new_files_permissions(tmp_path):
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    atomic_write(tmp_path / "deep" / "atomic.json", "{}")
+    written = tmp_path / "deep" / "atomic.json"
+    assert written.read_text() == "{}"
+    assert stat.S_IMODE(written.stat().st_mode) == stat.S_IMODE(plain.stat().st_mode)
+    assert not [p for p in os.listdir(written.parent) if p.endswith(".tmp")]
