@@ -184,7 +184,8 @@ class OwnBag(bagit.Bag):
     """A bag this process has just made in a folder of its own. bagit guards every manifest path
     of a bag from elsewhere against pointing outside it through symbolic links, with one
     `realpath` per file: most of the time of opening a bag of 40,000 files. Here the paths were
-    written by bagit from the files it walked and `no_symlinks` checks the folder holds none, so
+    written by bagit from the files it walked and `verify_bag_dir` checks the folder holds no
+    symbolic link, so
     the guard is the same check on the path's text."""
 
     def _path_is_dangerous(self, path):
@@ -193,17 +194,24 @@ class OwnBag(bagit.Bag):
             os.path.expanduser(path))
 
 
-def no_symlinks(folder: Path) -> list[str]:
-    """The symbolic links under `folder` (a bag made by Broadsheet has none)."""
-    found, stack = [], [str(folder)]
+def walk(root: Path) -> tuple[dict[str, os.DirEntry], list[str]]:
+    """Every regular file under `root`, by its path with `/` (its DirEntry keeps the stat once
+    asked), and the symbolic links, which are not followed."""
+    files: dict[str, os.DirEntry] = {}
+    links: list[str] = []
+    stack = [""]
     while stack:
-        with os.scandir(stack.pop()) as entries:
+        rel = stack.pop()
+        with os.scandir(os.path.join(root, rel)) as entries:
             for entry in entries:
+                path = f"{rel}/{entry.name}" if rel else entry.name
                 if entry.is_symlink():
-                    found.append(os.path.relpath(entry.path, folder))
-                elif entry.is_dir():
-                    stack.append(entry.path)
-    return found
+                    links.append(path)
+                elif entry.is_dir(follow_symlinks=False):
+                    stack.append(path)
+                elif entry.is_file(follow_symlinks=False):
+                    files[path] = entry
+    return files, links
 
 
 def make_bag(site_dir: Path, info: dict[str, str], title: str) -> Path:
@@ -492,10 +500,6 @@ class LinkChecker:
             for line, where, url, is_asset in page_links(data):
                 self.check(page_rel, line, where, url, is_asset)
 
-    def check_html(self, page_rel: str) -> None:
-        for line, where, url, is_asset in page_links((self.root / page_rel).read_bytes()):
-            self.check(page_rel, line, where, url, is_asset)
-
     def check(self, page_rel: str, line: int, where: str, url: str, is_asset: bool) -> None:
         """`page_rel`: the page's path inside the site, with `/`."""
         counted, error, resolved = self._resolve(page_rel, line, where, url, is_asset)
@@ -566,8 +570,6 @@ class PageLinks:
     targets: tuple[str, ...]
 
 
-
-
 def article_pages(site_dir: Path, article_save_as: str) -> list[str]:
     """Article pages found by the ARTICLE_SAVE_AS pattern (`{date:%Y}/{date:%m}/{slug}.html` -> `*/*/*.html`)."""
     pattern = re.sub(r"\{[^}]*\}", "*", article_save_as)
@@ -628,7 +630,7 @@ def verify_bag_dir(bag_dir: Path, own: bool = False, link_cache: Path | None = N
     bag_dir = Path(bag_dir)
     result = Verification()
     if own:
-        links = no_symlinks(bag_dir)
+        links = walk(bag_dir)[1]
         if links:
             result.errors.append(f"the bag holds symbolic links: {', '.join(sorted(links)[:5])}")
             return result
@@ -690,8 +692,7 @@ def verify_made_zip(zip_path: Path, bag_dir: Path, link_cache: Path | None = Non
         entries = {i.filename[len(prefix):]: i for i in zf.infolist() if i.filename.startswith(prefix)}
         if len(entries) != len(zf.infolist()):
             result.errors.append(f"{zip_path}: entries outside the top-level folder {bag_dir.name}/")
-        on_disk = {os.path.relpath(os.path.join(d, f), bag_dir).replace(os.sep, "/")
-                   for d, _, files in os.walk(bag_dir) for f in files}
+        on_disk = walk(bag_dir)[0].keys()
         for name in sorted(on_disk ^ entries.keys())[:20]:
             result.errors.append(f"{zip_path}: {name} is {'missing from the zip' if name in on_disk else 'not in the bag'}")
         try:

@@ -274,32 +274,17 @@ class Placement:
         return dict(self.__dict__)
 
 
-def files_under(root: Path) -> dict[str, os.stat_result]:
-    """Every regular file under `root` (links not followed), by its path with `/`, with its stat."""
-    found: dict[str, os.stat_result] = {}
-    stack = [""]
-    while stack:
-        rel = stack.pop()
-        with os.scandir(os.path.join(root, rel)) as entries:
-            for entry in entries:
-                path = f"{rel}/{entry.name}" if rel else entry.name
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(path)
-                elif entry.is_file(follow_symlinks=False):
-                    found[path] = entry.stat(follow_symlinks=False)
-    return found
-
-
 def share_unchanged(staging: Path, previous: Path | None) -> Placement:
     """Replace every staged file whose bytes equal the previous version's by a hard link to it
     (so it keeps its modification time); count what changed. Files the build already linked
     from the previous version (see broadsheet.reuse) are recognised by their inode, unread."""
     placement = Placement(version="")
-    staged = files_under(staging)
-    before = files_under(previous) if previous is not None else {}
+    staged = bag.walk(staging)[0]
+    before = bag.walk(previous)[0] if previous is not None else {}
     placement.files = len(staged)
     for rel in sorted(staged):
-        st, old_st = staged[rel], before.get(rel)
+        st = staged[rel].stat(follow_symlinks=False)
+        old_st = before[rel].stat(follow_symlinks=False) if rel in before else None
         new, old = staging / rel, (previous / rel if previous is not None else None)
         if old_st is None or old is None:
             placement.added += 1

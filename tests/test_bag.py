@@ -279,3 +279,11 @@ def test_corpus_facts_kept_between_runs_follow_changed_files(sample_content, tmp
     after = bag.corpus_facts(content, cache)
     assert after == bag.corpus_facts(content)
     assert after.article_count == first.article_count - 1
+
+
+def test_a_bag_made_here_may_hold_no_symbolic_link(sample_zip, tmp_path):
+    bag_dir = unpack(sample_zip.path, tmp_path / "bag")
+    assert bag.verify_bag_dir(bag_dir, own=True).ok
+    (bag_dir / "data" / "elsewhere.html").symlink_to("/etc/hostname")
+    result = bag.verify_bag_dir(bag_dir, own=True)
+    assert result.errors == ["the bag holds symbolic links: data/elsewhere.html"]
