@@ -103,8 +103,11 @@ class RelatedGraph:
                                    "unresolved", None, video.title if video else None, video.url if video else None)
             related[r.lister].append(link)
         neighbourhood_max = int(self.settings["RELATED_GRAPH_NEIGHBOURHOOD_MAX_NODES"])
-        self.key = reusing.key_of(graph_json(g), neighbourhood_max,
-                                  self.settings["RELATED_GRAPH_FORCE_LAYOUT_MAX_NODES"])
+        # The graph's key serves only builds that keep a cache or reuse files (a rebuild): a
+        # plain build does not pay for digesting the whole graph.
+        if generator.settings.get("LOAD_CONTENT_CACHE") or generator.settings.get(reusing.SETTING):
+            self.key = reusing.key_of(graph_json(g), neighbourhood_max,
+                                      self.settings["RELATED_GRAPH_FORCE_LAYOUT_MAX_NODES"])
         known = self._known_neighbourhoods(generator.settings)
         for key, article in by_key.items():
             article.related = related[key]
