@@ -355,10 +355,18 @@ def _bag_and_zip(bag_dir: Path, zip_path: Path, content: Path, settings: dict[st
     count = write_reproducible_zip(bag_dir, staged, bag_dir.name, previous)
     digest = sha256_file(staged)
     size = staged.stat().st_size
-    zip_path.parent.mkdir(parents=True, exist_ok=True)
-    if not (zip_path.is_file() and sha256_file(zip_path) == digest):
-        move_into_place(staged, zip_path)
+    replace_if_changed(staged, zip_path, digest, size)
     return ZipResult(zip_path, digest, size, count, facts)
+
+
+def replace_if_changed(staged: Path, dest: Path, digest: str, size: int) -> bool:
+    """Put `staged` (SHA-256 `digest`, `size` bytes) at `dest` atomically, unless `dest` already
+    holds those bytes: an unchanged archive keeps its modification time. True when `dest` changed."""
+    if dest.is_file() and dest.stat().st_size == size and sha256_file(dest) == digest:
+        return False
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    move_into_place(staged, dest)
+    return True
 
 
 def _same_device(a: Path, b: Path) -> bool:

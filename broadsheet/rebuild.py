@@ -481,10 +481,7 @@ def _run(report: RebuildReport, steps: _Steps, state: Path, source: Path, conten
         rendering = reuse.Reuse.counts(pages_record)
         keep_pages_record(cache, pages_record, placement.version)
         report.output = {"path": str(output), **placement.to_json(), **rendering}
-        zip_changed = not (zip_path.is_file() and bag.sha256_file(zip_path) == made.sha256)
-        if zip_changed:
-            zip_path.parent.mkdir(parents=True, exist_ok=True)
-            bag.move_into_place(staged_zip, zip_path)
+        zip_changed = bag.replace_if_changed(staged_zip, zip_path, made.sha256, made.bytes)
         report.zip = {"path": str(zip_path), "sha256": made.sha256, "bytes": made.bytes, "files": made.files,
                       "changed": zip_changed}
 
