@@ -386,6 +386,7 @@ def _copy_replace(src: Path, dest: Path) -> None:
     os.close(fd)
     try:
         shutil.copyfile(src, tmp)
+        shutil.copymode(src, tmp)  # mkstemp's file is owner-only; the archive is for others too
         os.replace(tmp, dest)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
