@@ -214,13 +214,93 @@ def walk(root: Path) -> tuple[dict[str, os.DirEntry], list[str]]:
     return files, links
 
 
-def make_bag(site_dir: Path, info: dict[str, str], title: str) -> Path:
-    """Turn `site_dir` into a bag in place: its files move under `data/`; adds the opening index.html."""
-    site_dir = Path(site_dir)
-    bagit.make_bag(str(site_dir), bag_info=dict(info), processes=2, checksums=["sha256"])
-    (site_dir / "index.html").write_text(ROOT_INDEX.format(title=html.escape(title, quote=False)), encoding="utf-8")
-    OwnBag(str(site_dir)).save()  # the tag manifest now covers index.html too
-    return site_dir
+#: What bagit writes as bagit.txt (BagIt 0.97, the version bagit.make_bag writes).
+BAGIT_TXT = "BagIt-Version: 0.97\nTag-File-Character-Encoding: UTF-8\n"
+
+
+def make_bag(site_dir: Path, bag_dir: Path, info: dict[str, str], title: str,
+             digests_cache: Path | None = None) -> Path:
+    """Make `bag_dir` the bag of `site_dir`: its files hard-linked (copied across file systems)
+    under `data/`, the SHA-256 manifest, bag-info.txt with the Payload-Oxum, the opening
+    index.html and the tag manifest, as bagit.make_bag and Bag.save write them.
+
+    `bag_dir` may hold the bag of an earlier build: it is brought in step with `site_dir`
+    (files whose inode is already the site's stay). bagit hashes every file at every save;
+    here `digests_cache` keeps each file's SHA-256 with its inode, size and modification time,
+    so only files written since are read. Hard links share the inode and the time, and every
+    file Broadsheet writes is written anew (never in place), so an equal stat is equal bytes.
+    bagit writes the tag files (Bag.save) and validates the result (verify_bag_dir)."""
+    site_dir, bag_dir = Path(site_dir), Path(bag_dir)
+    payload = bag_dir / "data"
+    payload.mkdir(parents=True, exist_ok=True)
+    files = _sync_payload(site_dir, payload)
+    known = load_kept(digests_cache, {}) if digests_cache else {}
+    if not isinstance(known, dict):
+        known = {}
+    digests: dict[str, tuple] = {}
+    total = 0
+    for rel in sorted(files, key=_bagit_order):
+        st = files[rel].stat(follow_symlinks=False)
+        stamp = (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns)
+        old = known.get(rel)
+        digest = old[1] if old and old[0] == stamp else sha256_file(payload / rel)
+        digests[rel] = (stamp, digest)
+        total += st.st_size
+    lines = "".join(f"{d}  {bagit._encode_filename('data/' + rel)}\n" for rel, (_, d) in digests.items())
+    (bag_dir / MANIFEST).write_text(lines, encoding="utf-8")
+    (bag_dir / "bagit.txt").write_text(BAGIT_TXT, encoding="utf-8")
+    (bag_dir / "index.html").write_text(ROOT_INDEX.format(title=html.escape(title, quote=False)), encoding="utf-8")
+    (bag_dir / "bag-info.txt").write_text("", encoding="utf-8")
+    made = OwnBag(str(bag_dir))
+    made.info = {**info, "Payload-Oxum": f"{total}.{len(digests)}"}
+    made.save()  # bag-info.txt and the tag manifest, by bagit
+    if digests_cache:
+        keep(digests_cache, digests)
+    return bag_dir
+
+
+def _bagit_order(rel: str) -> list[tuple[int, str]]:
+    """bagit's manifest order (os.walk, names sorted): a folder's files, then its subfolders."""
+    parts = rel.split("/")
+    return [(1, p) for p in parts[:-1]] + [(0, parts[-1])]
+
+
+def _sync_payload(site_dir: Path, payload: Path) -> dict[str, os.DirEntry]:
+    """Make `payload` hold exactly the files of `site_dir`, as hard links where the file system
+    allows (copies elsewhere); a file already linked stays. Returns the payload's files."""
+    site_files, site_links = walk(site_dir)
+    present = walk(payload)[0] if any(payload.iterdir()) else {}
+    linkable = _same_device(site_dir, payload)
+    folders: set[str] = set()
+    for rel, entry in site_files.items():
+        there = present.get(rel)
+        if there is not None and linkable and there.inode() == entry.inode():
+            continue
+        parent = rel.rpartition("/")[0]
+        if parent and parent not in folders:
+            (payload / parent).mkdir(parents=True, exist_ok=True)
+            folders.add(parent)
+        dest = payload / rel
+        tmp = dest.with_name(f".{dest.name}.link")
+        tmp.unlink(missing_ok=True)
+        if linkable:
+            os.link(entry.path, tmp)
+        else:
+            shutil.copy2(entry.path, tmp)
+        os.replace(tmp, dest)
+    for rel in site_links:  # a site holds none; copied as copytree would, so verification sees the bytes
+        shutil.copy2(site_dir / rel, payload / rel)
+    gone = present.keys() - site_files.keys() - set(site_links)
+    for rel in gone:
+        (payload / rel).unlink(missing_ok=True)
+    for folder in sorted({rel.rpartition("/")[0] for rel in gone} - {""}, key=len, reverse=True):
+        while folder:
+            try:
+                (payload / folder).rmdir()  # only once empty
+            except OSError:
+                break
+            folder = folder.rpartition("/")[0]
+    return walk(payload)[0]
 
 
 def write_reproducible_zip(folder: Path, zip_path: Path, root_name: str, previous: Path | None = None) -> int:
@@ -230,7 +310,7 @@ def write_reproducible_zip(folder: Path, zip_path: Path, root_name: str, previou
     SHA-256 in the new manifest equals the old manifest's is copied from it still compressed
     (compressing is most of a zip's time); the result is byte for byte the zip a fresh run writes."""
     folder = Path(folder)
-    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    files = sorted(walk(folder)[0])
     zip_path.parent.mkdir(parents=True, exist_ok=True)
     with _RawCopies(previous, folder, root_name) as old, zipfile.ZipFile(zip_path, "w") as zf:
         for rel in files:
@@ -245,8 +325,9 @@ def write_reproducible_zip(folder: Path, zip_path: Path, root_name: str, previou
     return len(files)
 
 
-#: The payload manifest of Broadsheet's bags (SHA-256 only).
+#: The payload manifest of Broadsheet's bags (SHA-256 only), and the tag files' manifest.
 MANIFEST = "manifest-sha256.txt"
+TAG_MANIFEST = "tagmanifest-sha256.txt"
 
 
 def manifest_digests(text: str) -> dict[str, str]:
@@ -324,39 +405,35 @@ def make_offline_zip(content: Path, zip_path: Path, cache_path: Path | None = No
     if work_dir is not None:
         Path(work_dir).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="broadsheet-zip-", dir=work_dir) as tmp:
-        bag_dir = Path(tmp) / Path(zip_path).stem
-        settings = build_offline_site(Path(content), bag_dir, cache_path, extra_overrides)
-        return _bag_and_zip(bag_dir, Path(zip_path), Path(content), settings)
+        site_dir = Path(tmp) / "site"
+        settings = build_offline_site(Path(content), site_dir, cache_path, extra_overrides)
+        return zip_offline_build(site_dir, Path(zip_path), Path(content), settings, work_dir=Path(tmp))
 
 
 def zip_offline_build(site_dir: Path, zip_path: Path, content: Path, settings: dict[str, Any],
-                      work_dir: Path | None = None, keep_bag: Path | None = None,
-                      previous: Path | None = None, facts_cache: Path | None = None) -> ZipResult:
+                      work_dir: Path | None = None, bag_dir: Path | None = None,
+                      previous: Path | None = None, facts_cache: Path | None = None,
+                      digests_cache: Path | None = None) -> ZipResult:
     """Bag and zip a site already built with the offline settings, leaving `site_dir` as it is
     (the bag is made from hard links), so one build serves as both the site and the zip.
-    `keep_bag`: an empty folder where the bag is made and left, for `verify_made_zip`;
+    `bag_dir`: where the bag is made and left (for `verify_made_zip`, and for the next run to
+    bring up to date; its name is the zip's top folder), else a temporary folder;
     `previous`: the zip this replaces, whose unchanged entries are copied (write_reproducible_zip);
-    `facts_cache`: see corpus_facts."""
+    `facts_cache`: see corpus_facts; `digests_cache`: see make_bag."""
+    zip_path = Path(zip_path)
     if work_dir is not None:
         Path(work_dir).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="broadsheet-zip-", dir=work_dir) as tmp:
-        bag_dir = Path(keep_bag) / Path(zip_path).stem if keep_bag else Path(tmp) / Path(zip_path).stem
-        bag_dir.parent.mkdir(parents=True, exist_ok=True)
-        link = os.link if _same_device(Path(site_dir), bag_dir.parent) else shutil.copy2
-        shutil.copytree(site_dir, bag_dir, copy_function=link)
-        return _bag_and_zip(bag_dir, Path(zip_path), Path(content), settings, previous, facts_cache)
-
-
-def _bag_and_zip(bag_dir: Path, zip_path: Path, content: Path, settings: dict[str, Any],
-                 previous: Path | None = None, facts_cache: Path | None = None) -> ZipResult:
-    facts = corpus_facts(content, facts_cache)
-    make_bag(bag_dir, bag_info(settings, facts), settings.get("SITENAME", "the archive"))
-    staged = bag_dir.parent / "archive.zip"
-    count = write_reproducible_zip(bag_dir, staged, bag_dir.name, previous)
-    digest = sha256_file(staged)
-    size = staged.stat().st_size
-    replace_if_changed(staged, zip_path, digest, size)
-    return ZipResult(zip_path, digest, size, count, facts)
+        bag_dir = Path(bag_dir) if bag_dir else Path(tmp) / zip_path.stem
+        facts = corpus_facts(Path(content), facts_cache)
+        make_bag(site_dir, bag_dir, bag_info(settings, facts), settings.get("SITENAME", "the archive"),
+                 digests_cache)
+        staged = Path(tmp) / "archive.zip"
+        count = write_reproducible_zip(bag_dir, staged, bag_dir.name, previous)
+        digest = sha256_file(staged)
+        size = staged.stat().st_size
+        replace_if_changed(staged, zip_path, digest, size)
+        return ZipResult(zip_path, digest, size, count, facts)
 
 
 def replace_if_changed(staged: Path, dest: Path, digest: str, size: int) -> bool:
@@ -394,11 +471,8 @@ def _copy_replace(src: Path, dest: Path) -> None:
 
 
 def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 # -- verifying -----------------------------------------------------------------------------
@@ -633,9 +707,12 @@ def verify_site(site_dir: Path, expected_articles: int | None = None, siteurl: s
     return result
 
 
-def verify_bag_dir(bag_dir: Path, own: bool = False, link_cache: Path | None = None) -> Verification:
-    """Validate the bag (bagit, checksums included), then the links and articles of its payload.
-    `own`: a bag this process made (see OwnBag); `link_cache`: see LinkChecker.check_all."""
+def verify_bag_dir(bag_dir: Path, own: bool = False, link_cache: Path | None = None,
+                   checksums: bool = True) -> Verification:
+    """Validate the bag (bagit), then the links and articles of its payload.
+    `own`: a bag this process made (see OwnBag); `link_cache`: see LinkChecker.check_all;
+    `checksums=False`: bagit checks all but the files' checksums (structure, Payload-Oxum, every
+    file in a manifest and every manifest entry a file), for a caller that checks those itself."""
     bag_dir = Path(bag_dir)
     result = Verification()
     if own:
@@ -645,7 +722,7 @@ def verify_bag_dir(bag_dir: Path, own: bool = False, link_cache: Path | None = N
             return result
     try:
         bag = (OwnBag if own else bagit.Bag)(str(bag_dir))
-        bag.validate(processes=2 if own else 1)
+        bag.validate(processes=2 if own else 1, completeness_only=not checksums)
     except (bagit.BagError, OSError) as exc:
         result.errors.append(f"not a valid BagIt bag: {exc}")
         return result
@@ -685,12 +762,14 @@ def verify_zip(zip_path: Path, work_dir: Path | None = None) -> Verification:
 
 def verify_made_zip(zip_path: Path, bag_dir: Path, link_cache: Path | None = None) -> Verification:
     """What `invoke rebuild` checks of the zip it has just made from `bag_dir` (the folder it
-    zipped): the bag in that folder is valid (bagit), the zip holds exactly its files, each
-    read back whole (so its CRC-32 is checked) with the SHA-256 the bag's manifest gives it
-    (tag files: the same bytes), and the site inside passes verify_site. `verify_zip` checks
-    a zip from anywhere by unpacking it."""
+    zipped): bagit finds that folder a complete bag (structure, Payload-Oxum, manifests and
+    files one to one), the zip holds exactly its files, each read back whole (so its CRC-32 is
+    checked) with the SHA-256 the bag's manifest or tag manifest gives it (the tag manifest
+    itself: the folder's bytes), and the site inside passes verify_site. Every checksum is thus
+    checked once, on the zip itself rather than on the folder. `verify_zip` checks a zip from
+    anywhere by unpacking it and validating with bagit alone."""
     bag_dir = Path(bag_dir)
-    result = verify_bag_dir(bag_dir, own=True, link_cache=link_cache)
+    result = verify_bag_dir(bag_dir, own=True, link_cache=link_cache, checksums=False)
     try:
         zf = zipfile.ZipFile(zip_path)
     except (OSError, zipfile.BadZipFile) as exc:
@@ -704,10 +783,12 @@ def verify_made_zip(zip_path: Path, bag_dir: Path, link_cache: Path | None = Non
         on_disk = walk(bag_dir)[0].keys()
         for name in sorted(on_disk ^ entries.keys())[:20]:
             result.errors.append(f"{zip_path}: {name} is {'missing from the zip' if name in on_disk else 'not in the bag'}")
-        try:
-            manifest = manifest_digests((bag_dir / MANIFEST).read_text(encoding="utf-8"))
-        except OSError:
-            manifest = {}
+        manifest: dict[str, str] = {}
+        for name in (TAG_MANIFEST, MANIFEST):
+            try:
+                manifest.update(manifest_digests((bag_dir / name).read_text(encoding="utf-8")))
+            except OSError:
+                pass
         for name in sorted(on_disk & entries.keys()):
             try:
                 data = zf.read(entries[name])

@@ -436,12 +436,18 @@ def _run(report: RebuildReport, steps: _Steps, state: Path, source: Path, conten
     built = steps.run("build", build_site)
 
     staged_zip = tmp / "zip" / zip_path.name
-    kept_bag = tmp / "bag"  # the folder the zip is made from, checked by verify() below
+    # The folder the zip is made from, checked by verify() below and kept, so the next run only
+    # brings it up to date (see bag.make_bag).
+    kept_bag = state / "bag" / zip_path.stem
 
     def build_zip():
         if build_settings == "offline":
-            return bag.zip_offline_build(staging, staged_zip, content, built, work_dir=tmp, keep_bag=kept_bag,
-                                         previous=zip_path, facts_cache=state / "facts.pickle")
+            for other in (state / "bag").glob("*"):  # the bag of a zip named otherwise before
+                if other.name != kept_bag.name:
+                    shutil.rmtree(other, ignore_errors=True)
+            return bag.zip_offline_build(staging, staged_zip, content, built, work_dir=tmp, bag_dir=kept_bag,
+                                         previous=zip_path, facts_cache=state / "facts.pickle",
+                                         digests_cache=state / "digests.pickle")
         cache = keyed_cache(state, "offline", common)
         try:
             return bag.make_offline_zip(content, staged_zip, cache_path=cache, work_dir=tmp,
@@ -456,7 +462,7 @@ def _run(report: RebuildReport, steps: _Steps, state: Path, source: Path, conten
         # The offline build is both outputs: the zip's payload is that very site, checked once,
         # in the bag the zip was made from; pages unchanged since the last check are not re-read.
         if build_settings == "offline":
-            zipped = bag.verify_made_zip(staged_zip, kept_bag / zip_path.stem, link_cache=state / "links.pickle")
+            zipped = bag.verify_made_zip(staged_zip, kept_bag, link_cache=state / "links.pickle")
             served = zipped
         else:
             zipped = bag.verify_zip(staged_zip, work_dir=tmp)

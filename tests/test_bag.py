@@ -237,17 +237,28 @@ def _zip_at_level(folder: Path, zip_path: Path, root: str, level: int) -> None:
             zf.writestr(entry, (folder / rel).read_bytes(), compresslevel=level)
 
 
-def test_unchanged_entries_are_copied_from_the_previous_zip(tmp_path):
-    site_dir = tmp_path / "archive"
-    (site_dir / "2016").mkdir(parents=True)
+def _small_site(root: Path) -> Path:
+    (root / "2016").mkdir(parents=True)
     for n in range(5):
-        (site_dir / "2016" / f"page-{n}.html").write_text(f"<p>page {n} " + "text " * 200 + "</p>")
-    bag.make_bag(site_dir, {"Article-Count": "5"}, "Archive")
+        (root / "2016" / f"page-{n}.html").write_text(f"<p>page {n} " + "text " * 200 + "</p>")
+    (root / "index.html").write_text("<p>home</p>")
+    return root
+
+
+def _rewrite(path: Path, text: str) -> None:
+    """Replace a file as every Broadsheet writer does: a new file, never the old one overwritten."""
+    path.unlink()
+    path.write_text(text)
+
+
+def test_unchanged_entries_are_copied_from_the_previous_zip(tmp_path):
+    source = _small_site(tmp_path / "site")
+    site_dir = bag.make_bag(source, tmp_path / "archive", {"Article-Count": "5"}, "Archive")
     previous = tmp_path / "previous.zip"
     _zip_at_level(site_dir, previous, "archive", 9)
 
-    (site_dir / "data" / "2016" / "page-3.html").write_text("<p>page 3, corrected</p>")
-    bag.OwnBag(str(site_dir)).save(manifests=True)
+    _rewrite(source / "2016" / "page-3.html", "<p>page 3, corrected</p>")
+    bag.make_bag(source, site_dir, {"Article-Count": "5"}, "Archive")
     fresh, updated = tmp_path / "fresh.zip", tmp_path / "updated.zip"
     bag.write_reproducible_zip(site_dir, fresh, "archive")
     bag.write_reproducible_zip(site_dir, updated, "archive", previous=previous)
@@ -264,6 +275,48 @@ def test_unchanged_entries_are_copied_from_the_previous_zip(tmp_path):
     again = tmp_path / "again.zip"
     bag.write_reproducible_zip(site_dir, again, "archive", previous=fresh)
     assert again.read_bytes() == fresh.read_bytes()
+
+
+def test_a_kept_bag_brought_up_to_date_equals_a_fresh_one(tmp_path):
+    """make_bag on an earlier bag of the site: changed, added and removed files, digests kept
+    for unchanged files only, and the very tag files and manifest a fresh bag has."""
+    source = _small_site(tmp_path / "site")
+    digests = tmp_path / "digests.pickle"
+    kept = bag.make_bag(source, tmp_path / "kept" / "archive", {"Article-Count": "5"}, "Archive", digests)
+    assert bagit.Bag(str(kept)).validate()
+    linked = (kept / "data" / "2016" / "page-1.html").stat().st_ino
+    assert linked == (source / "2016" / "page-1.html").stat().st_ino  # hard links, not copies
+
+    _rewrite(source / "2016" / "page-3.html", "<p>page 3, corrected</p>")
+    (source / "2016" / "page-4.html").unlink()
+    (source / "2017").mkdir()
+    (source / "2017" / "new.html").write_text("<p>new</p>")
+    shutil.rmtree(source / "2016")  # a whole folder gone: its payload folder goes too
+    (source / "2016").mkdir()
+    for n in (0, 1):
+        (source / "2016" / f"page-{n}.html").write_text(f"<p>page {n} again</p>")
+    kept = bag.make_bag(source, kept, {"Article-Count": "3"}, "Archive", digests)
+    fresh = bag.make_bag(source, tmp_path / "fresh" / "archive", {"Article-Count": "3"}, "Archive")
+    assert bagit.Bag(str(kept)).validate()
+    assert sorted(p.relative_to(kept).as_posix() for p in kept.rglob("*")) == \
+        sorted(p.relative_to(fresh).as_posix() for p in fresh.rglob("*"))
+    assert not (kept / "data" / "2016" / "page-3.html").exists()
+    for name in ("manifest-sha256.txt", "tagmanifest-sha256.txt", "bag-info.txt", "bagit.txt", "index.html"):
+        assert (kept / name).read_bytes() == (fresh / name).read_bytes(), name
+    assert "Payload-Oxum: " in (kept / "bag-info.txt").read_text()
+
+
+def test_manifest_order_and_format_are_bagits(tmp_path):
+    """The manifest make_bag writes is the one bagit.make_bag writes for the same folder."""
+    source = _small_site(tmp_path / "site")
+    (source / "2016" / "sub").mkdir()
+    (source / "2016" / "sub" / "a.html").write_text("a")
+    (source / "2016-b.html").write_text("b")
+    ours = bag.make_bag(source, tmp_path / "ours", {"Article-Count": "5"}, "Archive")
+    theirs = tmp_path / "theirs"
+    shutil.copytree(source, theirs)
+    bagit.make_bag(str(theirs), bag_info={"Article-Count": "5"}, checksums=["sha256"])
+    assert (ours / "manifest-sha256.txt").read_text() == (theirs / "manifest-sha256.txt").read_text()
 
 
 def test_corpus_facts_kept_between_runs_follow_changed_files(sample_content, tmp_path):
