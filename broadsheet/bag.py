@@ -13,6 +13,7 @@ What the zip promises, and what `verify_zip` checks:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import html
@@ -214,6 +215,9 @@ def walk(root: Path) -> tuple[dict[str, os.DirEntry], list[str]]:
     return files, links
 
 
+#: The payload manifest of Broadsheet's bags (SHA-256 only), and the tag files' manifest.
+MANIFEST = "manifest-sha256.txt"
+TAG_MANIFEST = "tagmanifest-sha256.txt"
 #: What bagit writes as bagit.txt (BagIt 0.97, the version bagit.make_bag writes).
 BAGIT_TXT = "BagIt-Version: 0.97\nTag-File-Character-Encoding: UTF-8\n"
 
@@ -229,7 +233,8 @@ def make_bag(site_dir: Path, bag_dir: Path, info: dict[str, str], title: str,
     here `digests_cache` keeps each file's SHA-256 with its inode, size and modification time,
     so only files written since are read. Hard links share the inode and the time, and every
     file Broadsheet writes is written anew (never in place), so an equal stat is equal bytes.
-    bagit writes the tag files (Bag.save) and validates the result (verify_bag_dir)."""
+    bagit writes the tag files and validates the result (verify_bag_dir); its writers need the
+    tag files' folder as the working directory's relative names."""
     site_dir, bag_dir = Path(site_dir), Path(bag_dir)
     payload = bag_dir / "data"
     payload.mkdir(parents=True, exist_ok=True)
@@ -250,10 +255,16 @@ def make_bag(site_dir: Path, bag_dir: Path, info: dict[str, str], title: str,
     (bag_dir / MANIFEST).write_text(lines, encoding="utf-8")
     (bag_dir / "bagit.txt").write_text(BAGIT_TXT, encoding="utf-8")
     (bag_dir / "index.html").write_text(ROOT_INDEX.format(title=html.escape(title, quote=False)), encoding="utf-8")
-    (bag_dir / "bag-info.txt").write_text("", encoding="utf-8")
-    made = OwnBag(str(bag_dir))
-    made.info = {**info, "Payload-Oxum": f"{total}.{len(digests)}"}
-    made.save()  # bag-info.txt and the tag manifest, by bagit
+    # bagit's own writers of bag-info.txt and the tag manifest, the ones Bag.save calls: Bag.save
+    # would first open the bag and after read every manifest back (seconds at 40,000 files).
+    bagit._make_tag_file(str(bag_dir / "bag-info.txt"), {**info, "Payload-Oxum": f"{total}.{len(digests)}"})
+    where = bag_dir.absolute()
+    with contextlib.chdir(where):
+        bagit._make_tagmanifest_file("sha256", str(where), encoding="utf-8")
+    # bagit lists the tag files in the folder's own order, which differs between file systems.
+    tagmanifest = bag_dir / TAG_MANIFEST
+    tagmanifest.write_text("".join(sorted(tagmanifest.read_text(encoding="utf-8").splitlines(True),
+                                          key=lambda line: line.split(" ", 1)[-1])), encoding="utf-8")
     if digests_cache:
         keep(digests_cache, digests)
     return bag_dir
@@ -323,11 +334,6 @@ def write_reproducible_zip(folder: Path, zip_path: Path, root_name: str, previou
             with open(folder / rel, "rb") as f:
                 zf.writestr(entry, f.read(), compresslevel=6)
     return len(files)
-
-
-#: The payload manifest of Broadsheet's bags (SHA-256 only), and the tag files' manifest.
-MANIFEST = "manifest-sha256.txt"
-TAG_MANIFEST = "tagmanifest-sha256.txt"
 
 
 def manifest_digests(text: str) -> dict[str, str]:
@@ -708,11 +714,13 @@ def verify_site(site_dir: Path, expected_articles: int | None = None, siteurl: s
 
 
 def verify_bag_dir(bag_dir: Path, own: bool = False, link_cache: Path | None = None,
-                   checksums: bool = True) -> Verification:
+                   checksums: bool = True, site_check: Verification | None = None) -> Verification:
     """Validate the bag (bagit), then the links and articles of its payload.
     `own`: a bag this process made (see OwnBag); `link_cache`: see LinkChecker.check_all;
     `checksums=False`: bagit checks all but the files' checksums (structure, Payload-Oxum, every
-    file in a manifest and every manifest entry a file), for a caller that checks those itself."""
+    file in a manifest and every manifest entry a file), for a caller that checks those itself;
+    `site_check`: verify_site's result for the very files of the payload, run by the caller
+    (the payload's files are hard links of the site it checked), so they are not read twice."""
     bag_dir = Path(bag_dir)
     result = Verification()
     if own:
@@ -734,7 +742,10 @@ def verify_bag_dir(bag_dir: Path, own: bool = False, link_cache: Path | None = N
         result.errors.append("data/index.html (the site's home page) is missing")
     count = bag.info.get("Article-Count")
     expected = int(count) if isinstance(count, str) and count.isdigit() else None
-    site_check = verify_site(payload, expected, link_cache=link_cache)
+    if site_check is None:
+        site_check = verify_site(payload, expected, link_cache=link_cache)
+    elif expected is not None and site_check.articles_checked != expected:
+        result.errors.append(f"{site_check.articles_checked} article pages checked; the bag holds {count} articles")
     result.errors += [f"data/{e}" for e in site_check.errors]
     result.html_files, result.links_checked = site_check.html_files, site_check.links_checked
     result.articles_checked, result.article_source = site_check.articles_checked, site_check.article_source
@@ -760,7 +771,8 @@ def verify_zip(zip_path: Path, work_dir: Path | None = None) -> Verification:
         return verify_bag_dir(Path(tmp) / tops.pop())
 
 
-def verify_made_zip(zip_path: Path, bag_dir: Path, link_cache: Path | None = None) -> Verification:
+def verify_made_zip(zip_path: Path, bag_dir: Path, link_cache: Path | None = None,
+                    site_check: Verification | None = None) -> Verification:
     """What `invoke rebuild` checks of the zip it has just made from `bag_dir` (the folder it
     zipped): bagit finds that folder a complete bag (structure, Payload-Oxum, manifests and
     files one to one), the zip holds exactly its files, each read back whole (so its CRC-32 is
@@ -769,7 +781,7 @@ def verify_made_zip(zip_path: Path, bag_dir: Path, link_cache: Path | None = Non
     checked once, on the zip itself rather than on the folder. `verify_zip` checks a zip from
     anywhere by unpacking it and validating with bagit alone."""
     bag_dir = Path(bag_dir)
-    result = verify_bag_dir(bag_dir, own=True, link_cache=link_cache, checksums=False)
+    result = verify_bag_dir(bag_dir, own=True, link_cache=link_cache, checksums=False, site_check=site_check)
     try:
         zf = zipfile.ZipFile(zip_path)
     except (OSError, zipfile.BadZipFile) as exc:

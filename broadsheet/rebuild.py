@@ -22,8 +22,11 @@ What an archivist can rely on:
 
 from __future__ import annotations
 
+import concurrent.futures
 import filecmp
+import functools
 import hashlib
+import multiprocessing
 import json
 import os
 import shutil
@@ -282,15 +285,19 @@ def share_unchanged(staging: Path, previous: Path | None) -> Placement:
     staged = bag.walk(staging)[0]
     before = bag.walk(previous)[0] if previous is not None else {}
     placement.files = len(staged)
+    # Both versions are folders of the state folder, each on one file system.
+    one_device = previous is not None and os.stat(staging).st_dev == os.stat(previous).st_dev
     for rel in sorted(staged):
-        st = staged[rel].stat(follow_symlinks=False)
-        old_st = before[rel].stat(follow_symlinks=False) if rel in before else None
+        entry, old_entry = staged[rel], before.get(rel)
         new, old = staging / rel, (previous / rel if previous is not None else None)
-        if old_st is None or old is None:
+        if old_entry is None or old is None:
             placement.added += 1
-        elif (st.st_ino, st.st_dev) == (old_st.st_ino, old_st.st_dev):
+            continue
+        # The inode comes with the folder listing; a stat is needed only when it differs.
+        if one_device and entry.inode() == old_entry.inode():
             placement.unchanged += 1
-        elif st.st_size == old_st.st_size and filecmp.cmp(old, new, shallow=False):
+        elif entry.stat(follow_symlinks=False).st_size == old_entry.stat(follow_symlinks=False).st_size \
+                and filecmp.cmp(old, new, shallow=False):
             tmp = new.with_name(f".{new.name}.same")
             try:
                 os.link(old, tmp)
@@ -327,6 +334,32 @@ def swap_in(state: Path, output: Path, staging: Path, placement: Placement) -> N
 
 
 # -- the pipeline --------------------------------------------------------------------------
+
+class _Background:
+    """A call run in a forked process (the machine's second core), or later in this one where
+    there is no fork or no second core; `result()` returns it either way."""
+
+    def __init__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any):
+        self.call = functools.partial(fn, *args, **kwargs)
+        self.pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self.future: concurrent.futures.Future | None = None
+        if (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods():
+            self.pool = concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+            self.future = self.pool.submit(self.call)
+
+    def result(self) -> Any:
+        if self.future is None:
+            return self.call()
+        try:
+            return self.future.result()
+        finally:
+            self.cancel()
+
+    def cancel(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
 
 @dataclass
 class RebuildReport:
@@ -455,14 +488,26 @@ def _run(report: RebuildReport, steps: _Steps, state: Path, source: Path, conten
         except site.BuildError as exc:
             raise RebuildFailed(f"the offline build failed: {exc}") from None
 
-    made = steps.run("zip", build_zip)
+    # The site's links and article pages are checked in a second process while this one makes
+    # the zip: the check reads only the site, which the bag's payload links.
+    links_checked = None
+    if build_settings == "offline":
+        articles = bag.corpus_facts(content, state / "facts.pickle").article_count
+        links_checked = _Background(bag.verify_site, staging, articles, link_cache=state / "links.pickle")
+    try:
+        made = steps.run("zip", build_zip)
+    except BaseException:
+        if links_checked is not None:
+            links_checked.cancel()
+        raise
     report.articles = made.facts.article_count
 
     def verify():
         # The offline build is both outputs: the zip's payload is that very site, checked once,
         # in the bag the zip was made from; pages unchanged since the last check are not re-read.
         if build_settings == "offline":
-            zipped = bag.verify_made_zip(staged_zip, kept_bag, link_cache=state / "links.pickle")
+            zipped = bag.verify_made_zip(staged_zip, kept_bag, link_cache=state / "links.pickle",
+                                         site_check=links_checked.result() if links_checked else None)
             served = zipped
         else:
             zipped = bag.verify_zip(staged_zip, work_dir=tmp)

@@ -15,6 +15,7 @@ SOURCE_NAME, SOURCE_TIMEZONE.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 from collections import Counter
@@ -124,8 +125,24 @@ class ArchivePagesGenerator(Generator):
         show_scraped_related = not partial.exists()
         self.signatures: dict[str, dict] = {}
         self._key_prefix = slugify(s["SOURCE_NAME"])[:24].strip("-") or "article"
+        kept_file = self._displays_file()
+        kept = reusing.load_kept(kept_file, {}) if kept_file else {}
+        known: dict[str, tuple] = {}
+        misses = 0
         for article in everything:
-            article.display = self._display(article, show_scraped_related)
+            stamp = _stamp(article)
+            old = kept.get(article.source_path) if isinstance(kept, dict) else None
+            if old is not None and old[0] == stamp:
+                display = copy.copy(old[1])
+                article._broadsheet_record = display.record
+            else:
+                display = self._display(article, show_scraped_related)
+                misses += 1
+            known[article.source_path] = (stamp, copy.copy(display))
+            article.display = display
+            self._add_to_signature(article)
+        if kept_file and (misses or len(known) != len(kept)):
+            reusing.keep(kept_file, known)
         self._link_in_time()
         self._group_signatures()
         self.tree = corpus.archive_tree(
@@ -193,10 +210,22 @@ class ArchivePagesGenerator(Generator):
             downloads=[(label, stem + suffix, media) for label, suffix, media, _ in CITATION_FILES],
             citation=cite,
         )
-        if record.signature:
-            group = self.signatures.setdefault(record.signature, {"name": record.signature, "articles": []})
-            group["articles"].append(article)
         return display
+
+    def _displays_file(self) -> Path | None:
+        """Where a rebuild (which keeps a content cache) keeps each article's display between
+        builds: it follows from the content file, the article's URL and path, and the settings,
+        theme and code, which the cache's own key covers; so an unchanged file is not read again."""
+        s = self.settings
+        if not (s.get("LOAD_CONTENT_CACHE") and s.get("CACHE_PATH")):
+            return None
+        return Path(s["CACHE_PATH"]) / "archive_pages-displays.pickle"
+
+    def _add_to_signature(self, article) -> None:
+        signature = article.display.record.signature
+        if signature:
+            group = self.signatures.setdefault(signature, {"name": signature, "articles": []})
+            group["articles"].append(article)
 
     @staticmethod
     def _record(article):
@@ -289,6 +318,17 @@ class ArchivePagesGenerator(Generator):
         rows = list(self._data_rows())
         self._write_file(self.settings["DATA_JSONL_SAVE_AS"], corpus.jsonl(rows))
         self._write_file(self.settings["DATA_CSV_SAVE_AS"], corpus.csv_text(rows))
+
+
+def _stamp(article) -> tuple:
+    """What must stay the same for an article's display to stay the same: its content file
+    (inode, size, modification time: ingest writes a changed file anew) and its place."""
+    try:
+        st = os.stat(article.source_path)
+        file = (st.st_ino, st.st_size, st.st_mtime_ns)
+    except OSError:
+        file = None
+    return (file, article.url, article.save_as, article.relative_source_path, article.slug)
 
 
 def require_siteurl_when_absolute(pelican) -> None:
