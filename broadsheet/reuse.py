@@ -152,6 +152,17 @@ def finish(settings: dict[str, Any]) -> Reuse | None:
     return done
 
 
+def file_stamp(path: str | Path) -> tuple[int, int, int] | None:
+    """(inode, size, modification time) of a file, None when it cannot be read: what a file
+    written anew (as ingest writes a changed content file) never keeps, so a kept result
+    computed from the file stays good while the stamp does."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 def load_kept(path: Path | None, default: Any = None) -> Any:
     """What `keep` saved at `path`, or `default` when there is nothing readable there (a cache
     that cannot be read only means the work is done again)."""

@@ -202,17 +202,17 @@ def test_top_hits_are_whooshs_matches_bit_for_bit(site):
 def test_position_gaps_are_whooshs_positions(site):
     from itertools import accumulate
 
-    from search_index.query import _position_gaps, _read_postings
+    from search_index.query import position_gaps, read_postings
 
     ix = open_index(site["output"])
     with ix.reader() as reader:
         decode = ix.schema["body"].format.decode_positions
         for term in [b"armi", b"syrian", b"kill", b"zanzibar"]:
-            _, _, values = _read_postings(reader, "body", term, values=True)
-            assert values and [list(accumulate(g)) for g in _position_gaps(values)] == \
+            _, _, values = read_postings(reader, "body", term, values=True)
+            assert values and [list(accumulate(g)) for g in position_gaps(values)] == \
                 [decode(v) for v in values], term
             # Values without the final STOP (older Whoosh) are unpickled one at a time.
-            assert _position_gaps([v[:-1] for v in values]) == _position_gaps(values), term
+            assert position_gaps([v[:-1] for v in values]) == position_gaps(values), term
 
 
 def test_gaps_cut_from_blocks_are_whooshs_positions(site):
@@ -220,15 +220,15 @@ def test_gaps_cut_from_blocks_are_whooshs_positions(site):
     every document of a term or some of them; a check that fails falls back to unpickling."""
     from itertools import accumulate
 
-    from search_index.query import _gaps_of, _read_postings
+    from search_index.query import _gaps_of, read_postings
 
     ix = open_index(site["output"])
     with ix.reader() as reader:
         decode = ix.schema["body"].format.decode_positions
         for term in [b"armi", b"syrian", b"kill", b"zanzibar"]:
             blocks = []
-            ids, weights, _ = _read_postings(reader, "body", term, blocks=blocks)
-            _, _, values = _read_postings(reader, "body", term, values=True)
+            ids, weights, _ = read_postings(reader, "body", term, blocks=blocks)
+            _, _, values = read_postings(reader, "body", term, values=True)
             assert [d for block_ids, _ in blocks for d in block_ids] == ids
             expected = [decode(v) for v in values]
             assert [list(accumulate(g)) for g in _gaps_of(blocks, set(ids), weights)] == expected, term

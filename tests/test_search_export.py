@@ -76,3 +76,27 @@ def test_an_unreadable_table_means_a_full_export(tmp_path):
     export(tmp_path / "ix", docs, tmp_path / "out", table)
     export(tmp_path / "fresh-ix", docs, tmp_path / "fresh", None)
     assert shards(tmp_path / "out") == shards(tmp_path / "fresh")
+
+
+def test_postings_read_by_blocks_are_whooshs(tmp_path):
+    """The export reads each term's postings a block at a time; what it gets is what Whoosh's
+    matchers give, in an index of several segments with deleted documents."""
+    from search_index.export import _position_gaps_by_document
+
+    docs = [document(n) for n in range(300)]  # postings of common words span several blocks
+    update_index(tmp_path / "ix", docs)
+    docs[5] = document(5, " palmyra recaptured")
+    docs[140] = document(140, " ceasefire ceasefire")
+    ix, _ = update_index(tmp_path / "ix", docs)
+    with ix.searcher() as searcher:
+        reader = searcher.reader()
+        assert len(list(reader.leaf_readers())) > 1 and reader.has_deletions()
+        checked = 0
+        for fieldname in ("title", "body"):
+            for raw in reader.lexicon(fieldname):
+                text = raw.decode("utf-8")
+                expected = [(d, [p - q for p, q in zip(poses, [0] + poses)])
+                            for d, poses in reader.postings(fieldname, text).items_as("positions")]
+                assert sorted(_position_gaps_by_document(reader, fieldname, text)) == sorted(expected), text
+                checked += 1
+    assert checked > 40

@@ -322,13 +322,9 @@ class ArchivePagesGenerator(Generator):
 
 def _stamp(article) -> tuple:
     """What must stay the same for an article's display to stay the same: its content file
-    (inode, size, modification time: ingest writes a changed file anew) and its place."""
-    try:
-        st = os.stat(article.source_path)
-        file = (st.st_ino, st.st_size, st.st_mtime_ns)
-    except OSError:
-        file = None
-    return (file, article.url, article.save_as, article.relative_source_path, article.slug)
+    and its place."""
+    return (reusing.file_stamp(article.source_path), article.url, article.save_as,
+            article.relative_source_path, article.slug)
 
 
 def require_siteurl_when_absolute(pelican) -> None:

@@ -80,8 +80,8 @@ class RelatedGraph:
         started = time.perf_counter()
         articles = list(generator.articles) + list(getattr(generator, "translations", []))
         by_key = {a.url: a for a in articles}
-        items = [self._item(a) for a in articles]
-        resolved = resolve_related_entries(items, self.settings)
+        items, items_key = self._items(generator.settings, articles)
+        resolved = self._resolved(generator.settings, items, items_key)
         resolve_seconds = time.perf_counter() - started
         urls = {key: key for key in by_key}
         self.network = g = build_network(resolved, urls)
@@ -105,8 +105,9 @@ class RelatedGraph:
         neighbourhood_max = int(self.settings["RELATED_GRAPH_NEIGHBOURHOOD_MAX_NODES"])
         # The graph's key serves only builds that keep a cache or reuse files (a rebuild): a
         # plain build does not pay for digesting the whole graph.
+        # The graph follows from the items and the settings (`items_key`) as the resolution does.
         if generator.settings.get("LOAD_CONTENT_CACHE") or generator.settings.get(reusing.SETTING):
-            self.key = reusing.key_of(graph_json(g), neighbourhood_max,
+            self.key = reusing.key_of(items_key or graph_json(g), neighbourhood_max,
                                       self.settings["RELATED_GRAPH_FORCE_LAYOUT_MAX_NODES"])
         known = self._known_neighbourhoods(generator.settings)
         for key, article in by_key.items():
@@ -131,13 +132,55 @@ class RelatedGraph:
                         for fmt in ("json", "gexf", "graphml")},
         }
 
-    # Each article's neighbourhood follows from the graph alone: with a content cache (a
-    # rebuild), they are kept in it with the graph's key and taken back while the graph stays.
+    # With a content cache (a rebuild), what follows from unchanged inputs is kept in it: each
+    # article's item (from its content file), the resolution (from all items and the settings),
+    # each neighbourhood (from the graph), each under the key of what it follows from.
+
+    @staticmethod
+    def _kept_file(settings, name: str) -> Path | None:
+        if not (settings.get("LOAD_CONTENT_CACHE") and settings.get("CACHE_PATH")):
+            return None
+        return Path(settings["CACHE_PATH"]) / f"related_graph-{name}.pickle"
+
+    def _items(self, settings, articles) -> tuple[list[ArchiveItem], str | None]:
+        """Every article's item, and a key of them all with the settings (None: no stable key,
+        or a plain build, which keeps nothing and reuses nothing, so needs no key)."""
+        wants_key = bool(settings.get("LOAD_CONTENT_CACHE") or settings.get(reusing.SETTING))
+        path = self._kept_file(settings, "items")
+        kept = reusing.load_kept(path, {})
+        kept = kept if isinstance(kept, dict) else {}
+        known: dict[str, tuple] = {}
+        items, digests, misses = [], [], 0
+        for a in articles:
+            stamp = (reusing.file_stamp(a.source_path), a.url, a.title, a.date)
+            old = kept.get(a.source_path)
+            if old is not None and old[0] == stamp:
+                item, digest = old[1], old[2]
+            else:
+                item = self._item(a)
+                digest = reusing.key_of(item) if wants_key else None
+                misses += 1
+            known[a.source_path] = (stamp, item, digest)
+            items.append(item)
+            digests.append(digest)
+        if path is not None and (misses or len(known) != len(kept)):
+            reusing.keep(path, known)
+        key = None if not wants_key or None in digests else \
+            reusing.key_of(digests, sorted(self.settings.items()), self.timezone)
+        return items, key
+
+    def _resolved(self, settings, items: list[ArchiveItem], key: str | None):
+        path = self._kept_file(settings, "resolved") if key else None
+        kept = reusing.load_kept(path)
+        if isinstance(kept, tuple) and len(kept) == 2 and kept[0] == key:
+            return kept[1]
+        resolved = resolve_related_entries(items, self.settings)
+        if path is not None:
+            reusing.keep(path, (key, resolved))
+        return resolved
 
     def _neighbourhoods_file(self, settings) -> Path | None:
-        if not (settings.get("LOAD_CONTENT_CACHE") and settings.get("CACHE_PATH") and self.key):
-            return None
-        return Path(settings["CACHE_PATH"]) / "related_graph-neighbourhoods.pickle"
+        return self._kept_file(settings, "neighbourhoods") if self.key else None
 
     def _known_neighbourhoods(self, settings) -> dict[str, Any]:
         kept = reusing.load_kept(self._neighbourhoods_file(settings))

@@ -38,6 +38,7 @@ from whoosh.util.numeric import byte_to_length, length_to_byte
 from broadsheet.reuse import keep, load_kept
 
 from .index import TEXT_FIELDS
+from .query import position_gaps, read_postings
 
 FORMAT = 2
 #: Upper bounds on shard files, so that 100,000 articles stay under 1,000 files. Document
@@ -161,22 +162,39 @@ def _postings(reader, fieldname: str, text: str, codes: list[int],
     postings: list[int] = []
     positions: list[int] = []
     previous = 0
-    live = sorted((number[d], poses) for d, poses in reader.postings(fieldname, text).items_as("positions")
+    live = sorted((number[d], gaps) for d, gaps in _position_gaps_by_document(reader, fieldname, text)
                   if d in number)
-    for docnum, poses in live:
-        tf = len(poses)
+    for docnum, gaps in live:
+        tf = len(gaps)
         postings.append(docnum - previous)
         if tf > 1:
             postings += [2 * codes[docnum] + 1, tf - 2]
         else:
             postings.append(2 * codes[docnum])
         positions.append(tf)
-        last = 0
-        for p in poses:
-            positions.append(p - last)
-            last = p
+        positions += gaps
         previous = docnum
     return postings, positions, [d for d, _ in live]
+
+
+def _position_gaps_by_document(reader, fieldname: str, text: str) -> list[tuple[int, list[int]]]:
+    """(document, gaps between its positions of the term, the first from 0) of every live posting.
+
+    Read a segment's block at a time with the positions of all its postings unpickled in one
+    call (the query module's readers): through Whoosh's matchers, a posting at a time, the
+    common words of a changed article took a rebuild's export seconds to read back."""
+    word = text.encode("utf-8")
+    found: list[tuple[int, list[int]]] = []
+    for leaf, offset in reader.leaf_readers():
+        if (fieldname, word) not in leaf:
+            continue
+        read = read_postings(leaf, fieldname, word, values=True)
+        if read is None:  # not Whoosh 3 blocks: the matchers, as Whoosh reads them
+            return [(d, [p - q for p, q in zip(poses, [0] + poses)])
+                    for d, poses in reader.postings(fieldname, text).items_as("positions")]
+        ids, _, values = read
+        found += zip([offset + d for d in ids], position_gaps(values))
+    return found
 
 
 class PostingTable:

@@ -537,7 +537,7 @@ def _score_term(node, searcher, context) -> dict[int, float] | None:
     if text is None:
         return {}
     scorer = _bm25_scorer(searcher, context, node.fieldname, text)
-    postings = _read_postings(searcher.reader(), node.fieldname, text) if scorer else None
+    postings = read_postings(searcher.reader(), node.fieldname, text) if scorer else None
     if postings is None:
         return None
     ids, weights, _ = postings
@@ -573,7 +573,7 @@ def _bm25_norms(reader, fieldname: str, B: float, K1: float, avgfl: float) -> li
     return tables[key]
 
 
-def _read_postings(reader, fieldname: str, text: bytes, values: bool = False, blocks: list | None = None):
+def read_postings(reader, fieldname: str, text: bytes, values: bool = False, blocks: list | None = None):
     """(document numbers, weights, values or None) of a term's postings in one segment,
     a block at a time; None when they are not in Whoosh 3 blocks.
 
@@ -710,7 +710,7 @@ def _gaps_of(blocks: list[tuple[list[int], bytes]], wanted: set[int], counts: li
             section = section.replace(end, _GAPS_START)
         pieces = section.split(_GAPS_START)
         if len(pieces) != 2 * len(block_ids) + 1:
-            return _position_gaps(_values_of(blocks, wanted))
+            return position_gaps(_values_of(blocks, wanted))
         lists.extend(compress(pieces[1::2], mask))
     try:
         text = b"".join([b"(]", b"]".join(lists), b"l", _PICKLE_STOP]).decode("utf-8")
@@ -718,7 +718,7 @@ def _gaps_of(blocks: list[tuple[list[int], bytes]], wanted: set[int], counts: li
     except Exception:
         gaps = None
     if type(gaps) is not list or len(gaps) != len(counts) or list(map(len, gaps)) != counts:
-        return _position_gaps(_values_of(blocks, wanted))
+        return position_gaps(_values_of(blocks, wanted))
     return gaps
 
 
@@ -749,7 +749,7 @@ def _score_adjacent_phrase(node, searcher, context) -> dict[int, float] | None:
             return {}
         scorer = _bm25_scorer(searcher, context, fieldname, text)
         blocks: list[tuple[list[int], bytes]] = []
-        postings = _read_postings(reader, fieldname, text, blocks=blocks) if scorer else None
+        postings = read_postings(reader, fieldname, text, blocks=blocks) if scorer else None
         if postings is None:
             return None
         words.append((blocks, scorer, postings))
@@ -791,7 +791,7 @@ def _weights_of(docs: set[int], ids: list[int], weights: list[float]) -> list[fl
     return list(compress(weights, map(docs.__contains__, ids)))
 
 
-def _position_gaps(values: list[bytes]) -> list[list[int]]:
+def position_gaps(values: list[bytes]) -> list[list[int]]:
     """The position gaps of each posting value, unpickled in one call for all of them.
 
     Unpickling the values one by one took longer than everything else a phrase query
