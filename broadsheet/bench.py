@@ -367,7 +367,8 @@ def step_rebuild(source: str, content: str, output: str, zip_path: str, reports:
         return not_available(f"broadsheet/rebuild.py has no rebuild(): {exc}")
     report, seconds = _timed(lambda: rebuild(Path(source), Path(content), Path(output), Path(zip_path),
                                              Path(reports)))
-    return {"status": "ok", "seconds": round(seconds, 3), "steps": report.seconds, "ingest": report.ingest}
+    return {"status": "ok", "seconds": round(seconds, 3), "steps": report.seconds, "search": report.search_seconds,
+            "ingest": report.ingest}
 
 
 def step_browser(site: str, engine: str, queries: dict[str, list[str]]) -> dict[str, Any]:

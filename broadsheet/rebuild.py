@@ -367,6 +367,8 @@ class RebuildReport:
     reason: str | None = None
     paths: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    #: indexing and browser export, run within the build (see plugins/search_index)
+    search_seconds: dict[str, float] = field(default_factory=dict)
     ingest: dict[str, Any] = field(default_factory=dict)
     rejected: list[dict[str, Any]] = field(default_factory=list)
     conflicts: list[dict[str, Any]] = field(default_factory=list)
@@ -467,6 +469,10 @@ def _run(report: RebuildReport, steps: _Steps, state: Path, source: Path, conten
             raise RebuildFailed(f"the {build_settings} build failed: {exc}") from None
 
     built = steps.run("build", build_site)
+    try:  # the search plugin's own timings: it runs beside the pages, inside the build's time
+        report.search_seconds = json.loads((Path(built["SEARCH_INDEX_PATH"]) / "last-seconds.json").read_text())
+    except (OSError, ValueError, KeyError, TypeError):
+        report.search_seconds = {}
 
     staged_zip = tmp / "zip" / zip_path.name
     # The folder the zip is made from, checked by verify() below and kept, so the next run only

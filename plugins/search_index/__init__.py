@@ -98,6 +98,9 @@ def document_for(article):
     )
 
 
+#: Beside the index: how long the last build's indexing and export took, in seconds (`invoke
+#: rebuild` reports it: the search runs beside the pages, so the build's time does not show it).
+TIMINGS_FILE = "last-seconds.json"
 #: Beside the index: {url: [source stamp, content hash]} of the last build.
 SOURCES_FILE = "sources.json"
 #: Beside the index: the last export's postings (export.PostingTable), so the next re-reads
@@ -169,7 +172,10 @@ def _index_and_export(settings, articles) -> None:
     log.info("%s (%s, %.1f s)", report.summary(), path, indexed - started)
     target = Path(settings["OUTPUT_PATH"]) / settings["SEARCH_OUTPUT_DIR"]
     exported = export_browser_index(ix, target, weighting_from_settings(settings), path / EXPORT_TABLE_FILE)
-    log.info("%s (%s, %.1f s)", exported.summary(), target, time.perf_counter() - indexed)
+    done = time.perf_counter()
+    log.info("%s (%s, %.1f s)", exported.summary(), target, done - indexed)
+    seconds = {"index": round(indexed - started, 3), "export": round(done - indexed, 3)}
+    atomic_write(path / TIMINGS_FILE, json.dumps(seconds) + "\n")
 
 
 def _in_child(settings, articles) -> None:
