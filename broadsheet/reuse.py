@@ -14,6 +14,8 @@ computed (a value with no stable form) means the file is rendered, never that it
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import json
 import os
@@ -163,13 +165,29 @@ def file_stamp(path: str | Path) -> tuple[int, int, int] | None:
     return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
+@contextlib.contextmanager
+def collection_paused():
+    """The cyclic garbage collector off while many objects that hold no cycles are made (a
+    kept cache unpickled, a query's postings): the collections their allocations set off,
+    each walking every object of a process that holds a whole corpus, took about as long
+    as making them. They are freed as usual afterwards."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def load_kept(path: Path | None, default: Any = None) -> Any:
     """What `keep` saved at `path`, or `default` when there is nothing readable there (a cache
     that cannot be read only means the work is done again)."""
     if path is None:
         return default
     try:
-        with open(path, "rb") as f:
+        with open(path, "rb") as f, collection_paused():
             return pickle.load(f)
     except (OSError, EOFError, ValueError, TypeError, AttributeError, ImportError, pickle.UnpicklingError):
         return default

@@ -11,9 +11,7 @@ changes (every commit adds and removes files in it).
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import gc
 import heapq
 import logging
 import operator
@@ -34,6 +32,8 @@ from whoosh.query.spans import Span, SpanNear2
 from whoosh.qparser.dateparse import DateParserPlugin
 from whoosh.searching import Results
 from whoosh.system import _INT_SIZE
+
+from broadsheet.reuse import collection_paused
 
 from .analysis import TOKEN_PATTERN, OnePassAnalyzer, prefix_terms, term_of
 from .index import INDEX_NAME, TEXT_FIELDS, index_path
@@ -327,7 +327,7 @@ def top_hits(searcher, query, limit: int | None):
     if limit is None:
         return _top_hits_by_matcher(searcher, query, None)
     context = searcher.context()
-    with _collection_paused():
+    with collection_paused():
         scores = score_every_match(searcher, query, context)
     if _sums_two_at_a_time(query):
         top = _best(scores, limit)
@@ -340,22 +340,6 @@ def top_hits(searcher, query, limit: int | None):
     results = Results(searcher, query, top)
     results.collector = _Matched(scores)
     return results
-
-
-@contextlib.contextmanager
-def _collection_paused():
-    """The cyclic garbage collector off while a query is scored: a phrase over most of the
-    corpus unpickles a list of positions per document, and the collections those lists set
-    off took nearly half of the unpickling time (the lists hold no cycles; they are freed
-    as usual when the query is done)."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 class _Matched:
