@@ -15,6 +15,7 @@ computed (a value with no stable form) means the file is rendered, never that it
 from __future__ import annotations
 
 import contextlib
+import errno
 import gc
 import hashlib
 import json
@@ -40,17 +41,42 @@ def _is_content(value: Any) -> bool:
     return hasattr(value, "source_path") and hasattr(value, "url") and hasattr(value, "metadata")
 
 
+#: Set on each Pelican content object as it is made (see `mark_read`).
+READ_ATTRS = "_broadsheet_read"
+
+
+def mark_read(content) -> None:
+    """content_object_init: remember which attributes the object had when Pelican made it.
+    Those come from its source file and the settings alone, so its key stands for them by the
+    file's stamp (see `key_of`) instead of digesting them (the text twice: the record and the
+    rendered HTML) at every rebuild."""
+    setattr(content, READ_ATTRS, frozenset(vars(content)))
+
+
+def _stands_for(page: Any) -> Any:
+    """What stands for a Pelican page in a key: its source file's path and stamp for what was
+    read from it (see `mark_read`), the values of everything attached since (by Pelican's
+    generators and the plugins). Without a mark or a stamp, all its attributes' values."""
+    read = getattr(page, READ_ATTRS, None)
+    stamp = file_stamp(page.source_path) if read else None
+    attached = sorted((k, v) for k, v in vars(page).items()
+                      if k not in _SKIP_ATTRS and k != READ_ATTRS and not callable(v)
+                      and (stamp is None or k not in read))
+    return tuple(attached) if stamp is None else (page.source_path, stamp, tuple(attached))
+
+
 def key_of(*parts: Any) -> str | None:
     """A digest of `parts` through their `repr`, or None when one of them has no stable form.
 
-    A Pelican page among `parts` stands for its own attributes (everything the plugins attached
-    to it included; not the settings, which the cache key covers). Values inside show as their
-    `repr`: builtins, dates, dataclasses and Pelican's tags are exact; an object that would show
-    its memory address (another Pelican page kept inside a value, say) makes the key None, so
-    its file is rendered rather than trusted. Two equal inputs that print differently (dicts
-    filled in another order) only cost a render; different inputs never print the same."""
-    plain = [tuple((k, v) for k, v in sorted(vars(p).items()) if k not in _SKIP_ATTRS and not callable(v))
-             if _is_content(p) else p for p in parts]
+    A Pelican page among `parts` stands for itself as `_stands_for` says (not the settings,
+    which the cache key covers). Values inside show as their `repr`: builtins, dates,
+    dataclasses and Pelican's tags are exact; an object that would show its memory address
+    (another Pelican page kept inside a value, say) makes the key None, so its file is
+    rendered rather than trusted. Two equal inputs that print differently (dicts filled in
+    another order) only cost a render; different inputs never print the same. A plugin that
+    changes an attribute Pelican read, after the fact and from other articles, would escape
+    the key: the plugins here only add attributes."""
+    plain = [_stands_for(p) if _is_content(p) else p for p in parts]
     try:
         text = repr(plain)
     except Exception:  # noqa: BLE001 -- a repr that fails is a value with no stable form
@@ -108,17 +134,21 @@ class Reuse:
             self.rendered += 1
             return False
         source, dest = self.previous / rel, self.output / rel
-        if not source.is_file() or source.is_symlink():
-            self.rendered += 1
-            return False
         if dest.parent not in self._folders:
             dest.parent.mkdir(parents=True, exist_ok=True)
             self._folders.add(dest.parent)
-        dest.unlink(missing_ok=True)
+        # One system call in the usual case (tens of thousands of files in a rebuild).
         try:
-            os.link(source, dest)
-        except OSError:  # another file system: a copy keeps the bytes and the time
-            shutil.copy2(source, dest)
+            try:
+                os.link(source, dest)
+            except FileExistsError:
+                dest.unlink()
+                os.link(source, dest)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV or not source.is_file():  # gone from the previous version
+                self.rendered += 1
+                return False
+            shutil.copy2(source, dest)  # another file system: a copy keeps the bytes and the time
         self.reused += 1
         return True
 

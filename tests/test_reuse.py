@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from broadsheet.reuse import Reuse, key_of
+from broadsheet.reuse import Reuse, key_of, mark_read
 
 
 @dataclass
@@ -45,3 +45,47 @@ def test_take_links_only_what_the_previous_build_made_from_the_same_key(tmp_path
     assert (out / "a" / "page.html").read_text() == "old page"
     assert (out / "a" / "page.html").stat().st_ino == (previous / "a" / "page.html").stat().st_ino
     assert not again.take("missing.html", None)
+
+
+class Page:
+    """As much of a Pelican content object as a key looks at."""
+
+    def __init__(self, source_path, text: str):
+        self.source_path, self.url, self.metadata, self._content = str(source_path), "a/page.html", {}, text
+
+
+def test_a_page_stands_for_what_was_read_by_its_files_stamp(tmp_path):
+    source = tmp_path / "page.md"
+    source.write_text("first")
+    page = Page(source, "<p>first</p>")
+    unmarked = key_of(page)
+    mark_read(page)
+    marked = key_of(page)
+    assert marked != unmarked and marked == key_of(page)
+    page._content = "<p>changed in memory only</p>"  # read attributes are not digested...
+    assert key_of(page) == marked
+    source.unlink()
+    source.write_text("second")  # ...the file written anew is
+    assert key_of(page) != marked
+    rewritten = key_of(page)
+    page.display = Item("A", WHEN)  # what plugins attach afterwards is digested as it is
+    attached = key_of(page)
+    assert attached != rewritten
+    page.display.title = "B"
+    assert key_of(page) != attached
+
+
+def test_take_replaces_a_file_already_there_and_renders_what_the_previous_build_lacks(tmp_path):
+    previous, out, record = tmp_path / "previous", tmp_path / "out", tmp_path / "record.json"
+    previous.mkdir()
+    (previous / "page.html").write_text("old page")
+    first = Reuse(previous, None, None, record)
+    first.take("page.html", "k")
+    first.take("gone.html", "k")
+    first.save()
+    again = Reuse(out, previous, record, tmp_path / "next.json")
+    out.mkdir()
+    (out / "page.html").write_text("stale")
+    assert again.take("page.html", "k") and (out / "page.html").read_text() == "old page"
+    assert not again.take("gone.html", "k")  # recorded, but not in the previous version
+    assert (again.reused, again.rendered) == (1, 1)

@@ -72,7 +72,9 @@ class Link:
 class ArticleDisplay:
     """Everything article.html shows beyond Pelican's own fields (attached as `article.display`)."""
 
-    record: Any  # broadsheet.article.Article, paragraphs included
+    #: broadsheet.article.Article, paragraphs included. Left out of the repr, which page keys
+    #: digest (broadsheet.reuse): it is the content file's, which a page's key covers already.
+    record: Any = field(repr=False)
     script: Script
     date: LocalDate
     signature_url: str | None = None

@@ -81,7 +81,7 @@ class RelatedGraph:
         articles = list(generator.articles) + list(getattr(generator, "translations", []))
         by_key = {a.url: a for a in articles}
         items, items_key = self._items(generator.settings, articles)
-        resolved = self._resolved(generator.settings, items, items_key)
+        resolved = resolve_related_entries(items, self.settings)
         resolve_seconds = time.perf_counter() - started
         urls = {key: key for key in by_key}
         self.network = g = build_network(resolved, urls)
@@ -133,8 +133,9 @@ class RelatedGraph:
         }
 
     # With a content cache (a rebuild), what follows from unchanged inputs is kept in it: each
-    # article's item (from its content file), the resolution (from all items and the settings),
-    # each neighbourhood (from the graph), each under the key of what it follows from.
+    # article's item (from its content file) with its digest, which key the graph, and each
+    # neighbourhood (from the graph), under the graph's key. (Keeping the resolution too took
+    # about as long to read back as resolving again.)
 
     @staticmethod
     def _kept_file(settings, name: str) -> Path | None:
@@ -168,16 +169,6 @@ class RelatedGraph:
         key = None if not wants_key or None in digests else \
             reusing.key_of(digests, sorted(self.settings.items()), self.timezone)
         return items, key
-
-    def _resolved(self, settings, items: list[ArchiveItem], key: str | None):
-        path = self._kept_file(settings, "resolved") if key else None
-        kept = reusing.load_kept(path)
-        if isinstance(kept, tuple) and len(kept) == 2 and kept[0] == key:
-            return kept[1]
-        resolved = resolve_related_entries(items, self.settings)
-        if path is not None:
-            reusing.keep(path, (key, resolved))
-        return resolved
 
     def _neighbourhoods_file(self, settings) -> Path | None:
         return self._kept_file(settings, "neighbourhoods") if self.key else None

@@ -54,5 +54,6 @@ def save_record(pelican) -> None:
 
 
 def register():
+    signals.content_object_init.connect(reuse.mark_read)
     signals.get_writer.connect(get_writer)
     signals.finalized.connect(save_record)
