@@ -22,8 +22,9 @@ import json
 import os
 import pickle
 import shutil
+import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable
 
 from broadsheet.files import atomic_write
 
@@ -221,6 +222,70 @@ def load_kept(path: Path | None, default: Any = None) -> Any:
             return pickle.load(f)
     except (OSError, EOFError, ValueError, TypeError, AttributeError, ImportError, pickle.UnpicklingError):
         return default
+
+
+#: How many files a kept map is spread over (see `keep_map`).
+MAP_SHARDS = 64
+
+
+def _shard_of(key: str) -> int:
+    return zlib.crc32(key.encode("utf-8", "surrogatepass")) % MAP_SHARDS
+
+
+def load_kept_map(folder: Path | None) -> dict[str, Any]:
+    """What `keep_map` saved in `folder` ({} when nothing readable is there)."""
+    found: dict[str, Any] = {}
+    if folder is None:
+        return found
+    for n in range(MAP_SHARDS):
+        part = load_kept(Path(folder) / f"{n}.pickle", {})
+        if isinstance(part, dict):
+            found.update(part)
+    return found
+
+
+def keep_map(folder: Path, data: dict[str, Any], changed: Iterable[str]) -> None:
+    """Save a map of many entries (one per article) for a later build, spread over MAP_SHARDS
+    files by key, rewriting only the files that hold a `changed` key (new, changed or gone):
+    a rebuild that changes ten articles of ten thousand rewrites a few files, not all of it."""
+    shards = {_shard_of(k) for k in changed}
+    if not shards:
+        return
+    parts: dict[int, dict[str, Any]] = {n: {} for n in shards}
+    for key, value in data.items():
+        n = _shard_of(key)
+        if n in parts:
+            parts[n][key] = value
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    for n, part in parts.items():
+        keep(Path(folder) / f"{n}.pickle", part)
+
+
+class KeptValues:
+    """Values computed one per article (per content file, per page), kept between the builds of
+    a rebuild in a kept map (`folder`; None: nothing kept), each with the stamp of what it was
+    computed from: `value` gives the kept value while the stamp is the same, else computes it.
+    `save` before the values are changed in place (they are pickled as they are then)."""
+
+    def __init__(self, folder: Path | None):
+        self.folder = folder
+        self.old = load_kept_map(folder) if folder is not None else {}
+        self.new: dict[str, tuple[Any, Any]] = {}
+        self.changed: list[str] = []
+
+    def value(self, key: str, stamp: Any, compute: Callable[[], Any]) -> Any:
+        old = self.old.get(key)
+        if isinstance(old, tuple) and len(old) == 2 and old[0] == stamp:
+            value = old[1]
+        else:
+            value = compute()
+            self.changed.append(key)
+        self.new[key] = (stamp, value)
+        return value
+
+    def save(self) -> None:
+        if self.folder is not None:
+            keep_map(self.folder, self.new, [*self.changed, *(self.old.keys() - self.new.keys())])
 
 
 def keep(path: Path, data: Any) -> None:

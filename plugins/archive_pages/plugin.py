@@ -15,7 +15,6 @@ SOURCE_NAME, SOURCE_TIMEZONE.
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
 from collections import Counter
@@ -125,24 +124,13 @@ class ArchivePagesGenerator(Generator):
         show_scraped_related = not partial.exists()
         self.signatures: dict[str, dict] = {}
         self._key_prefix = slugify(s["SOURCE_NAME"])[:24].strip("-") or "article"
-        kept_file = self._displays_file()
-        kept = reusing.load_kept(kept_file, {}) if kept_file else {}
-        known: dict[str, tuple] = {}
-        misses = 0
+        kept = reusing.KeptValues(self._displays_folder())
         for article in everything:
-            stamp = _stamp(article)
-            old = kept.get(article.source_path) if isinstance(kept, dict) else None
-            if old is not None and old[0] == stamp:
-                display = copy.copy(old[1])
-                article._broadsheet_record = display.record
-            else:
-                display = self._display(article, show_scraped_related)
-                misses += 1
-            known[article.source_path] = (stamp, copy.copy(display))
-            article.display = display
+            article.display = kept.value(article.source_path, _stamp(article),
+                                         lambda a=article: self._display(a, show_scraped_related))
+            article._broadsheet_record = article.display.record
             self._add_to_signature(article)
-        if kept_file and (misses or len(known) != len(kept)):
-            reusing.keep(kept_file, known)
+        kept.save()
         self._link_in_time()
         self._group_signatures()
         self.tree = corpus.archive_tree(
@@ -212,14 +200,14 @@ class ArchivePagesGenerator(Generator):
         )
         return display
 
-    def _displays_file(self) -> Path | None:
+    def _displays_folder(self) -> Path | None:
         """Where a rebuild (which keeps a content cache) keeps each article's display between
         builds: it follows from the content file, the article's URL and path, and the settings,
         theme and code, which the cache's own key covers; so an unchanged file is not read again."""
         s = self.settings
         if not (s.get("LOAD_CONTENT_CACHE") and s.get("CACHE_PATH")):
             return None
-        return Path(s["CACHE_PATH"]) / "archive_pages-displays.pickle"
+        return Path(s["CACHE_PATH"]) / "archive_pages-displays"
 
     def _add_to_signature(self, article) -> None:
         signature = article.display.record.signature

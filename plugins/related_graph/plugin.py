@@ -103,20 +103,19 @@ class RelatedGraph:
                                    "unresolved", None, video.title if video else None, video.url if video else None)
             related[r.lister].append(link)
         neighbourhood_max = int(self.settings["RELATED_GRAPH_NEIGHBOURHOOD_MAX_NODES"])
-        # The graph's key serves only builds that keep a cache or reuse files (a rebuild): a
-        # plain build does not pay for digesting the whole graph.
-        # The graph follows from the items and the settings (`items_key`) as the resolution does.
+        # The graph's key serves only builds that keep a cache or reuse files (a rebuild). The
+        # graph follows from the items and the settings (`items_key`), as the resolution does.
         if generator.settings.get("LOAD_CONTENT_CACHE") or generator.settings.get(reusing.SETTING):
             self.key = reusing.key_of(items_key or graph_json(g), neighbourhood_max,
                                       self.settings["RELATED_GRAPH_FORCE_LAYOUT_MAX_NODES"])
-        known = self._known_neighbourhoods(generator.settings)
+        # Each neighbourhood follows from the graph alone: kept under the graph's key.
+        kept = reusing.KeptValues(self._kept_folder(generator.settings, "neighbourhoods") if self.key else None)
         for key, article in by_key.items():
             article.related = related[key]
             article.cited_by = sorted(cited_by[key].values(), key=lambda c: (c.date, c.title))
-            if key not in known:
-                known[key] = neighbourhood(g, key, neighbourhood_max) if g.degree(key) else None
-            article.neighbourhood = known[key]
-        self._keep_neighbourhoods(generator.settings, known)
+            article.neighbourhood = kept.value(
+                key, self.key, lambda key=key: neighbourhood(g, key, neighbourhood_max) if g.degree(key) else None)
+        kept.save()
         self.stats = {
             **resolved.stats(),
             "nodes": g.number_of_nodes(),
@@ -138,49 +137,28 @@ class RelatedGraph:
     # about as long to read back as resolving again.)
 
     @staticmethod
-    def _kept_file(settings, name: str) -> Path | None:
+    def _kept_folder(settings, name: str) -> Path | None:
         if not (settings.get("LOAD_CONTENT_CACHE") and settings.get("CACHE_PATH")):
             return None
-        return Path(settings["CACHE_PATH"]) / f"related_graph-{name}.pickle"
+        return Path(settings["CACHE_PATH"]) / f"related_graph-{name}"
 
     def _items(self, settings, articles) -> tuple[list[ArchiveItem], str | None]:
         """Every article's item, and a key of them all with the settings (None: no stable key,
         or a plain build, which keeps nothing and reuses nothing, so needs no key)."""
         wants_key = bool(settings.get("LOAD_CONTENT_CACHE") or settings.get(reusing.SETTING))
-        path = self._kept_file(settings, "items")
-        kept = reusing.load_kept(path, {})
-        kept = kept if isinstance(kept, dict) else {}
-        known: dict[str, tuple] = {}
-        items, digests, misses = [], [], 0
-        for a in articles:
-            stamp = (reusing.file_stamp(a.source_path), a.url, a.title, a.date)
-            old = kept.get(a.source_path)
-            if old is not None and old[0] == stamp:
-                item, digest = old[1], old[2]
-            else:
-                item = self._item(a)
-                digest = reusing.key_of(item) if wants_key else None
-                misses += 1
-            known[a.source_path] = (stamp, item, digest)
-            items.append(item)
-            digests.append(digest)
-        if path is not None and (misses or len(known) != len(kept)):
-            reusing.keep(path, known)
+        kept = reusing.KeptValues(self._kept_folder(settings, "items"))
+
+        def item_and_digest(a):
+            item = self._item(a)
+            return item, reusing.key_of(item) if wants_key else None
+
+        found = [kept.value(a.source_path, (reusing.file_stamp(a.source_path), a.url, a.title, a.date),
+                            lambda a=a: item_and_digest(a)) for a in articles]
+        kept.save()
+        digests = [digest for _, digest in found]
         key = None if not wants_key or None in digests else \
             reusing.key_of(digests, sorted(self.settings.items()), self.timezone)
-        return items, key
-
-    def _neighbourhoods_file(self, settings) -> Path | None:
-        return self._kept_file(settings, "neighbourhoods") if self.key else None
-
-    def _known_neighbourhoods(self, settings) -> dict[str, Any]:
-        kept = reusing.load_kept(self._neighbourhoods_file(settings))
-        return dict(kept[1]) if isinstance(kept, tuple) and len(kept) == 2 and kept[0] == self.key else {}
-
-    def _keep_neighbourhoods(self, settings, known: dict[str, Any]) -> None:
-        path = self._neighbourhoods_file(settings)
-        if path is not None:
-            reusing.keep(path, (self.key, known))
+        return [item for item, _ in found], key
 
     def _item(self, pelican_article) -> ArchiveItem:
         record = Article.from_metadata(pelican_article.metadata)
