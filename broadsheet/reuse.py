@@ -153,6 +153,10 @@ class Reuse:
         self.reused += 1
         return True
 
+    def key_for(self, rel: str) -> str | None:
+        """The key this build recorded for `rel` (None: not recorded, or not yet)."""
+        return self.new.get(rel)
+
     def save(self) -> None:
         if self.save_to is None:
             return

@@ -259,12 +259,29 @@ class ArchivePagesGenerator(Generator):
             write(group["url"], self.get_template("signature"), self.context, relative_urls=relative,
                   signature=group, url=group["url"])
         period_template = self.get_template("period")
+        reuse = reusing.for_settings(s)
         for year in self.tree:
             for period in chain([year], year.children, (d for m in year.children for d in m.children)):
+                if reuse and reuse.take(period.url, self._period_key(reuse, period_template, period)):
+                    continue
                 write(period.url, period_template, self.context, relative_urls=relative,
                       period=period, url=period.url)
         self._write_citation_files()
         self._write_data()
+
+    def _period_key(self, reuse, template, period) -> str | None:
+        """What a period page shows: the period and its neighbours in the tree, the site's
+        navigation, and its articles, each standing for its own page's key (which covers
+        everything about the article; None, so the page is rendered, if one was not keyed)."""
+        articles = [reuse.key_for(a.save_as) for a in period.articles]
+        if None in articles:
+            return None
+        parents, up = [], period.parent
+        while up is not None:
+            parents.append(_period_view(up))
+            up = up.parent
+        return reusing.key_of(template.name, period.url, self.settings["RELATIVE_URLS"], self.context["site_nav"],
+                              _period_view(period), [_period_view(c) for c in period.children], parents, articles)
 
     def _write_file(self, rel: str, text: str) -> None:
         path = Path(self.output_path, rel)
@@ -306,6 +323,11 @@ class ArchivePagesGenerator(Generator):
         rows = list(self._data_rows())
         self._write_file(self.settings["DATA_JSONL_SAVE_AS"], corpus.jsonl(rows))
         self._write_file(self.settings["DATA_CSV_SAVE_AS"], corpus.csv_text(rows))
+
+
+def _period_view(period) -> tuple:
+    """A period without the objects it links to (its articles, children and parent)."""
+    return (period.level, period.label, period.short, period.day, period.count, period.url)
 
 
 def _stamp(article) -> tuple:
