@@ -25,15 +25,25 @@ SEED_ARTICLE = parse_dump(SEED.read_bytes(), SEED.name, "Asia/Tehran")
 PLACES = ["Aleppo", "Homs", "Daraa", "Idlib", "Hama", "Tartus", "Raqqa", "Deir Ezzor", "Latakia", "Qamishli"]
 
 
-def write_dump(source: Path, n: int, variant: str = "") -> Path:
-    """A dump in the seed's format: its own title, date and text (`variant` changes the body)."""
+def title_of(n: int, retitled: str = "") -> str:
+    return f"Army Units Advance near {PLACES[n % len(PLACES)]}, Report {n}{retitled}"
+
+
+def write_dump(source: Path, n: int, variant: str = "", retitled: str = "", days: int | None = None,
+               related: tuple[int, ...] = ()) -> Path:
+    """A dump in the seed's format: its own title, date and text (`variant` changes the body,
+    `retitled` the title, `days` the date); `related` lists other dumps' titles, as the
+    outlet's related-articles list does."""
     place = PLACES[n % len(PLACES)]
+    listed = [{"id": str(1_000_000 + m), "sort": str(m), "contenttypeid": "21",
+               "pic": f"/2016/03/20/alalam_6359409738602409{m:02d}_25f_4x3.jpg", "title": title_of(m)}
+              for m in related]
     article = dataclasses.replace(
         SEED_ARTICLE,
-        title=f"Army Units Advance near {place}, Report {n}",
-        date=SEED_ARTICLE.date + timedelta(days=3 * n, hours=n),
+        title=title_of(n, retitled),
+        date=SEED_ARTICLE.date + timedelta(days=3 * n if days is None else days, hours=n),
         paragraphs=[f"Report {n} from {place}{variant}.", *SEED_ARTICLE.paragraphs[1:4]],
-        related_json=None,
+        related_json=json.dumps(listed, separators=(",", ":")) if listed else None,
     )
     path = source / f"{n:03d}.txt"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -142,19 +152,42 @@ def test_pages_of_unchanged_articles_are_linked_not_rendered(project):
     assert report.output["rendered"] >= 1
 
 
+def _same_as_a_clean_build(project: Project, clean_base: Path) -> None:
+    clean = Project(clean_base)
+    shutil.copytree(project.source, clean.source)
+    clean.rebuild()
+    assert contents(project.content) == contents(clean.content)
+    assert contents(project.output) == contents(clean.output)  # pages, data exports, search shards
+    assert bag.sha256_file(project.zip) == bag.sha256_file(clean.zip)
+
+
 def test_incremental_rebuild_equals_a_clean_build(project, tmp_path):
     project.rebuild()
     write_dump(project.source, 9)  # added
     write_dump(project.source, 2, variant=" (updated)")  # changed
     (project.source / "004.txt").unlink()  # deleted
     project.rebuild()
+    _same_as_a_clean_build(project, tmp_path / "clean")
 
-    clean = Project(tmp_path / "clean")
-    shutil.copytree(project.source, clean.source)
-    clean.rebuild()
-    assert contents(project.content) == contents(clean.content)
-    assert contents(project.output) == contents(clean.output)  # pages, data exports, search shards
-    assert bag.sha256_file(project.zip) == bag.sha256_file(clean.zip)
+
+def test_a_sequence_of_incremental_rebuilds_equals_clean_builds(project, tmp_path):
+    """Changes that reach other articles' pages and the listings: related lists that resolve to
+    other articles (their cited-by, the graph and its neighbourhoods), a new title (the
+    neighbours' previous/next links, the period and signature lists), a new date (the article
+    moves to another day, month and year), a new body only (its own page)."""
+    for n in range(1, 6):
+        write_dump(project.source, n, related=tuple(m for m in (n - 1, n + 1) if 1 <= m <= 5))
+    project.rebuild()
+    steps = [
+        lambda: write_dump(project.source, 3, retitled=" (retitled)", related=(2, 4)),
+        lambda: write_dump(project.source, 2, days=400, related=(1, 3)),
+        lambda: write_dump(project.source, 5, variant=" (corrected)", related=(4,)),
+        lambda: (project.source / "001.txt").unlink(),
+    ]
+    for n, step in enumerate(steps):
+        step()
+        project.rebuild()
+        _same_as_a_clean_build(project, tmp_path / f"clean-{n}")
 
 
 def test_search_index_is_updated_in_place(project):
