@@ -167,16 +167,24 @@ DATA_COLUMNS = (
 )
 
 
-def jsonl(rows: Iterable[dict[str, Any]]) -> str:
-    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+def jsonl_line(row: dict[str, Any]) -> str:
+    return json.dumps(row, ensure_ascii=False) + "\n"
 
 
-def csv_text(rows: Iterable[dict[str, Any]]) -> str:
-    """RFC 4180 CSV; list values joined with ` | `, paragraphs with a blank line."""
+def _csv_writer(out: io.StringIO) -> csv.DictWriter:
+    return csv.DictWriter(out, fieldnames=DATA_COLUMNS, extrasaction="ignore", lineterminator="\r\n")
+
+
+def csv_header() -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=DATA_COLUMNS, extrasaction="ignore", lineterminator="\r\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: " | ".join(v) if isinstance(v, list) else ("" if v is None else v)
-                         for k, v in row.items()})
+    _csv_writer(out).writeheader()
+    return out.getvalue()
+
+
+def csv_line(row: dict[str, Any]) -> str:
+    """One row of RFC 4180 CSV (after `csv_header`); list values joined with ` | `, paragraphs
+    with a blank line. A row's text does not depend on the others, so rows can be kept apart."""
+    out = io.StringIO()
+    _csv_writer(out).writerow({k: " | ".join(v) if isinstance(v, list) else ("" if v is None else v)
+                               for k, v in row.items()})
     return out.getvalue()

@@ -297,32 +297,47 @@ class ArchivePagesGenerator(Generator):
                 if not (reuse and reuse.take(rel, f"{suffix} {key}" if key else None)):
                     self._write_file(rel, render(article.display.citation))
 
-    def _data_rows(self):
-        for article in self.in_time:
-            r = article.display.record
-            yield {
-                "url": article.url,  # relative to the site root, so the file is valid in the zip too
-                "public_url": self._absolute_url(article.url),
-                "title": r.title,
-                "date": article.display.date.iso,
-                "signature": r.signature,
-                "slug": article.slug,
-                "source_id": r.source_id,
-                "outlet": r.outlet,
-                "tags": [t.name for t in getattr(article, "tags", [])],
-                "source_file": r.source.file,
-                "source_sha256": r.source.sha256,
-                "source_encoding": r.source.encoding,
-                "related_status": r.related_status,
-                "warnings": list(r.warnings),
-                "text": r.body,
-                "paragraphs": list(r.paragraphs),
-            }
+    def _data_row(self, article) -> dict[str, Any]:
+        r = article.display.record
+        return {
+            "url": article.url,  # relative to the site root, so the file is valid in the zip too
+            "public_url": self._absolute_url(article.url),
+            "title": r.title,
+            "date": article.display.date.iso,
+            "signature": r.signature,
+            "slug": article.slug,
+            "source_id": r.source_id,
+            "outlet": r.outlet,
+            "tags": [t.name for t in getattr(article, "tags", [])],
+            "source_file": r.source.file,
+            "source_sha256": r.source.sha256,
+            "source_encoding": r.source.encoding,
+            "related_status": r.related_status,
+            "warnings": list(r.warnings),
+            "text": r.body,
+            "paragraphs": list(r.paragraphs),
+        }
+
+    def _data_lines(self, article) -> tuple[str, str]:
+        row = self._data_row(article)
+        return corpus.jsonl_line(row), corpus.csv_line(row)
 
     def _write_data(self) -> None:
-        rows = list(self._data_rows())
-        self._write_file(self.settings["DATA_JSONL_SAVE_AS"], corpus.jsonl(rows))
-        self._write_file(self.settings["DATA_CSV_SAVE_AS"], corpus.csv_text(rows))
+        """data/articles.jsonl and .csv. In a rebuild an article's lines are kept under its page's
+        key (which covers every field of the row) and made again only when that key changes."""
+        s = self.settings
+        reuse = reusing.for_settings(s)
+        folder = Path(s["CACHE_PATH"]) / "archive_pages-data-lines" \
+            if reuse and s.get("LOAD_CONTENT_CACHE") and s.get("CACHE_PATH") else None
+        kept = reusing.KeptValues(folder)
+        lines = []
+        for article in self.in_time:
+            key = reuse.key_for(article.save_as) if reuse else None
+            lines.append(self._data_lines(article) if key is None else
+                         kept.value(article.save_as, key, lambda a=article: self._data_lines(a)))
+        kept.save()
+        self._write_file(s["DATA_JSONL_SAVE_AS"], "".join(j for j, _ in lines))
+        self._write_file(s["DATA_CSV_SAVE_AS"], corpus.csv_header() + "".join(c for _, c in lines))
 
 
 def _period_view(period) -> tuple:
