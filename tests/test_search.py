@@ -220,7 +220,7 @@ def test_gaps_cut_from_blocks_are_whooshs_positions(site):
     every document of a term or some of them; a check that fails falls back to unpickling."""
     from itertools import accumulate
 
-    from search_index.query import _gaps_of, read_postings
+    from search_index.query import gaps_of, read_postings
 
     ix = open_index(site["output"])
     with ix.reader() as reader:
@@ -231,13 +231,13 @@ def test_gaps_cut_from_blocks_are_whooshs_positions(site):
             _, _, values = read_postings(reader, "body", term, values=True)
             assert [d for block_ids, _ in blocks for d in block_ids] == ids
             expected = [decode(v) for v in values]
-            assert [list(accumulate(g)) for g in _gaps_of(blocks, set(ids), weights)] == expected, term
+            assert [list(accumulate(g)) for g in gaps_of(blocks, set(ids), weights)] == expected, term
             some = set(ids[::3])
             picked = [(w, e) for d, w, e in zip(ids, weights, expected) if d in some]
-            gaps = _gaps_of(blocks, some, [w for w, _ in picked])
+            gaps = gaps_of(blocks, some, [w for w, _ in picked])
             assert [list(accumulate(g)) for g in gaps] == [e for _, e in picked], term
             wrong_counts = [w + 1 for w in weights]
-            assert [list(accumulate(g)) for g in _gaps_of(blocks, set(ids), wrong_counts)] == expected, term
+            assert [list(accumulate(g)) for g in gaps_of(blocks, set(ids), wrong_counts)] == expected, term
 
 
 def test_plugin_acts_only_when_listed_in_plugins(site, tmp_path):

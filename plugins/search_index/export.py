@@ -26,9 +26,11 @@ corpus size.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import shutil
+from itertools import chain
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +40,7 @@ from whoosh.util.numeric import byte_to_length, length_to_byte
 from broadsheet.reuse import keep, load_kept
 
 from .index import TEXT_FIELDS
-from .query import position_gaps, read_postings
+from .query import gaps_of, read_postings
 
 FORMAT = 2
 #: Upper bounds on shard files, so that 100,000 articles stay under 1,000 files. Document
@@ -63,20 +65,36 @@ TERMINAL = 64
 CONTINUATION = len(DIGITS) - TERMINAL
 
 
-def encode_numbers(numbers) -> str:
-    """Non-negative integers as a string: below 64 one character, below 1,728 two, and so on.
-    `search-engine.js` (`decodeNumbers`) reads them back."""
-    out = []
-    for n in numbers:
-        high, low = divmod(n, TERMINAL)
-        if high:
-            digits = []
-            while high:
-                high, d = divmod(high, CONTINUATION)
-                digits.append(DIGITS[TERMINAL + d])
-            out.extend(reversed(digits))
-        out.append(DIGITS[low])
-    return "".join(out)
+def encode_numbers(numbers: list[int]) -> str:
+    """Non-negative integers as a string: below 64 one character, below 1,792 two, and so on.
+    `search-engine.js` (`decodeNumbers`) reads them back. Numbers below `_TABLE_SIZE` (nearly
+    all: document gaps, length codes, position gaps) are looked up, not computed: an export
+    encodes millions of them."""
+    table = _encodings()
+    if numbers and min(numbers) < 0:
+        raise ValueError("encode_numbers: negative number")
+    try:
+        return "".join(map(table.__getitem__, numbers))
+    except IndexError:
+        return "".join(table[n] if n < _TABLE_SIZE else _encode_one(n) for n in numbers)
+
+
+#: Numbers of up to three characters.
+_TABLE_SIZE = TERMINAL * (CONTINUATION * CONTINUATION + CONTINUATION + 1)
+
+
+@functools.cache
+def _encodings() -> list[str]:
+    return [_encode_one(n) for n in range(_TABLE_SIZE)]
+
+
+def _encode_one(n: int) -> str:
+    high, low = divmod(n, TERMINAL)
+    digits = [DIGITS[low]]
+    while high:
+        high, d = divmod(high, CONTINUATION)
+        digits.append(DIGITS[TERMINAL + d])
+    return "".join(reversed(digits))
 
 
 def decode_numbers(text: str) -> list[int]:
@@ -159,42 +177,47 @@ def _postings(reader, fieldname: str, text: str, codes: list[int],
               number: dict[int, int]) -> tuple[list[int], list[int], list[int]]:
     """(per document: doc delta, 2 * length code + repeated[, count - 2]),
     (per document: position count, position deltas...) and the documents, in exported numbers."""
+    ids, gaps = _position_gaps_by_document(reader, fieldname, text)
+    nums = list(map(number.get, ids))
+    order = sorted((i for i, n in enumerate(nums) if n is not None) if None in nums else range(len(nums)),
+                   key=nums.__getitem__)
+    docs = list(map(nums.__getitem__, order))
+    ordered = list(map(gaps.__getitem__, order))
     postings: list[int] = []
-    positions: list[int] = []
     previous = 0
-    live = sorted((number[d], gaps) for d, gaps in _position_gaps_by_document(reader, fieldname, text)
-                  if d in number)
-    for docnum, gaps in live:
-        tf = len(gaps)
-        postings.append(docnum - previous)
+    for docnum, doc_gaps in zip(docs, ordered):
+        tf = len(doc_gaps)
         if tf > 1:
-            postings += [2 * codes[docnum] + 1, tf - 2]
+            postings += (docnum - previous, 2 * codes[docnum] + 1, tf - 2)
         else:
-            postings.append(2 * codes[docnum])
-        positions.append(tf)
-        positions += gaps
+            postings += (docnum - previous, 2 * codes[docnum])
         previous = docnum
-    return postings, positions, [d for d, _ in live]
+    positions = list(chain.from_iterable([len(g)] + g for g in ordered))
+    return postings, positions, docs
 
 
-def _position_gaps_by_document(reader, fieldname: str, text: str) -> list[tuple[int, list[int]]]:
-    """(document, gaps between its positions of the term, the first from 0) of every live posting.
+def _position_gaps_by_document(reader, fieldname: str, text: str) -> tuple[list[int], list[list[int]]]:
+    """The documents of every live posting of the term, and the gaps between each one's
+    positions of it (the first from 0).
 
-    Read a segment's block at a time with the positions of all its postings unpickled in one
-    call (the query module's readers): through Whoosh's matchers, a posting at a time, the
+    Read a segment's block at a time, the positions of all its postings cut out of the blocks
+    and unpickled in one call (the query module's readers, as for phrases): through Whoosh's matchers, a posting at a time, the
     common words of a changed article took a rebuild's export seconds to read back."""
     word = text.encode("utf-8")
-    found: list[tuple[int, list[int]]] = []
+    ids: list[int] = []
+    gaps: list[list[int]] = []
     for leaf, offset in reader.leaf_readers():
         if (fieldname, word) not in leaf:
             continue
-        read = read_postings(leaf, fieldname, word, values=True)
+        blocks: list = []
+        read = read_postings(leaf, fieldname, word, blocks=blocks)
         if read is None:  # not Whoosh 3 blocks: the matchers, as Whoosh reads them
-            return [(d, [p - q for p, q in zip(poses, [0] + poses)])
-                    for d, poses in reader.postings(fieldname, text).items_as("positions")]
-        ids, _, values = read
-        found += zip([offset + d for d in ids], position_gaps(values))
-    return found
+            pairs = list(reader.postings(fieldname, text).items_as("positions"))
+            return [d for d, _ in pairs], [[p - q for p, q in zip(poses, [0] + poses)] for _, poses in pairs]
+        leaf_ids, counts, _ = read
+        ids += [offset + d for d in leaf_ids] if offset else leaf_ids
+        gaps += gaps_of(blocks, set(leaf_ids), counts)
+    return ids, gaps
 
 
 class PostingTable:

@@ -562,7 +562,7 @@ def read_postings(reader, fieldname: str, text: bytes, values: bool = False, blo
     a block at a time; None when they are not in Whoosh 3 blocks.
 
     Values (positions) are unpickled only when asked for. A list given as `blocks` receives
-    each block's document numbers (deleted ones too) and inflated data, for `_gaps_of`."""
+    each block's document numbers (deleted ones too) and inflated data, for `gaps_of`."""
     matcher = _block_matcher(reader, fieldname, text)
     if matcher is None:
         return None
@@ -590,7 +590,8 @@ def read_postings(reader, fieldname: str, text: bytes, values: bool = False, blo
         weights.extend(matcher._weights)
         matcher._next_block()
     if reader.has_deletions():
-        live = [not reader.is_deleted(d) for d in ids]
+        deleted = reader.deleted_docs_set  # made once per segment reader
+        live = list(map(operator.not_, map(deleted.__contains__, ids)))
         ids, weights = list(compress(ids, live)), list(compress(weights, live))
         found = list(compress(found, live)) if values else None
     return ids, weights, found
@@ -668,11 +669,11 @@ _PICKLE_HEADER, _PICKLE_STOP = b"\x80\x02", b"."
 _GAPS_START = (_PICKLE_HEADER + b"]q\x00").decode("latin-1").encode("utf-8")
 #: Each pickled list of gaps ends with a STOP, and the text is followed by a BINPUT (one
 #: byte of memo index) or a LONG_BINPUT (four): neither pair occurs inside a list whose
-#: gaps are all below 28,974 (a list with a larger one fails the checks of `_gaps_of`).
+#: gaps are all below 28,974 (a list with a larger one fails the checks of `gaps_of`).
 _GAPS_ENDS = (_PICKLE_STOP + b"q", _PICKLE_STOP + b"r")
 
 
-def _gaps_of(blocks: list[tuple[list[int], bytes]], wanted: set[int], counts: list[float]) -> list[list[int]]:
+def gaps_of(blocks: list[tuple[list[int], bytes]], wanted: set[int], counts: list[float]) -> list[list[int]]:
     """The position gaps of the postings of the `wanted` documents, in order (`counts`:
     their weights, the number of positions of each).
 
@@ -747,7 +748,7 @@ def _score_adjacent_phrase(node, searcher, context) -> dict[int, float] | None:
     # Each word's positions minus its place in the phrase: the phrase starts where they
     # agree (`initial=-k` also yields -k, never a position of the first word). Iterators all
     # the way, so that no Python code runs per document.
-    gaps = [_gaps_of(blocks, in_all, weights) for _, weights, blocks in picked]
+    gaps = [gaps_of(blocks, in_all, weights) for _, weights, blocks in picked]
     starts = map(set, map(accumulate, gaps[0]))
     for k, word_gaps in enumerate(gaps[1:-1], 1):
         starts = map(set.intersection, starts, map(functools.partial(accumulate, initial=-k), word_gaps))
