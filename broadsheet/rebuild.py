@@ -22,13 +22,14 @@ What an archivist can rely on:
 
 from __future__ import annotations
 
-import concurrent.futures
 import filecmp
 import functools
+import gc
 import hashlib
-import multiprocessing
 import json
+import multiprocessing
 import os
+import pickle
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -339,28 +340,67 @@ def swap_in(state: Path, output: Path, staging: Path, placement: Placement) -> N
 
 class _Background:
     """A call run in a forked process (the machine's second core), or later in this one where
-    there is no fork or no second core; `result()` returns it either way."""
+    there is no fork or no second core; `result()` returns it (or raises what it raised)
+    either way. The process makes the one call, sends the result and exits, so a rebuild
+    killed meanwhile leaves no process behind for long (filelock closes the rebuild lock's
+    descriptor in forked children, so it never holds the lock)."""
 
     def __init__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any):
         self.call = functools.partial(fn, *args, **kwargs)
-        self.pool: concurrent.futures.ProcessPoolExecutor | None = None
-        self.future: concurrent.futures.Future | None = None
+        self.process: multiprocessing.process.BaseProcess | None = None
         if (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods():
-            self.pool = concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
-            self.future = self.pool.submit(self.call)
+            context = multiprocessing.get_context("fork")
+            self.reader, writer = context.Pipe(duplex=False)
+            self.process = context.Process(target=_call_and_send, args=(self.call, writer), daemon=True,
+                                           name="broadsheet-background")
+            self.process.start()
+            writer.close()
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
 
     def result(self) -> Any:
-        if self.future is None:
+        if self.process is None:
             return self.call()
         try:
-            return self.future.result()
+            done, value = self.reader.recv()
+        except EOFError:
+            self.process.join()
+            raise RebuildFailed(f"a background check stopped without a result (exit status "
+                                f"{self.process.exitcode})") from None
         finally:
-            self.cancel()
+            self.reader.close()
+        self.process.join()
+        self.process = None
+        if not done:
+            raise value
+        return value
 
     def cancel(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-            self.pool = None
+        if self.process is not None:
+            self.process.terminate()
+            self.process.join()
+            self.reader.close()
+            self.process = None
+
+
+def _call_and_send(call: Callable[[], Any], writer) -> None:
+    # What the rebuild held when it forked is never collected here (see plugins/search_index).
+    gc.freeze()
+    try:
+        outcome: tuple[bool, Any] = (True, call())
+    except BaseException as exc:  # noqa: BLE001 -- handed to the parent, which raises it
+        outcome = (False, exc)
+    try:
+        try:
+            writer.send(outcome)
+        except (TypeError, AttributeError, pickle.PicklingError):
+            writer.send((False, RuntimeError(repr(outcome[1]))))
+    except OSError:  # the rebuild is gone
+        pass
+    finally:
+        os._exit(0)
 
 
 @dataclass

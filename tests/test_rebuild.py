@@ -308,3 +308,29 @@ def test_hosted_rebuild_has_absolute_urls_feeds_and_sitemap(project):
     assert 'href="https://archive.example.org/broadsheet/' in (project.output / "index.html").read_text()
     # The zip stays offline whatever the site's URL.
     assert bag.verify_zip(project.zip).ok
+
+
+def test_a_background_check_outlives_a_killed_rebuild_only_for_its_own_call(tmp_path):
+    """The second process a rebuild checks links in makes its one call and exits, even when the
+    rebuild that started it was killed: it never waits for more work."""
+    script = tmp_path / "killed.py"
+    script.write_text(
+        "import os, sys, time\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "from broadsheet.rebuild import _Background\n"
+        "job = _Background(time.sleep, 1.0)\n"
+        "print(job.pid, flush=True)\n"
+        "os.kill(os.getpid(), 9)\n")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    assert proc.returncode == -signal.SIGKILL
+    child = int(proc.stdout.split()[0])
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and pipeline.pid_alive(child):
+        time.sleep(0.1)
+    assert not pipeline.pid_alive(child)
+
+
+def test_a_background_check_returns_or_raises_what_its_call_did():
+    assert pipeline._Background(sorted, [3, 1, 2]).result() == [1, 2, 3]
+    with pytest.raises(ZeroDivisionError):
+        pipeline._Background(divmod, 1, 0).result()
