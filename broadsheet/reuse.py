@@ -277,7 +277,12 @@ class KeptValues:
         self.new: dict[str, tuple[Any, Any]] = {}
         self.changed: list[str] = []
 
-    def value(self, key: str, stamp: Any, compute: Callable[[], Any]) -> Any:
+    def value(self, key: str, stamp_of: Callable[[], Any], compute: Callable[[], Any]) -> Any:
+        """The value for `key`: kept while `stamp_of()` is the stamp it was kept with, else
+        `compute()`. Nothing kept (no folder): `compute()`, without taking a stamp."""
+        if self.folder is None:
+            return compute()
+        stamp = stamp_of()
         old = self.old.get(key)
         if isinstance(old, tuple) and len(old) == 2 and old[0] == stamp:
             value = old[1]

@@ -94,16 +94,19 @@ def test_take_replaces_a_file_already_there_and_renders_what_the_previous_build_
 def test_kept_values_are_computed_again_only_when_their_stamp_changes(tmp_path):
     folder = tmp_path / "kept"
     kept = KeptValues(folder)
-    assert [kept.value(f"a{n}", n, lambda n=n: n * 10) for n in range(200)] == [n * 10 for n in range(200)]
+    assert [kept.value(f"a{n}", lambda n=n: n, lambda n=n: n * 10) for n in range(200)] == [n * 10 for n in range(200)]
     kept.save()
     written = {p.name: p.stat().st_ino for p in folder.iterdir()}
 
     again = KeptValues(folder)
     calls = []
-    values = [again.value(f"a{n}", n + (n == 7), lambda n=n: calls.append(n) or -n) for n in range(199)]
+    values = [again.value(f"a{n}", lambda n=n: n + (n == 7), lambda n=n: calls.append(n) or -n) for n in range(199)]
     assert calls == [7] and values[7] == -7 and values[8] == 80
     again.save()  # only the files holding a7 and the gone a199 are written again
     rewritten = [p.name for p in folder.iterdir() if p.stat().st_ino != written[p.name]]
     assert 1 <= len(rewritten) <= 2
     third = KeptValues(folder)
     assert third.old == {f"a{n}": (n + (n == 7), -7 if n == 7 else n * 10) for n in range(199)}
+    stamps = []
+    assert KeptValues(None).value("a1", lambda: stamps.append(1), lambda: "made") == "made"
+    assert not stamps  # nothing kept: no stamp taken

@@ -126,7 +126,7 @@ class ArchivePagesGenerator(Generator):
         self._key_prefix = slugify(s["SOURCE_NAME"])[:24].strip("-") or "article"
         kept = reusing.KeptValues(self._displays_folder())
         for article in everything:
-            article.display = kept.value(article.source_path, _stamp(article),
+            article.display = kept.value(article.source_path, lambda a=article: _stamp(a),
                                          lambda a=article: self._display(a, show_scraped_related))
             article._broadsheet_record = article.display.record
             self._add_to_signature(article)
@@ -334,7 +334,7 @@ class ArchivePagesGenerator(Generator):
         for article in self.in_time:
             key = reuse.key_for(article.save_as) if reuse else None
             lines.append(self._data_lines(article) if key is None else
-                         kept.value(article.save_as, key, lambda a=article: self._data_lines(a)))
+                         kept.value(article.save_as, lambda key=key: key, lambda a=article: self._data_lines(a)))
         kept.save()
         self._write_file(s["DATA_JSONL_SAVE_AS"], "".join(j for j, _ in lines))
         self._write_file(s["DATA_CSV_SAVE_AS"], corpus.csv_header() + "".join(c for _, c in lines))

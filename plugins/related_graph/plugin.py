@@ -114,7 +114,8 @@ class RelatedGraph:
             article.related = related[key]
             article.cited_by = sorted(cited_by[key].values(), key=lambda c: (c.date, c.title))
             article.neighbourhood = kept.value(
-                key, self.key, lambda key=key: neighbourhood(g, key, neighbourhood_max) if g.degree(key) else None)
+                key, lambda: self.key,
+                lambda key=key: neighbourhood(g, key, neighbourhood_max) if g.degree(key) else None)
         kept.save()
         self.stats = {
             **resolved.stats(),
@@ -152,7 +153,7 @@ class RelatedGraph:
             item = self._item(a)
             return item, reusing.key_of(item) if wants_key else None
 
-        found = [kept.value(a.source_path, (reusing.file_stamp(a.source_path), a.url, a.title, a.date),
+        found = [kept.value(a.source_path, lambda a=a: (reusing.file_stamp(a.source_path), a.url, a.title, a.date),
                             lambda a=a: item_and_digest(a)) for a in articles]
         kept.save()
         digests = [digest for _, digest in found]

@@ -201,8 +201,9 @@ def _position_gaps_by_document(reader, fieldname: str, text: str) -> tuple[list[
     positions of it (the first from 0).
 
     Read a segment's block at a time, the positions of all its postings cut out of the blocks
-    and unpickled in one call (the query module's readers, as for phrases): through Whoosh's matchers, a posting at a time, the
-    common words of a changed article took a rebuild's export seconds to read back."""
+    and unpickled in one call (the query module's readers, as for phrases). Through Whoosh's
+    matchers, a posting at a time, the common words of a changed article took a rebuild's
+    export seconds to read back."""
     word = text.encode("utf-8")
     ids: list[int] = []
     gaps: list[list[int]] = []
