@@ -265,6 +265,15 @@ def keep_map(folder: Path, data: dict[str, Any], changed: Iterable[str]) -> None
         keep(Path(folder) / f"{n}.pickle", part)
 
 
+def kept_folder(settings: dict[str, Any], name: str) -> Path | None:
+    """Where a build that keeps a content cache (a rebuild: LOAD_CONTENT_CACHE, under its keyed
+    CACHE_PATH, so a change of settings, theme or code starts afresh) keeps `name` for the next
+    one; None for a build that keeps nothing."""
+    if not (settings.get("LOAD_CONTENT_CACHE") and settings.get("CACHE_PATH")):
+        return None
+    return Path(settings["CACHE_PATH"]) / name
+
+
 class KeptValues:
     """Values computed one per article (per content file, per page), kept between the builds of
     a rebuild in a kept map (`folder`; None: nothing kept), each with the stamp of what it was

@@ -124,7 +124,9 @@ class ArchivePagesGenerator(Generator):
         show_scraped_related = not partial.exists()
         self.signatures: dict[str, dict] = {}
         self._key_prefix = slugify(s["SOURCE_NAME"])[:24].strip("-") or "article"
-        kept = reusing.KeptValues(self._displays_folder())
+        # Each display follows from the content file, the article's URL and path, and the
+        # settings, theme and code (the kept folder's key): an unchanged file is not read again.
+        kept = reusing.KeptValues(reusing.kept_folder(s, "archive_pages-displays"))
         for article in everything:
             article.display = kept.value(article.source_path, lambda a=article: _stamp(a),
                                          lambda a=article: self._display(a, show_scraped_related))
@@ -199,15 +201,6 @@ class ArchivePagesGenerator(Generator):
             citation=cite,
         )
         return display
-
-    def _displays_folder(self) -> Path | None:
-        """Where a rebuild (which keeps a content cache) keeps each article's display between
-        builds: it follows from the content file, the article's URL and path, and the settings,
-        theme and code, which the cache's own key covers; so an unchanged file is not read again."""
-        s = self.settings
-        if not (s.get("LOAD_CONTENT_CACHE") and s.get("CACHE_PATH")):
-            return None
-        return Path(s["CACHE_PATH"]) / "archive_pages-displays"
 
     def _add_to_signature(self, article) -> None:
         signature = article.display.record.signature
@@ -327,9 +320,7 @@ class ArchivePagesGenerator(Generator):
         key (which covers every field of the row) and made again only when that key changes."""
         s = self.settings
         reuse = reusing.for_settings(s)
-        folder = Path(s["CACHE_PATH"]) / "archive_pages-data-lines" \
-            if reuse and s.get("LOAD_CONTENT_CACHE") and s.get("CACHE_PATH") else None
-        kept = reusing.KeptValues(folder)
+        kept = reusing.KeptValues(reusing.kept_folder(s, "archive_pages-data-lines") if reuse else None)
         lines = []
         for article in self.in_time:
             key = reuse.key_for(article.save_as) if reuse else None

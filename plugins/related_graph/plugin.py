@@ -109,7 +109,8 @@ class RelatedGraph:
             self.key = reusing.key_of(items_key or graph_json(g), neighbourhood_max,
                                       self.settings["RELATED_GRAPH_FORCE_LAYOUT_MAX_NODES"])
         # Each neighbourhood follows from the graph alone: kept under the graph's key.
-        kept = reusing.KeptValues(self._kept_folder(generator.settings, "neighbourhoods") if self.key else None)
+        kept = reusing.KeptValues(reusing.kept_folder(generator.settings, "related_graph-neighbourhoods")
+                                  if self.key else None)
         for key, article in by_key.items():
             article.related = related[key]
             article.cited_by = sorted(cited_by[key].values(), key=lambda c: (c.date, c.title))
@@ -137,17 +138,11 @@ class RelatedGraph:
     # neighbourhood (from the graph), under the graph's key. (Keeping the resolution too took
     # about as long to read back as resolving again.)
 
-    @staticmethod
-    def _kept_folder(settings, name: str) -> Path | None:
-        if not (settings.get("LOAD_CONTENT_CACHE") and settings.get("CACHE_PATH")):
-            return None
-        return Path(settings["CACHE_PATH"]) / f"related_graph-{name}"
-
     def _items(self, settings, articles) -> tuple[list[ArchiveItem], str | None]:
         """Every article's item, and a key of them all with the settings (None: no stable key,
         or a plain build, which keeps nothing and reuses nothing, so needs no key)."""
         wants_key = bool(settings.get("LOAD_CONTENT_CACHE") or settings.get(reusing.SETTING))
-        kept = reusing.KeptValues(self._kept_folder(settings, "items"))
+        kept = reusing.KeptValues(reusing.kept_folder(settings, "related_graph-items"))
 
         def item_and_digest(a):
             item = self._item(a)
