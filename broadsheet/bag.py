@@ -38,7 +38,7 @@ import lxml.html
 
 from broadsheet import __version__, site
 from broadsheet.article import split_markdown_file
-from broadsheet.reuse import keep, load_kept
+from broadsheet.reuse import file_stamp, keep, load_kept
 
 #: Every zip entry carries this timestamp (the earliest a zip can hold), so the build time never shows.
 ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
@@ -114,7 +114,7 @@ class Verification:
 
 def corpus_facts(content: Path, cache_file: Path | None = None) -> CorpusFacts:
     """Count the articles under `content/` and find their date range (drafts and hidden excluded).
-    `cache_file`: each file's finding by its size, modification time and inode, kept between
+    `cache_file`: each file's finding by its stamp (reuse.file_stamp), kept between
     runs so that a rebuild reads again only the files that changed."""
     known = load_kept(cache_file, {})
     seen: dict[str, tuple[tuple[int, int, int], str | None]] = {}
@@ -123,11 +123,9 @@ def corpus_facts(content: Path, cache_file: Path | None = None) -> CorpusFacts:
         rel = path.relative_to(content)
         if any(part.startswith(".") for part in rel.parts):
             continue
-        try:
-            st = path.stat()
-        except OSError:
+        stamp = file_stamp(path)
+        if stamp is None:
             continue
-        stamp = (st.st_size, st.st_mtime_ns, st.st_ino)
         cached = known.get(rel.as_posix())
         if cached is not None and cached[0] == stamp:
             date = cached[1]
@@ -185,9 +183,8 @@ class OwnBag(bagit.Bag):
     """A bag this process has just made in a folder of its own. bagit guards every manifest path
     of a bag from elsewhere against pointing outside it through symbolic links, with one
     `realpath` per file: most of the time of opening a bag of 40,000 files. Here the paths were
-    written by bagit from the files it walked and `verify_bag_dir` checks the folder holds no
-    symbolic link, so
-    the guard is the same check on the path's text."""
+    written by `make_bag` from the files it walked and `verify_bag_dir` checks the folder holds
+    no symbolic link, so the guard is the same check on the path's text."""
 
     def _path_is_dangerous(self, path):
         norm = os.path.normpath(path)
@@ -418,20 +415,20 @@ def make_offline_zip(content: Path, zip_path: Path, cache_path: Path | None = No
 
 def zip_offline_build(site_dir: Path, zip_path: Path, content: Path, settings: dict[str, Any],
                       work_dir: Path | None = None, bag_dir: Path | None = None,
-                      previous: Path | None = None, facts_cache: Path | None = None,
+                      previous: Path | None = None, facts: CorpusFacts | None = None,
                       digests_cache: Path | None = None) -> ZipResult:
     """Bag and zip a site already built with the offline settings, leaving `site_dir` as it is
     (the bag is made from hard links), so one build serves as both the site and the zip.
     `bag_dir`: where the bag is made and left (for `verify_made_zip`, and for the next run to
     bring up to date; its name is the zip's top folder), else a temporary folder;
     `previous`: the zip this replaces, whose unchanged entries are copied (write_reproducible_zip);
-    `facts_cache`: see corpus_facts; `digests_cache`: see make_bag."""
+    `facts`: corpus_facts of `content` when the caller has them; `digests_cache`: see make_bag."""
     zip_path = Path(zip_path)
     if work_dir is not None:
         Path(work_dir).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="broadsheet-zip-", dir=work_dir) as tmp:
         bag_dir = Path(bag_dir) if bag_dir else Path(tmp) / zip_path.stem
-        facts = corpus_facts(Path(content), facts_cache)
+        facts = facts or corpus_facts(Path(content))
         make_bag(site_dir, bag_dir, bag_info(settings, facts), settings.get("SITENAME", "the archive"),
                  digests_cache)
         staged = Path(tmp) / "archive.zip"

@@ -520,6 +520,8 @@ def _run(report: RebuildReport, steps: _Steps, state: Path, source: Path, conten
     # The folder the zip is made from, checked by verify() below and kept, so the next run only
     # brings it up to date (see bag.make_bag).
     kept_bag = state / "bag" / zip_path.stem
+    # The count and dates of the articles, for the bag and the link check alike.
+    facts = bag.corpus_facts(content, state / "facts.pickle") if build_settings == "offline" else None
 
     def build_zip():
         if build_settings == "offline":
@@ -527,8 +529,7 @@ def _run(report: RebuildReport, steps: _Steps, state: Path, source: Path, conten
                 if other.name != kept_bag.name:
                     shutil.rmtree(other, ignore_errors=True)
             return bag.zip_offline_build(staging, staged_zip, content, built, work_dir=tmp, bag_dir=kept_bag,
-                                         previous=zip_path, facts_cache=state / "facts.pickle",
-                                         digests_cache=state / "digests.pickle")
+                                         previous=zip_path, facts=facts, digests_cache=state / "digests.pickle")
         cache = keyed_cache(state, "offline", common)
         try:
             return bag.make_offline_zip(content, staged_zip, cache_path=cache, work_dir=tmp,
@@ -539,9 +540,8 @@ def _run(report: RebuildReport, steps: _Steps, state: Path, source: Path, conten
     # The site's links and article pages are checked in a second process while this one makes
     # the zip: the check reads only the site, which the bag's payload links.
     links_checked = None
-    if build_settings == "offline":
-        articles = bag.corpus_facts(content, state / "facts.pickle").article_count
-        links_checked = _Background(bag.verify_site, staging, articles, link_cache=state / "links.pickle")
+    if facts is not None:
+        links_checked = _Background(bag.verify_site, staging, facts.article_count, link_cache=state / "links.pickle")
     try:
         made = steps.run("zip", build_zip)
     except BaseException:
