@@ -30,8 +30,8 @@ import functools
 import hashlib
 import json
 import shutil
-from itertools import chain
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -225,8 +225,8 @@ class PostingTable:
     """Every term's encoded postings and positions, and which terms each document holds.
 
     Kept beside the index (CACHE_FILE) so that the next export re-reads from Whoosh only the
-    terms of documents whose content hash changed: reading every posting list back through
-    Whoosh's pure-Python matchers is most of an export's time. When documents are added or
+    terms of documents whose content hash changed: reading every posting list back from
+    Whoosh is most of an export's time. When documents are added or
     removed (the numbering moves) or a field's smallest length code changes, every term is
     read again. Either way the shards come out byte-identical to a fresh export.
     """
@@ -262,8 +262,9 @@ class PostingTable:
         if previous.keys != self.keys or previous.min_codes != self.min_codes:
             return False
         changed = [n for n, (old, new) in enumerate(zip(previous.hashes, self.hashes)) if old != new]
+        changed_set = set(changed)
         if any(previous.codes[f][n] != self.codes[f][n] for f in TEXT_FIELDS
-               for n in range(len(self.keys)) if n not in set(changed)):
+               for n in range(len(self.keys)) if n not in changed_set):
             return False
         self.terms, self.doc_terms = previous.terms, previous.doc_terms
         affected: set[tuple[str, str]] = set()
