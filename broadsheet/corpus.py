@@ -2,7 +2,7 @@
 
 Each generated article gets a hidden site id, the id the outlet's CMS gave it. Dumps never
 carry their own id (just like the seed); only the related lists of *other* dumps do, so the
-graph plugin has to learn ids from titles. `truth.json`, written beside the dumps, says for
+graph plugin has to learn ids from titles. `.truth.json`, written beside the dumps, says for
 every file which article it is, what ingest must make of it, and for every related entry
 which generated article it points to (or null).
 
@@ -25,15 +25,16 @@ from typing import Any, Callable
 from broadsheet.article import Article, Source
 from broadsheet.dumps import DEFAULT_TIMEZONE, format_dateline, localize, render_dump
 
-TRUTH_FILE = "truth.json"
+#: A dot-file, so that ingest (which skips hidden files) never reads it as a dump: the folder can
+#: be ingested or rebuilt as it is, and copying it keeps the truth with its dumps.
+TRUTH_FILE = ".truth.json"
 TRUTH_VERSION = 1
 
-#: The bundled sample: `invoke corpus -n 40 --seed 2016 --dest raw/synthetic --truth .truth.json`.
-#: Its truth file is hidden so that ingest (which skips dot-files) does not read it as a dump.
+#: The bundled sample: `invoke corpus -n 40 --seed 2016 --dest raw/synthetic`.
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "raw" / "synthetic"
 SAMPLE_N = 40
 SAMPLE_SEED = 2016
-SAMPLE_TRUTH = ".truth.json"
+SAMPLE_TRUTH = TRUTH_FILE
 
 #: The first hidden id. The seed's ids are around 1,800,000 (March 2016); synthetic ids stay
 #: far below, so a synthetic article can never be mistaken for an item the seed lists.
