@@ -244,6 +244,7 @@ class _Generator:
         self.titles: set[str] = set()
         #: ids the outlet gave to items the corpus does not hold, per gap after article i
         self.spare_ids: list[list[int]] = []
+        self.next_free = FIRST_ID  # the first id after the last article's gap
 
     def unique_title(self) -> str:
         while True:
@@ -258,7 +259,9 @@ class _Generator:
         for gap in itertools.chain(range(near, -1, -1), range(near + 1, len(self.spare_ids))):
             if self.spare_ids[gap]:
                 return str(self.spare_ids[gap].pop(self.rng.randrange(len(self.spare_ids[gap]))))
-        raise RuntimeError("the corpus ran out of spare ids")
+        # a small corpus can list more missing items than its gaps hold: newer ids then
+        self.next_free += 1
+        return str(self.next_free - 1)
 
     def dates(self) -> list[datetime]:
         rng = self.rng
@@ -290,6 +293,7 @@ class _Generator:
                               signature=signature)
             out.append(GeneratedArticle(str(next_id), article, video))
             next_id += gap
+        self.next_free = next_id
         return out
 
     def pic_time(self, target_date: datetime) -> datetime:

@@ -455,8 +455,8 @@ def test_disk_full_names_the_path_leaves_no_partial_file_and_keeps_what_was_ther
 
 def test_corpus_folder_ingests_without_its_truth_as_a_dump(tmp_path):
     dest = tmp_path / "corpus"
-    proc = run_invoke("corpus", "-n", "20", "--dest", str(dest))
+    proc = run_invoke("corpus", "-n", "5", "--dest", str(dest))
     assert proc.returncode == 0, proc.stderr
     assert json.loads((dest / ".truth.json").read_text(encoding="utf-8"))["files"]
     report = ingest(dest, tmp_path / "content", TZ)
-    assert report.rejected == [] and len(report.accepted) == 20
+    assert report.rejected == [] and len(report.accepted) == 5
