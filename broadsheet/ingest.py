@@ -231,8 +231,8 @@ def read_source(path: str, limit: int) -> bytes:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise DumpError("not-a-regular-file", SKIPPED["not-a-regular-file"])
-        data = f.read(limit + 1)
-    if len(data) > limit:
+        data = f.read(limit + 1) if info.st_size <= limit else b""
+    if info.st_size > limit or len(data) > limit:
         raise DumpError("too-large", f"the file holds {max(info.st_size, len(data)):,} bytes; the limit is "
                                      f"{limit:,} (see 'Limits' in the README)")
     return data
