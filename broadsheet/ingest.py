@@ -164,7 +164,7 @@ def walk_sources(source: Path) -> tuple[list[tuple[str, str]], list[Rejection]]:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
             skipped.append(Rejection(prefix or "./", "unreadable-folder",
-                                     f"the folder cannot be read ({exc.strerror}); the articles from it were kept"))
+                                     f"the folder cannot be read ({exc.strerror}); articles made from it stay"))
             continue
         subfolders = []
         for entry in entries:
@@ -245,7 +245,7 @@ def _parse_file(job: tuple[str, str, str, Mapping | None]) -> list[Article | Rej
     try:
         raw = read_source(path, MAX_TABLE_BYTES if table else MAX_DUMP_BYTES)
     except OSError as exc:
-        return [Rejection(rel, "unreadable", f"cannot read it ({exc.strerror}); its articles were kept")]
+        return [Rejection(rel, "unreadable", f"cannot read it ({exc.strerror}); articles made from it stay")]
     except DumpError as exc:
         return [Rejection(rel, exc.reason, exc.detail)]
     if not table:
@@ -828,15 +828,16 @@ def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
                     stager.stage(o)  # most likely a new article: its file can be made now
         outcomes = skipped + [o for _, rel in files for o in outcomes_of[rel]]
         report.read = len(outcomes)
-        new_state, output_stamps = _place_all(content, outcomes, old_state, old_stamps,
-                                              _Renderer(base_dir, timezone, mapping), stager, report,
-                                              check_removals)
-        if new_state != old_state or state.get("version") != STATE_VERSION:
-            state_text = json.dumps({"version": STATE_VERSION, "outputs": new_state},
-                                    indent=1, sort_keys=True, ensure_ascii=False) + "\n"
-            _write(state_path, state_text)
-    except OSError as exc:
-        raise _write_failed(Path(exc.filename) if exc.filename else content, exc) from None
+        try:
+            new_state, output_stamps = _place_all(content, outcomes, old_state, old_stamps,
+                                                  _Renderer(base_dir, timezone, mapping), stager, report,
+                                                  check_removals)
+            if new_state != old_state or state.get("version") != STATE_VERSION:
+                state_text = json.dumps({"version": STATE_VERSION, "outputs": new_state},
+                                        indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+                _write(state_path, state_text)
+        except OSError as exc:  # a rename or a removal; _write names the files it writes
+            raise _write_failed(Path(exc.filename) if exc.filename else content, exc) from None
     finally:
         stager.close()
 

@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -201,6 +202,50 @@ def test_unreadable_file_is_reported_and_its_article_stays(tmp_path, monkeypatch
     assert report.removed == [] and report.kept == [outputs(first)[dumps[1].name]]
     assert snapshot(content) == before
     assert ingest(src, content, TZ).rejected == []  # not remembered as unreadable once it is not
+
+
+NOBODY = 65534
+INGEST_SCRIPT = """
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[4])
+from broadsheet.ingest import ingest, write_report
+write_report(ingest(Path(sys.argv[1]), Path(sys.argv[2]), "Asia/Tehran"), Path(sys.argv[3]))
+"""
+
+
+@pytest.mark.skipif(not (AS_ROOT and shutil.which("setpriv")), reason="needs root to run ingest as another user")
+def test_unreadable_folder_and_file_for_real_as_another_user():
+    """The same cases with real permissions: ingest runs as `nobody`, whom chmod 000 stops."""
+    base = Path(tempfile.mkdtemp(prefix="broadsheet-unreadable-"))
+    try:
+        src, content, report_path = base / "raw", base / "content", base / "report.json"
+        copy_dumps(src, 2, start=3)
+        copy_dumps(src / "2016", 2)
+        base.chmod(0o755)
+        for p in [base, *base.rglob("*")]:
+            os.chown(p, NOBODY, NOBODY)
+
+        def run() -> dict:
+            subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", sys.executable,
+                            "-c", INGEST_SCRIPT, str(src), str(content), str(report_path), str(ROOT)],
+                           cwd=base, check=True, capture_output=True)
+            return json.loads(report_path.read_text(encoding="utf-8"))
+
+        first = run()
+        before = snapshot(content)
+        (src / "2016").chmod(0)
+        (src / DUMPS[4].name).chmod(0)
+        report = run()
+        assert {r["source"]: r["reason"] for r in report["rejected"]} == {
+            "2016/": "unreadable-folder", DUMPS[4].name: "unreadable"}
+        assert report["removed"] == [] and len(report["kept"]) == 3
+        assert snapshot(content) == before
+        assert first["summary"]["accepted"] == 4
+    finally:
+        for p in [base, *base.rglob("*")]:
+            p.chmod(0o755)
+        shutil.rmtree(base)
 
 
 # -- 3. mixed encodings in one table ------------------------------------------------------------
