@@ -24,24 +24,34 @@ def _console():
     "content": "where the Markdown articles go; default content/",
     "report": "JSON report path; default reports/ingest.json",
     "timezone": "the source's local timezone; default SOURCE_TIMEZONE from pelicanconf.py",
+    "allow_removals": "remove the articles of deleted dumps even when they are many (see the README)",
 })
-def ingest(c, source="raw", content="content", report="reports/ingest.json", timezone=None, mapping=None):
+def ingest(c, source="raw", content="content", report="reports/ingest.json", timezone=None, mapping=None,
+           allow_removals=False):
     """Turn raw dumps and table rows into Markdown articles with YAML front matter.
-    Exit 3 if any file or row was rejected, 2 if the --mapping file is unusable."""
+    Exit 3 if any file or row was rejected; 2 if the --mapping file is unusable, the --source
+    does not exist or the run would remove many articles; 1 if content/ cannot be written."""
     from rich.progress import Progress
 
     from broadsheet import site
-    from broadsheet.ingest import ingest as run_ingest, write_report
+    from broadsheet.ingest import IngestError, ingest as run_ingest, write_report
 
     table_mapping = _load_mapping(mapping)
     tz = timezone or site.source_timezone()
     console = _console()
-    with Progress(console=console, transient=True) as progress:
-        bar = progress.add_task("ingest", total=None)
-        result = run_ingest(Path(source), Path(content), tz,
-                            on_progress=lambda done, total: progress.update(bar, completed=done, total=total),
-                            mapping=table_mapping)
-    write_report(result, Path(report))
+    try:
+        with Progress(console=console, transient=True) as progress:
+            bar = progress.add_task("ingest", total=None)
+            result = run_ingest(Path(source), Path(content), tz,
+                                on_progress=lambda done, total: progress.update(bar, completed=done, total=total),
+                                mapping=table_mapping, allow_removals=allow_removals)
+    except IngestError as exc:
+        raise Exit(str(exc), code=exc.exit_status)
+    try:
+        write_report(result, Path(report))
+    except OSError as exc:
+        raise Exit(f"ingest: content/ was updated, but the report {report} cannot be written "
+                   f"({exc.strerror or exc})", code=1)
     _print_ingest_summary(console, result, report)
     if result.exit_status:
         raise Exit(code=result.exit_status)
@@ -68,9 +78,10 @@ def _print_ingest_summary(console, result, report_path):
     "dest": "folder to write them into (created if missing)",
     "seed": "random seed; the same options give the same bytes (default 0)",
     "malformed": "fraction of broken files, every kind in turn (default 0)",
-    "truth": "name of the ground-truth file written beside the dumps (default truth.json)",
+    "truth": "name of the ground-truth file written beside the dumps (default .truth.json: "
+             "hidden, so that ingest does not read it as a dump)",
 })
-def corpus(c, number=None, dest=None, seed=0, malformed=0.0, truth="truth.json"):
+def corpus(c, number=None, dest=None, seed=0, malformed=0.0, truth=".truth.json"):
     """Generate a synthetic corpus of dumps in the seed's format, with its ground truth."""
     if number is None or dest is None:
         raise Exit("invoke corpus needs -n N (or --number N) and --dest DIR", code=2)
@@ -177,9 +188,10 @@ def verify_zip(c, file):
     "reports": "where rebuild.json and ingest.json go; default reports/",
     "siteurl": "build output/ for hosting at this URL (absolute URLs, feeds, sitemap); default: relative URLs",
     "mapping": "YAML mapping for CSV tables in --source (e.g. mappings/fa-kes.yaml)",
+    "allow_removals": "remove the articles of deleted dumps even when they are many (see the README)",
 })
 def rebuild(c, source="raw", content="content", output="output", zip="dist/broadsheet-archive.zip",
-            reports="reports", siteurl=None, mapping=None):
+            reports="reports", siteurl=None, mapping=None, allow_removals=False):
     """Ingest, build, zip, verify, then swap the new site and zip into place (safe to interrupt)."""
     from broadsheet import rebuild as pipeline
 
@@ -188,7 +200,7 @@ def rebuild(c, source="raw", content="content", output="output", zip="dist/broad
     try:
         report = pipeline.rebuild(Path(source), Path(content), Path(output), Path(zip), Path(reports),
                                   siteurl=siteurl or None, on_step=lambda step: console.print(f"{step} ..."),
-                                  mapping=table_mapping)
+                                  mapping=table_mapping, allow_removals=allow_removals)
     except pipeline.RebuildLocked as exc:
         raise Exit(f"rebuild refused: {exc}", code=pipeline.EXIT_LOCKED)
     except pipeline.RebuildFailed as exc:

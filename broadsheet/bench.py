@@ -55,8 +55,6 @@ DEFAULT_WORK = PROJECT / "bench" / "work"
 FAKES_CSV = (PROJECT / ".." / "shared" / "data" / "fa-kes" / "FA-KES-Dataset.csv").resolve()
 FAKES_MAPPING = PROJECT / "mappings" / "fa-kes.yaml"
 RESULTS_VERSION = 1
-#: The corpus's truth file: a dot-file, so that ingest does not read it as a dump.
-CORPUS_TRUTH = ".truth.json"
 
 #: Each cold build (bare and Broadsheet) runs this many times, alternately; the fastest counts.
 BUILD_REPEATS = 2
@@ -213,7 +211,7 @@ def step_corpus(n: int, seed: int, dest: str) -> dict[str, Any]:
     from broadsheet.corpus import generate_corpus, write_corpus
 
     generated, seconds = _timed(lambda: generate_corpus(n, seed, 0.0, site.source_timezone()))
-    write_corpus(generated, Path(dest), CORPUS_TRUTH)
+    write_corpus(generated, Path(dest))
     return {"status": "ok", "dumps": len(generated.files), "seconds": round(seconds, 3)}
 
 

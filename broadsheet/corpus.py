@@ -2,7 +2,7 @@
 
 Each generated article gets a hidden site id, the id the outlet's CMS gave it. Dumps never
 carry their own id (just like the seed); only the related lists of *other* dumps do, so the
-graph plugin has to learn ids from titles. `truth.json`, written beside the dumps, says for
+graph plugin has to learn ids from titles. `.truth.json`, written beside the dumps, says for
 every file which article it is, what ingest must make of it, and for every related entry
 which generated article it points to (or null).
 
@@ -25,15 +25,16 @@ from typing import Any, Callable
 from broadsheet.article import Article, Source
 from broadsheet.dumps import DEFAULT_TIMEZONE, format_dateline, localize, render_dump
 
-TRUTH_FILE = "truth.json"
+#: A dot-file, so that ingest (which skips hidden files) never reads it as a dump: the folder can
+#: be ingested or rebuilt as it is, and copying it keeps the truth with its dumps.
+TRUTH_FILE = ".truth.json"
 TRUTH_VERSION = 1
 
-#: The bundled sample: `invoke corpus -n 40 --seed 2016 --dest raw/synthetic --truth .truth.json`.
-#: Its truth file is hidden so that ingest (which skips dot-files) does not read it as a dump.
+#: The bundled sample: `invoke corpus -n 40 --seed 2016 --dest raw/synthetic`.
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "raw" / "synthetic"
 SAMPLE_N = 40
 SAMPLE_SEED = 2016
-SAMPLE_TRUTH = ".truth.json"
+SAMPLE_TRUTH = TRUTH_FILE
 
 #: The first hidden id. The seed's ids are around 1,800,000 (March 2016); synthetic ids stay
 #: far below, so a synthetic article can never be mistaken for an item the seed lists.
@@ -243,6 +244,7 @@ class _Generator:
         self.titles: set[str] = set()
         #: ids the outlet gave to items the corpus does not hold, per gap after article i
         self.spare_ids: list[list[int]] = []
+        self.next_free = FIRST_ID  # the first id after the last article's gap
 
     def unique_title(self) -> str:
         while True:
@@ -257,7 +259,9 @@ class _Generator:
         for gap in itertools.chain(range(near, -1, -1), range(near + 1, len(self.spare_ids))):
             if self.spare_ids[gap]:
                 return str(self.spare_ids[gap].pop(self.rng.randrange(len(self.spare_ids[gap]))))
-        raise RuntimeError("the corpus ran out of spare ids")
+        # a small corpus can list more missing items than its gaps hold: newer ids then
+        self.next_free += 1
+        return str(self.next_free - 1)
 
     def dates(self) -> list[datetime]:
         rng = self.rng
@@ -289,6 +293,7 @@ class _Generator:
                               signature=signature)
             out.append(GeneratedArticle(str(next_id), article, video))
             next_id += gap
+        self.next_free = next_id
         return out
 
     def pic_time(self, target_date: datetime) -> datetime:

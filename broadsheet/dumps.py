@@ -20,6 +20,8 @@ from broadsheet.article import Article, Source
 from broadsheet.related import blob_status, find_blob
 
 DEFAULT_TIMEZONE = "Asia/Tehran"
+#: What a file that is not UTF-8 is read as (tables: a line that is not).
+FALLBACK_ENCODING = "windows-1252"
 
 _MONTHS = {m: i for i, m in enumerate(
     ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1)}
@@ -56,6 +58,12 @@ TEXT_DATELINES = (
 TEXT_SIGNATURE = re.compile(
     r"(?<=[.!?\"'\u201d)]) (?P<signature>" + SIGNATURE.pattern + r"|[A-Z]{5,6}|\d{1,3})\s*\Z"
 )
+
+#: The largest dump ingest reads, in bytes and in lines: a scraped page is a few kilobytes and
+#: a few dozen lines, and a file far beyond that is not one article (Pelican would spend hours
+#: on a million paragraphs). Larger files are rejected as `too-large`; table rows share the limits.
+MAX_DUMP_BYTES = 2 * 1024 * 1024
+MAX_DUMP_LINES = 20_000
 
 #: How many lines may precede the dateline (title, blank, title again, stray blanks).
 _HEADER_LINES = 6
@@ -97,17 +105,23 @@ def decode(raw: bytes) -> tuple[str, str, str]:
         text = payload.decode("utf-8")
     except UnicodeDecodeError:
         try:
-            text, encoding = raw.decode("cp1252"), "windows-1252"
+            text, encoding = raw.decode("cp1252"), FALLBACK_ENCODING
         except UnicodeDecodeError as exc:
             raise DumpError(
                 "undecodable", f"neither UTF-8 nor Windows-1252 (byte 0x{raw[exc.start]:02x} at {exc.start})"
             ) from None
+    text, newlines = normalize_newlines(text)
+    return text, encoding, newlines
+
+
+def normalize_newlines(text: str) -> tuple[str, str]:
+    """(text with `\\n` line ends, the original style: lf, crlf, cr, mixed or none)."""
     crlf = text.count("\r\n")
     cr = text.count("\r") - crlf
     lf = text.count("\n") - crlf
     styles = [name for name, n in (("crlf", crlf), ("cr", cr), ("lf", lf)) if n]
     newlines = styles[0] if len(styles) == 1 else ("mixed" if styles else "none")
-    return text.replace("\r\n", "\n").replace("\r", "\n"), encoding, newlines
+    return text.replace("\r\n", "\n").replace("\r", "\n"), newlines
 
 
 # -- shared rules: dateline, signature ---------------------------------------------------
@@ -181,7 +195,19 @@ def parse_dump(raw: bytes, source_file: str, timezone: str = DEFAULT_TIMEZONE) -
         return Rejection(source_file, "parser-error", f"{type(exc).__name__}: {exc}")
 
 
+def check_size(raw: bytes, what: str = "the dump") -> None:
+    """DumpError('too-large') for text beyond MAX_DUMP_BYTES or MAX_DUMP_LINES."""
+    if len(raw) > MAX_DUMP_BYTES:
+        raise DumpError("too-large", f"{what} holds {len(raw):,} bytes; the limit is {MAX_DUMP_BYTES:,} "
+                                     f"(MAX_DUMP_BYTES in broadsheet/dumps.py)")
+    lines = max(raw.count(b"\n"), raw.count(b"\r"))
+    if lines > MAX_DUMP_LINES:
+        raise DumpError("too-large", f"{what} holds {lines:,} lines; the limit is {MAX_DUMP_LINES:,} "
+                                     f"(MAX_DUMP_LINES in broadsheet/dumps.py)")
+
+
 def _parse(raw: bytes, source_file: str, timezone: str) -> Article:
+    check_size(raw)
     text, encoding, newlines = decode(raw)
     warnings: list[str] = []
 

@@ -24,6 +24,7 @@ import hashlib
 import itertools
 import json
 import os
+import stat
 import sys
 import time
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -38,8 +39,10 @@ from slugify import slugify
 
 from broadsheet.article import Article, read_content_file, render_markdown_file
 from broadsheet.files import atomic_write, write_temporary
-from broadsheet.dumps import DEFAULT_TIMEZONE, Rejection, parse_dump
-from broadsheet.tables import Mapping, MappingError, is_mapping_file, is_table, mapping_for, parse_table
+from broadsheet.dumps import DEFAULT_TIMEZONE, MAX_DUMP_BYTES, DumpError, Rejection, parse_dump
+from broadsheet.tables import (
+    MAX_TABLE_BYTES, Mapping, MappingError, is_mapping_file, is_table, mapping_for, parse_table,
+)
 
 STATE_FILE = ".broadsheet-ingest.json"
 STATE_VERSION = 1
@@ -49,6 +52,30 @@ EXIT_PROBLEMS = 3
 _PARALLEL_FROM = 400  # below this, starting worker processes costs more than it saves
 _CHUNK = 32  # jobs a worker takes at a time: few round trips, yet results arrive early
 
+#: A run removes the article of a dump that is gone, but never many at once unless told to
+#: (`--allow-removals`), so that a mistyped --source or a half-copied folder cannot empty the
+#: archive: up to REMOVALS_SHARE of the articles ingest wrote, or REMOVALS_FLOOR articles
+#: whatever the archive's size (removing 1 of 3 is a deleted dump, not an accident). A source
+#: holding no file at all removes nothing without being told.
+REMOVALS_SHARE = 0.10
+REMOVALS_FLOOR = 1
+
+
+class IngestError(Exception):
+    """A run that stopped; the message says why, what was (not) changed and what to do."""
+
+    exit_status = 1
+
+
+class IngestRefused(IngestError):
+    """Stopped before changing anything: a missing source, or removals to confirm."""
+
+    exit_status = 2
+
+
+class WriteFailed(IngestError):
+    """A file under content/ could not be written (disk full, permissions)."""
+
 
 @dataclass
 class IngestReport:
@@ -57,6 +84,8 @@ class IngestReport:
     rejected: list[dict[str, Any]] = field(default_factory=list)
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    #: articles kept because their source could not be read (see UNREAD)
+    kept: list[str] = field(default_factory=list)
     written: int = 0
     unchanged: int = 0
     read: int = 0
@@ -83,6 +112,8 @@ class IngestReport:
         lines = [f"ingest: {s['read']} read (dumps and table rows), {s['accepted']} articles "
                  f"({s['written']} written, {s['unchanged']} unchanged, {s['removed']} removed), "
                  f"{s['duplicates']} duplicates, {s['rejected']} rejected, {s['conflicts']} edit conflicts"]
+        if self.kept:
+            lines.append(f"  kept {len(self.kept)} articles whose sources could not be read")
         lines += [f"  rejected {r['source']}: {r['reason']}: {r['detail']}" for r in self.rejected[:limit]]
         if len(self.rejected) > limit:
             lines.append(f"  ... and {len(self.rejected) - limit} more rejected")
@@ -98,6 +129,7 @@ class IngestReport:
             "rejected": self.rejected,
             "conflicts": self.conflicts,
             "removed": self.removed,
+            "kept": self.kept,
         }
 
 
@@ -105,34 +137,118 @@ class IngestReport:
 
 def list_sources(source: Path) -> list[Path]:
     """Every file under `source` (or `source` itself), hidden files and folders skipped,
-    and the `<table>.mapping.yaml` files that describe tables (they are not sources)."""
-    return [Path(path) for path, _ in _walk(Path(source))]
+    and the `<table>.mapping.yaml` files that describe tables (they are not sources);
+    files `walk_sources` refuses are left out."""
+    return [Path(path) for path, _ in walk_sources(Path(source))[0]]
 
 
-def _walk(source: Path) -> list[tuple[str, str]]:
-    """`list_sources` as (path, path from the source folder in POSIX form): strings, as ten
-    thousand Path objects cost more than the rest of a re-ingest that finds nothing to do."""
-    if source.is_file():
-        return [(str(source), source.name)]
-    files = []
-    top = str(source)
-    for root, dirs, names in os.walk(top):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        folder = os.path.relpath(root, top).replace(os.sep, "/")
-        prefix = "" if folder == "." else folder + "/"
-        files += [(os.path.join(root, n), prefix + n) for n in sorted(names)
-                  if not n.startswith(".") and not is_mapping_file(Path(n))]
-    return files
+def walk_sources(source: Path) -> tuple[list[tuple[str, str]], list[Rejection]]:
+    """The files to read as (path, path from the source folder in POSIX form), and what the
+    walk refused, each by name and reason (see SKIPPED). Strings, not Paths: ten thousand
+    Path objects cost more than the rest of a re-ingest that finds nothing to do.
+
+    Folders are read in name order, each folder's files before its subfolders'. Links to
+    folders are not followed; a link to a file is read when the file is inside the source
+    (it is then usually folded as a duplicate of that file), refused when it leads outside.
+    """
+    if not source.is_dir():
+        return [(str(source), source.name)], []
+    files: list[tuple[str, str]] = []
+    skipped: list[Rejection] = []
+    top = os.path.realpath(source)
+    folders = [(str(source), "")]
+    while folders:
+        folder, prefix = folders.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            skipped.append(Rejection(prefix or "./", "unreadable-folder",
+                                     f"the folder cannot be read ({exc.strerror}); articles made from it stay"))
+            continue
+        subfolders = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            rel = prefix + entry.name
+            try:
+                rel.encode("utf-8")
+            except UnicodeEncodeError:
+                skipped.append(Rejection(printable_name(rel), "undecodable-name",
+                                         "the name is not UTF-8 (shown with \\x escapes); rename it to read it"))
+                continue
+            try:
+                kind = _kind(entry, top)
+            except OSError as exc:
+                skipped.append(Rejection(rel, "unreadable", f"cannot look at it ({exc.strerror})"))
+                continue
+            if kind == "folder":
+                subfolders.append((entry.path, rel + "/"))
+            elif kind == "file":
+                if not is_mapping_file(Path(entry.name)):
+                    files.append((entry.path, rel))
+            elif kind != "folder-link":
+                skipped.append(Rejection(rel, kind, SKIPPED[kind]))
+        folders += reversed(subfolders)
+    return files, skipped
+
+
+#: What the walk says of a file it does not read (the reason is the key).
+SKIPPED = {
+    "symlink-outside-source": "a symbolic link to a file outside the source folder; not followed",
+    "not-a-regular-file": "a FIFO, socket or device, not a file; not opened",
+}
+#: Reasons meaning the source could not be read at all: its articles stay in content/.
+UNREAD = ("unreadable", "unreadable-folder")
+
+
+def _kind(entry: os.DirEntry, top: str) -> str:
+    """folder, file, folder-link, or a key of SKIPPED; OSError when the entry cannot be looked at."""
+    if not entry.is_symlink():
+        if entry.is_dir(follow_symlinks=False):
+            return "folder"
+        return "file" if entry.is_file(follow_symlinks=False) else "not-a-regular-file"
+    target = os.path.realpath(entry.path)
+    if os.path.commonpath([top, target]) != top:
+        return "symlink-outside-source"
+    mode = os.stat(target).st_mode
+    if stat.S_ISDIR(mode):
+        return "folder-link"
+    return "file" if stat.S_ISREG(mode) else "not-a-regular-file"
+
+
+def printable_name(name: str) -> str:
+    """A file name as text that is always valid UTF-8: bytes that are not UTF-8 as `\\xNN`."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
+def read_source(path: str, limit: int) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes; DumpError (not-a-regular-file,
+    too-large) or OSError. Opened without blocking, so a FIFO put in place since the walk
+    cannot stop the run."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise DumpError("not-a-regular-file", SKIPPED["not-a-regular-file"])
+        data = f.read(limit + 1) if info.st_size <= limit else b""
+    if info.st_size > limit or len(data) > limit:
+        raise DumpError("too-large", f"the file holds {max(info.st_size, len(data)):,} bytes; the limit is "
+                                     f"{limit:,} (see 'Limits' in the README)")
+    return data
 
 
 def _parse_file(job: tuple[str, str, str, Mapping | None]) -> list[Article | Rejection]:
     """A dump gives one outcome; a table (`.csv`) one per row, read with its mapping."""
     path, rel, timezone, mapping = job
+    table = is_table(Path(path))
     try:
-        raw = Path(path).read_bytes()
+        raw = read_source(path, MAX_TABLE_BYTES if table else MAX_DUMP_BYTES)
     except OSError as exc:
-        return [Rejection(rel, "unreadable", str(exc))]
-    if not is_table(Path(path)):
+        return [Rejection(rel, "unreadable", f"cannot read it ({exc.strerror}); articles made from it stay")]
+    except DumpError as exc:
+        return [Rejection(rel, exc.reason, exc.detail)]
+    if not table:
         return [parse_dump(raw, rel, timezone)]
     try:
         mapping = mapping_for(Path(path), mapping)
@@ -457,7 +573,7 @@ def place_article(content: Path, rel: str, rec: Parsed, base: dict[str, str] | N
         if staged:
             os.replace(staged, target)
         else:
-            atomic_write(target, rec.data)
+            _write(target, rec.data)
         return _Placed(rel, state, True, [])
     article = renderer.article(rec)
     new_fields = _fields(article.front_matter(), article.paragraphs)
@@ -466,7 +582,7 @@ def place_article(content: Path, rel: str, rec: Parsed, base: dict[str, str] | N
     if existing_path == target and merged == current_fields:
         # nothing to change: leave the archivist's formatting and the mtime alone
         return _Placed(rel, state, False, clashes)
-    atomic_write(target, rec.data if merged == new_fields else _render(merged))
+    _write(target, rec.data if merged == new_fields else _render(merged))
     if existing_path != target and drop_previous:
         existing_path.unlink(missing_ok=True)
     return _Placed(rel, state, True, clashes)
@@ -490,7 +606,7 @@ def _read_bytes(path: Path) -> bytes | None:
 
 # -- what the last run saw: the state file and the cache beside the content folder ----------
 
-#: A stamp (size, mtime, inode, when looked at) stands for a file's bytes only when the file
+#: A stamp (size, mtime, inode, permissions, when looked at) stands for a file's bytes only when the file
 #: last changed clearly before it was looked at: a change in the same clock tick would keep
 #: its mtime. File systems with whole-second times (FAT, ext3) need the larger margin.
 _TICK_NS = 50_000_000
@@ -503,14 +619,14 @@ def _stamp(path: str) -> list[int] | None:
         st = os.stat(path)
     except OSError:
         return None
-    return [st.st_size, st.st_mtime_ns, st.st_ino, seen]
+    return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode, seen]
 
 
 def _still(old: list[int] | None, new: list[int] | None) -> bool:
     """True when `new` shows the file as `old` saw it, and `old` can be trusted for that."""
-    if not old or not new or old[:3] != new[:3]:
+    if not old or not new or len(old) != len(new) or old[:4] != new[:4]:
         return False
-    mtime, seen = old[1], old[3]
+    mtime, seen = old[1], old[4]
     tick = _COARSE_TICK_NS if mtime % 1_000_000_000 == 0 else _TICK_NS
     return mtime < seen - tick
 
@@ -550,15 +666,24 @@ def _state_digest(text: str | None) -> str | None:
 
 def _place_all(content: Path, outcomes: list[Parsed | Rejection], old_state: dict[str, Any],
                old_stamps: dict[str, list[int]], renderer: _Renderer, stager: _Stager,
-               report: IngestReport) -> tuple[dict[str, Any], dict[str, list[int] | None]]:
+               report: IngestReport, check_removals: Callable[[list[str], int], None],
+               ) -> tuple[dict[str, Any], dict[str, list[int] | None]]:
     """Fold duplicates, choose paths, write what changed, and note it all in `report`;
-    returns the new state of the outputs and their stamps."""
+    returns the new state of the outputs and their stamps. Before anything is written,
+    `check_removals(sources of the articles that would go, articles ingest wrote)` may stop
+    the run; articles whose source could not be read (UNREAD) stay as they are."""
     records = [o for o in outcomes if isinstance(o, Parsed)]
     for o in outcomes:
         if isinstance(o, Rejection):
             report.rejected.append({"source": o.source, "reason": o.reason, "detail": o.detail})
     kept, dupes = fold_duplicates(records)
     paths = assign_paths(kept)
+    unread = _unread(o for o in outcomes if isinstance(o, Rejection) and o.reason in UNREAD)
+    kept_unread = {rel: entry for rel, entry in old_state.items() if rel not in paths and unread(entry["source"])}
+    placed = {rec.ref for rec in paths.values()}
+    check_removals(sorted(entry["source"] for rel, entry in old_state.items()
+                          if rel not in paths and rel not in kept_unread and entry["source"] not in placed
+                          and (content / rel).exists()), len(old_state))
     output_of = {id(a): p for p, a in paths.items()}
     for dup, first in dupes:
         report.duplicates.append({"source": dup.ref, "duplicate_of": first.ref, "output": output_of[id(first)]})
@@ -594,6 +719,8 @@ def _place_all(content: Path, outcomes: list[Parsed | Rejection], old_state: dic
         if placed.clashes:
             report.conflicts.append({"output": rel, "source": rec.ref, "fields": placed.clashes,
                                      "kept": "the archivist's edit"})
+    new_state.update(kept_unread)
+    report.kept = sorted(kept_unread)
     # stamped once every file is written, so that few of them are as recent as the look
     for rel in new_state:
         if rel not in stamps:
@@ -614,15 +741,55 @@ def _place_all(content: Path, outcomes: list[Parsed | Rejection], old_state: dic
     return new_state, stamps
 
 
+def _unread(rejections: Iterable[Rejection]) -> Callable[[str], bool]:
+    """Whether a source (`file` or `file#row=N`) lies in a folder or is a file that could not be read."""
+    folders, files = [], set()
+    for r in rejections:
+        if r.reason == "unreadable-folder":
+            folders.append("" if r.source == "./" else r.source)
+        else:
+            files.add(r.source)
+    prefixes = tuple(folders)
+    return lambda ref: ref.startswith(prefixes) or ref.partition("#row=")[0] in files
+
+
+def _removal_check(source: Path, content: Path, found_files: bool, allow: bool) -> Callable[[list[str], int], None]:
+    """What _place_all calls before writing: IngestRefused when the run would remove more
+    articles than REMOVALS_SHARE / REMOVALS_FLOOR allow, or any with no source file found."""
+
+    def check(gone: list[str], total: int) -> None:
+        if allow or not gone:
+            return
+        if found_files and len(gone) <= max(REMOVALS_FLOOR, REMOVALS_SHARE * total):
+            return
+        why = ("the source holds no file at all" if not found_files
+               else f"more than the {REMOVALS_SHARE:.0%} (or {REMOVALS_FLOOR}) a run removes without being told")
+        shown = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
+        raise IngestRefused(
+            f"ingest stopped: this run would remove {len(gone)} of the {total} articles in {content}, "
+            f"whose sources are not in {source} ({shown}); {why}. Nothing was changed. Check --source; "
+            f"if these dumps were deleted on purpose, run again with --allow-removals.")
+
+    return check
+
+
 # -- the run -----------------------------------------------------------------------------
 
 def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
            on_progress: Callable[[int, int], None] | None = None,
-           mapping: Mapping | None = None) -> IngestReport:
+           mapping: Mapping | None = None, allow_removals: bool = False) -> IngestReport:
     """Ingest every file under `source` into `content/`; see the module docstring.
     `read` counts dumps and table rows (a table that cannot be read at all counts once).
-    `on_progress` counts the files parsed (unchanged dumps are not)."""
+    `on_progress` counts the files parsed (unchanged dumps are not).
+    Raises IngestRefused (a source that does not exist, removals beyond REMOVALS_SHARE
+    without `allow_removals`) before changing anything, WriteFailed when content/ cannot
+    be written (each file is whole, old or new)."""
     source, content = Path(source), Path(content)
+    if not source.exists():
+        raise IngestRefused(f"ingest stopped: the source {source} does not exist (a typo?); "
+                            f"nothing was read and nothing in {content} was changed")
+    if not (source.is_dir() or source.is_file()):
+        raise IngestRefused(f"ingest stopped: the source {source} is neither a folder nor a file")
     report = IngestReport()
     base_dir = source if source.is_dir() else source.parent
     state_path = content / STATE_FILE
@@ -636,7 +803,7 @@ def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
 
     # an unchanged dump gives what it gave last time (only dumps are cached, tables are read
     # again); the others are parsed and rendered
-    files = _walk(source)
+    files, skipped = walk_sources(source)
     outcomes_of: dict[str, list[Parsed | Rejection]] = {}
     sources: dict[str, Any] = {}
     stamps: dict[str, list[int] | None] = {}
@@ -651,6 +818,7 @@ def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
             continue
         jobs.append((path, rel, timezone, mapping))
     had_output = {v["source"] for v in old_state.values()}
+    check_removals = _removal_check(source, content, bool(files or skipped), allow_removals)
     stager = _Stager(content)
     try:
         for job, outcome in zip(jobs, imap_in_parallel(_prepare_file, jobs, on_progress)):
@@ -658,25 +826,45 @@ def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
             for o in outcome:
                 if isinstance(o, Parsed) and o.ref not in had_output:
                     stager.stage(o)  # most likely a new article: its file can be made now
-        outcomes = [o for _, rel in files for o in outcomes_of[rel]]
+        outcomes = skipped + [o for _, rel in files for o in outcomes_of[rel]]
         report.read = len(outcomes)
-        new_state, output_stamps = _place_all(content, outcomes, old_state, old_stamps,
-                                              _Renderer(base_dir, timezone, mapping), stager, report)
+        try:
+            new_state, output_stamps = _place_all(content, outcomes, old_state, old_stamps,
+                                                  _Renderer(base_dir, timezone, mapping), stager, report,
+                                                  check_removals)
+            if new_state != old_state or state.get("version") != STATE_VERSION:
+                state_text = json.dumps({"version": STATE_VERSION, "outputs": new_state},
+                                        indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+                _write(state_path, state_text)
+        except OSError as exc:  # a rename or a removal; _write names the files it writes
+            raise _write_failed(Path(exc.filename) if exc.filename else content, exc) from None
     finally:
         stager.close()
 
-    if new_state != old_state or state.get("version") != STATE_VERSION:
-        state_text = json.dumps({"version": STATE_VERSION, "outputs": new_state},
-                                indent=1, sort_keys=True, ensure_ascii=False) + "\n"
-        atomic_write(state_path, state_text)
     for path, rel, *_ in jobs:
         if stamps[rel] is not None and not is_table(Path(path)):
             (o,) = outcomes_of[rel]
+            if isinstance(o, Rejection) and o.reason in UNREAD:
+                continue  # a change of permissions does not show in the stamp: read it again next time
             sources[rel] = {"stamp": stamps[rel], **({"rejected": [o.reason, o.detail]} if isinstance(o, Rejection)
                                                      else {"article": o.to_cache()})}
     _write_cache(cache_path(content), cache, {"version": 1, "key": key, "state": _state_digest(state_text),
                                               "outputs": output_stamps, "sources": sources})
     return report
+
+
+def _write(path: Path, data: str | bytes) -> None:
+    """atomic_write, with a failure that names `path` rather than its temporary file."""
+    try:
+        atomic_write(path, data)
+    except OSError as exc:
+        raise _write_failed(path, exc) from None
+
+
+def _write_failed(path: Path, exc: OSError) -> WriteFailed:
+    return WriteFailed(f"ingest stopped: cannot write {path} ({exc.strerror or exc}). No file was left "
+                       f"half-written: each article is as it was or wholly new. Free some space (or fix "
+                       f"the permissions) and run ingest again; it picks up where it stopped.")
 
 
 def _write_cache(path: Path, old: dict[str, Any], new: dict[str, Any]) -> None:

@@ -40,7 +40,7 @@ import filelock
 
 from broadsheet import __version__, bag, reuse, site
 from broadsheet.files import atomic_write
-from broadsheet.ingest import ingest, write_report
+from broadsheet.ingest import IngestError, ingest, write_report
 from broadsheet.tables import Mapping
 
 PROJECT = site.PROJECT
@@ -442,7 +442,8 @@ class _Steps:
 
 def rebuild(source: Path, content: Path, output: Path, zip_path: Path, reports: Path,
             settings: str = "local", siteurl: str | None = None,
-            on_step: Callable[[str], None] | None = None, mapping: Mapping | None = None) -> RebuildReport:
+            on_step: Callable[[str], None] | None = None, mapping: Mapping | None = None,
+            allow_removals: bool = False) -> RebuildReport:
     """Run the whole pipeline (see the module docstring); writes `reports/rebuild.json` whatever happens.
     Raises RebuildLocked or RebuildFailed; the report says what was done either way."""
     source, content, output = Path(source), Path(content), Path(output).absolute()
@@ -460,7 +461,7 @@ def rebuild(source: Path, content: Path, output: Path, zip_path: Path, reports: 
             report.notes.append(lock.stale)
         report.notes += recover(state, output)
         _run(report, _Steps(report, on_step), state, source, content, output, zip_path, reports, settings, siteurl,
-             mapping)
+             mapping, allow_removals)
         report.status = "ok"
     except RebuildFailed as exc:
         report.status, report.reason = "failed", str(exc)
@@ -478,9 +479,14 @@ def rebuild(source: Path, content: Path, output: Path, zip_path: Path, reports: 
 
 
 def _run(report: RebuildReport, steps: _Steps, state: Path, source: Path, content: Path, output: Path,
-         zip_path: Path, reports: Path, settings: str, siteurl: str | None, mapping: Mapping | None) -> None:
+         zip_path: Path, reports: Path, settings: str, siteurl: str | None, mapping: Mapping | None,
+         allow_removals: bool) -> None:
     timezone = site.source_timezone()
-    ingested = steps.run("ingest", lambda: ingest(source, content, timezone, mapping=mapping))
+    try:
+        ingested = steps.run("ingest", lambda: ingest(source, content, timezone, mapping=mapping,
+                                                      allow_removals=allow_removals))
+    except IngestError as exc:  # nothing is built or published after a refused or failed ingest
+        raise RebuildFailed(str(exc)) from None
     write_report(ingested, reports / "ingest.json")
     report.ingest = ingested.summary()
     report.rejected, report.conflicts = ingested.rejected, ingested.conflicts

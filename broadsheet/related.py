@@ -32,6 +32,9 @@ _TICKS = re.compile(r"_(\d{17,19})_")
 _VIDEO_EXT = (".mp4", ".flv", ".webm", ".mov", ".m4v")
 _IMAGE_EXT = (".jpg", ".jpeg", ".png", ".gif", ".webp")
 _EPOCH = datetime(1, 1, 1)
+#: A related list is two levels deep; Python's JSON reader gives up (RecursionError) on text
+#: nested about a thousand levels, which no outlet printed: such a blob is kept as text, unread.
+_TOO_DEEP = "related blob is nested too deeply to be a related list: kept the text, read no entries"
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,10 @@ def parse_blob(json_text: str | None, timezone: str = "Asia/Tehran",
     """
     if json_text is None:
         return BlobParse("absent")
-    fields, complete = _entry_fields(json_text)
+    try:
+        fields, complete = _entry_fields(json_text)
+    except RecursionError:
+        return BlobParse("invalid", [], [_TOO_DEEP])
     status, warnings = _status(json_text, len(fields), complete, declared, closed)
     return BlobParse(status, [_entry(f, timezone) for f in fields], warnings)
 
@@ -107,7 +113,10 @@ def blob_status(json_text: str | None, declared: int | None = None, closed: bool
     only these; dating each entry is for the graph)."""
     if json_text is None:
         return "absent", []
-    fields, complete = _entry_fields(json_text)
+    try:
+        fields, complete = _entry_fields(json_text)
+    except RecursionError:
+        return "invalid", [_TOO_DEEP]
     return _status(json_text, len(fields), complete, declared, closed)
 
 

@@ -22,11 +22,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
 
-import yaml
-
+from broadsheet import safe_yaml
 from broadsheet.article import Article, Source
 from broadsheet.dumps import (
-    DEFAULT_TIMEZONE, DumpError, Rejection, decode, localize, match_text_dateline, parse_dateline,
+    DEFAULT_TIMEZONE, FALLBACK_ENCODING, DumpError, Rejection, check_size, decode, localize, normalize_newlines, match_text_dateline, parse_dateline,
     text_signature,
 )
 
@@ -34,6 +33,12 @@ from broadsheet.dumps import (
 #: `--mapping` names one for every table.
 SIBLING_MAPPING_SUFFIX = ".mapping.yaml"
 TABLE_SUFFIXES = (".csv",)
+
+#: The largest table ingest reads whole (its bytes, text and rows are held at once: about five
+#: times this in memory); a row is one article and has the dump limits (dumps.MAX_DUMP_BYTES,
+#: MAX_DUMP_LINES). Larger tables and rows are rejected as `too-large`.
+MAX_TABLE_BYTES = 256 * 1024 * 1024
+MAX_MAPPING_BYTES = 1024 * 1024
 
 #: The mapping keys that name a column, and whether a table must have them.
 COLUMN_KEYS = {"title": True, "body": True, "date": True, "id": False, "outlet": False}
@@ -84,11 +89,19 @@ def load_mapping(path: Path) -> Mapping:
     """Read and check a mapping file; MappingError says what is wrong and where."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if path.exists() and not path.is_file():
+            raise MappingError(f"{path}: not a regular file")
+        with open(path, "rb") as f:
+            raw = f.read(MAX_MAPPING_BYTES + 1)
+        if len(raw) > MAX_MAPPING_BYTES:
+            raise MappingError(f"{path}: larger than {MAX_MAPPING_BYTES:,} bytes; a mapping is a few lines")
+        data = safe_yaml.load(raw.decode("utf-8"), str(path))
     except OSError as exc:
         raise MappingError(f"{path}: cannot read the mapping ({exc.strerror})") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise MappingError(f"{path}: not valid YAML ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise MappingError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at {exc.start})") from None
+    except safe_yaml.YAMLRejected as exc:
+        raise MappingError(str(exc)) from None
     return parse_mapping(data, str(path))
 
 
@@ -228,8 +241,11 @@ def parse_table(raw: bytes, source_file: str, mapping: Mapping,
 
 
 def _parse_table(raw: bytes, source_file: str, mapping: Mapping, timezone: str) -> Iterator[Article | Rejection]:
-    text, encoding, newlines = decode(raw)
+    if len(raw) > MAX_TABLE_BYTES:
+        raise DumpError("too-large", f"the table holds {len(raw):,} bytes; the limit is {MAX_TABLE_BYTES:,} "
+                                     f"(MAX_TABLE_BYTES in broadsheet/tables.py)")
     raw_lines = _RAW_LINE.findall(raw)
+    text, encoding, newlines, fallback_lines = decode_table(raw, raw_lines)
     lines = _LineCounter(text)
     csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     reader = csv.reader(lines, strict=True)
@@ -270,12 +286,54 @@ def _parse_table(raw: bytes, source_file: str, mapping: Mapping, timezone: str) 
                             f"row {row} (line {start + 1}) has {len(cells)} cells; the header has {len(header)}")
             continue
         row_bytes = b"".join(raw_lines[start:lines.consumed])
+        read_as_1252 = not fallback_lines.isdisjoint(range(start, lines.consumed))
         source = Source(file=source_file, sha256=hashlib.sha256(row_bytes).hexdigest(), bytes=len(row_bytes),
-                        encoding=encoding, newlines=newlines, row=row)
+                        encoding=FALLBACK_ENCODING if read_as_1252 else encoding, newlines=newlines, row=row)
         try:
-            yield _row_article({name: cells[i] for name, i in index.items()}, mapping, timezone, source)
+            check_size(row_bytes, f"row {row}")
+            article = _row_article({name: cells[i] for name, i in index.items()}, mapping, timezone, source)
         except DumpError as exc:
             yield Rejection(ref, exc.reason, f"row {row}: {exc.detail}")
+            continue
+        if read_as_1252:
+            article.warnings.insert(0, f"{ref} is not UTF-8 (the other rows are): this row alone was read "
+                                       f"as {FALLBACK_ENCODING}")
+        yield article
+
+
+def decode_table(raw: bytes, raw_lines: list[bytes]) -> tuple[str, str, str, frozenset[int]]:
+    """`dumps.decode` for a table, plus the lines read as windows-1252.
+
+    A table that is not UTF-8 as a whole but has UTF-8 lines was put together from several
+    files: each line is read as UTF-8 when it is, and only the others as windows-1252, so that
+    `Café` in a UTF-8 row never becomes `CafÃ©`. A table with no UTF-8 line is windows-1252.
+    """
+    try:
+        text, encoding, newlines = decode(raw)
+    except DumpError as exc:  # maybe UTF-8 lines whose bytes windows-1252 does not define
+        if exc.reason != "undecodable":
+            raise
+        text, encoding = None, FALLBACK_ENCODING
+    if encoding != FALLBACK_ENCODING:
+        return text, encoding, newlines, frozenset()
+    decoded, fallback = [], set()
+    for i, line in enumerate(raw_lines):
+        try:
+            decoded.append(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            try:
+                decoded.append(line.decode("cp1252"))
+            except UnicodeDecodeError as exc:
+                raise DumpError("undecodable", f"line {i + 1} is neither UTF-8 nor windows-1252 "
+                                               f"(byte 0x{line[exc.start]:02x})") from None
+            fallback.add(i)
+    if text is not None and all(line.isascii() for i, line in enumerate(raw_lines) if i not in fallback):
+        return text, encoding, newlines, frozenset()
+    encoding = "utf-8"
+    if decoded and decoded[0].startswith("\ufeff"):
+        decoded[0], encoding = decoded[0][1:], "utf-8-sig"
+    text, newlines = normalize_newlines("".join(decoded))
+    return text, encoding, newlines, frozenset(fallback)
 
 
 def _row_article(cells: dict[str, str], mapping: Mapping, timezone: str, source: Source) -> Article:

@@ -102,7 +102,7 @@ def test_every_malformed_file_fails_as_its_truth_says(broken):
 
 
 def test_written_corpus_ingests_with_the_recorded_rejections(broken, tmp_path):
-    truth_path = write_corpus(broken, tmp_path / "raw", truth_name=".truth.json")
+    truth_path = write_corpus(broken, tmp_path / "raw")
     assert json.loads(truth_path.read_text(encoding="utf-8")) == broken.truth
     report = ingest(tmp_path / "raw", tmp_path / "content", TZ)
     rejected = {r["source"]: r["reason"] for r in report.rejected}

@@ -190,7 +190,6 @@ def test_two_articles_listing_each_other_by_title_link_both_ways(tmp_path):
 def corpus_site(tmp_path_factory):
     base = tmp_path_factory.mktemp("corpus")
     write_corpus(generate_corpus(60, seed=4), base / "raw")
-    (base / "raw" / "truth.json").rename(base / "truth.json")
     ingest_into(base / "raw", base / "content")
     build_site(base / "content", base / "output", RELATED_GRAPH_REPORT=str(base / "graph-report.json"))
     return base

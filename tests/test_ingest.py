@@ -154,7 +154,7 @@ def test_removed_dump_removes_unedited_article_only(tmp_path):
     ingest(src, content)  # an unchanged re-ingest in between must not forget the edit
     (src / "seed.txt").unlink()
     (src / "other.txt").unlink()
-    again = ingest(src, content)
+    again = ingest(src, content, allow_removals=True)  # every dump is gone: a run asks for that
     assert not outs["seed.txt"].exists()
     assert outs["other.txt"].exists()
     assert [c["source"] for c in again.conflicts] == ["other.txt"]
