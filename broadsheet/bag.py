@@ -37,7 +37,7 @@ import lxml.etree
 import lxml.html
 
 from broadsheet import __version__, site
-from broadsheet.article import split_markdown_file
+from broadsheet.article import front_matter_problems, split_markdown_file
 from broadsheet.reuse import file_stamp, keep, load_kept
 
 #: Every zip entry carries this timestamp (the earliest a zip can hold), so the build time never shows.
@@ -145,6 +145,8 @@ def _published_date(path: Path) -> str | None:
         meta, _ = split_markdown_file(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, UnicodeDecodeError):
         return None  # Pelican reports unreadable files itself; they have no page
+    if front_matter_problems(meta):
+        return None  # skipped by the build (plugins/yaml_reader): no page either
     if str(meta.get("status", "published")).lower() in ("draft", "hidden", "skip"):
         return None
     date = meta.get("date")
