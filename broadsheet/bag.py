@@ -52,6 +52,7 @@ ROOT_INDEX = """<!DOCTYPE html>
 <head>
 <meta charset="utf-8">
 <title>{title}</title>
+<link rel="icon" href="data/theme/img/favicon.svg" type="image/svg+xml">
 <meta http-equiv="refresh" content="0; url=data/index.html">
 </head>
 <body>

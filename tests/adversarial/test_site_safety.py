@@ -267,3 +267,55 @@ def test_article_record_refuses_wrong_types_by_field():
         "title: expected text, got a list of 1",
         "date: expected a date and time with its UTC offset, such as '2016-03-20T21:30:46+03:30', got int 5",
         "tags: expected text or a list of texts, got a mapping of 1"]
+
+
+# -- 3. the favicon ---------------------------------------------------------------------------
+
+
+def _wait_until(condition, what: str, timeout: float = 20.0) -> None:
+    """Wait for a state the browser reaches on its own (a request it makes after the load)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("kind", ["hosted", "offline zip served over HTTP"])
+def test_no_request_fails_over_http(kind, request, browser):
+    """Every page asks for an icon: over HTTP, no request of a reader's visit gets a 404."""
+    from e2e.fixtures import serve
+
+    server = None
+    if kind == "hosted":
+        site = request.getfixturevalue("hosted")
+        base, served, start = site["base"], site["served"], site["base"] + "/index.html"
+    else:
+        root = request.getfixturevalue("offline")["root"]
+        server = serve(root)
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        served, start = server.served, base + "/index.html"
+        base += "/data"
+    first = len(served)
+    context = browser.new_context()  # a fresh cache: the icon is asked for
+    page = context.new_page()
+    try:
+        page.goto(start)
+        page.wait_for_url(re.compile(r".*/index\.html$"))
+        _wait_until(lambda: any("favicon" in path for path, _ in served[first:]), "the icon request")
+        for target in ("corpus.html", "archives.html", "search.html?q=army", "graph.html", "tags.html"):
+            page.goto(f"{base}/{target}")
+            page.wait_for_load_state("networkidle")
+        article = page.locator("main a[href$='.html']").first
+        if article.count():
+            article.click()
+            page.wait_for_load_state("networkidle")
+    finally:
+        context.close()
+        if server is not None:
+            server.shutdown()
+    failed = [(path, status) for path, status in served[first:] if status >= 400]
+    assert failed == []
+    assert any(path.endswith("/img/favicon.svg") and status == 200 for path, status in served[first:])
