@@ -148,6 +148,16 @@ FIELD_TYPES = {
 }
 
 
+#: Fields read as text: a number an archivist writes there (`title: 1984`) is read as its text.
+TEXT_FIELDS = ("title", "slug", "signature", "source_id", "outlet", "text_dateline", "related_status",
+               "category", "status", "lang", "template", "save_as", "summary")
+
+
+def with_text_fields(meta: dict[str, Any]) -> dict[str, Any]:
+    """`meta` (which passed `front_matter_problems`) with numbers in text fields as text."""
+    return {k: str(v) if k in TEXT_FIELDS and isinstance(v, (int, float)) else v for k, v in meta.items()}
+
+
 def front_matter_problems(meta: Any, required: tuple[str, ...] = ("title", "date")) -> list[str]:
     """What is wrong with front matter as YAML gives it: one `field: expected ..., got ...`
     per bad field; [] when every field this project or Pelican reads has its type."""
@@ -303,7 +313,7 @@ class Article:
             source_id=_opt_str(meta.get("source_id")),
             outlet=_opt_str(meta.get("outlet")),
             facets=dict(meta.get("facets") or {}),
-            warnings=[str(w) for w in (meta.get("warnings") or [])],
+            warnings=[str(w) for w in _as_list(meta.get("warnings"))],
             slug=str(meta.get("slug", "")),
             text_dateline=_opt_str(meta.get("text_dateline")),
             dataset=meta.get("dataset") or None,
@@ -313,6 +323,10 @@ class Article:
 
 #: Fields Pelican's reader turns into its own objects (Tag, Author, Category).
 _PELICAN_SHAPED = ("tags", "author", "authors", "category")
+
+
+def _as_list(value: Any) -> list:
+    return [] if value is None else value if isinstance(value, list) else [value]
 
 
 def _opt_str(value: Any) -> str | None:

@@ -20,7 +20,7 @@ from pelican.plugins.yaml_metadata.yaml_metadata import HEADER_RE, YAMLMetadataR
 from pelican.utils import pelican_open
 
 from broadsheet import safe_yaml
-from broadsheet.article import front_matter_problems
+from broadsheet.article import front_matter_problems, with_text_fields
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class LibyamlMetadataReader(YAMLMetadataReader):
         if problems:
             field = problems[0].split(":", 1)[0]
             return self._skip(source_path, _line_of(text, field, first_line), "; ".join(problems))
-        return self._parse_yaml_metadata(metadata, source_path)
+        return self._parse_yaml_metadata(with_text_fields(metadata), source_path)
 
     def _skip(self, source_path, line, problem):
         name = self._name(source_path)

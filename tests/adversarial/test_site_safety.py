@@ -185,6 +185,11 @@ def broken_edits_site(tmp_path_factory):
     good = len(list(content.rglob("*.md")))
     for name, (front, _) in BROKEN.items():
         (content / "2016" / "03" / f"{name}.md").write_text(f"---\n{front}---\n\nBody of {name}.\n", encoding="utf-8")
+    # odd but readable: numbers where text is expected, a lone tag and warning, an unquoted date
+    (content / "2016" / "03" / "numbers-as-text.md").write_text(
+        "---\ntitle: 1984\ndate: 2016-03-21T10:00:00+03:30\ntags: archivist\nsignature: 12\nsource_id: 99\n"
+        "facets: {label: 1}\nwarnings: checked by hand\n---\n\nA note.\n", encoding="utf-8")
+    good += 1
     handler = _Collect()
     logging.getLogger().addHandler(handler)
     try:
@@ -200,6 +205,8 @@ def test_broken_front_matter_skips_only_that_article(broken_edits_site):
     assert len(pages) == broken_edits_site["good"]
     assert not list(output.rglob("*alias-bomb*")) and not list(output.rglob("*python-tag*"))
     assert not Path("/tmp/broadsheet-pwned").exists()
+    odd = (output / "2016" / "03" / "1984.html").read_text(encoding="utf-8")
+    assert '<h1 itemprop="headline">1984</h1>' in odd and "<li>checked by hand</li>" in odd
     skipped = {Path(s["file"]).stem: s for s in broken_edits_site["settings"]["SKIPPED_CONTENT"]}
     assert set(skipped) == set(BROKEN)
 
