@@ -128,8 +128,8 @@ def dataset_view(dataset: dict | None, where: str, rejected: dict[str, list[str]
 def warn_rejected_urls(rejected: dict[str, list[str]], field: str) -> None:
     """One warning per rejected URL, naming the field, the first file and how many share it."""
     for problem, files in sorted(rejected.items()):
-        more = f" and {len(files) - 1} other article(s)" if len(files) > 1 else ""
-        log.warning("%s: %s %s%s", files[0], field, problem, more)
+        more = f" (and {len(files) - 1} other article{'s' if len(files) > 2 else ''})" if len(files) > 1 else ""
+        log.warning("%s%s: %s %s", files[0], more, field, problem)
 
 
 def attach_to_articles(records: list[tuple[Any, Article]], facets: list[Facet]) -> None:
