@@ -11,6 +11,8 @@ import sys
 # Plugins import the `broadsheet` package that sits beside this file.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from broadsheet.ordering import newest_first  # noqa: E402
+
 SITENAME = "Broadsheet archive"
 SITESUBTITLE = "Al-Alam English news pages, 2013-2017, as scraped"
 AUTHOR = ""
@@ -35,6 +37,10 @@ ARTICLE_SAVE_AS = ARTICLE_URL
 PAGE_URL = "pages/{slug}.html"
 PAGE_SAVE_AS = PAGE_URL
 DEFAULT_PAGINATION = 20
+#: Newest first, and articles of one date by URL: never in the order files happened to be read.
+ARTICLE_ORDER_BY = newest_first
+#: Pelican's date list (`dates`) sorts by date alone and keeps ARTICLE_ORDER_BY's order for ties.
+NEWEST_FIRST_ARCHIVES = True
 #: Two articles may share a slug across months; they are distinct articles, not translations.
 ARTICLE_TRANSLATION_ID = None
 # Every article has the one default category and no author: no pages for them.

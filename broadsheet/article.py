@@ -15,10 +15,13 @@ from typing import Any
 
 import yaml
 
+from broadsheet import safe_yaml
+from broadsheet.links import is_allowed_url
+
 try:  # libyaml is several times faster; the pure-Python classes give identical output.
-    from yaml import CSafeDumper as _Dumper, CSafeLoader as _Loader
+    from yaml import CSafeDumper as _Dumper
 except ImportError:  # pragma: no cover - wheels without libyaml
-    from yaml import SafeDumper as _Dumper, SafeLoader as _Loader
+    from yaml import SafeDumper as _Dumper
 
 INGEST_VERSION = 1
 
@@ -41,6 +44,139 @@ INGEST_FIELDS = (
     "warnings",
     "body",
 )
+
+
+class FrontMatterError(ValueError):
+    """Front matter whose fields have the wrong types; `problems` names each field."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+# -- field types ---------------------------------------------------------------------------
+#
+# An archivist edits front matter by hand, so any field may hold any YAML value. These
+# checks run before anything reads a field: a file that fails them is skipped by name
+# (plugins/yaml_reader) instead of a list becoming a title or a build stopping on a
+# traceback. Each check returns what was expected, or None when the value is fine.
+
+def _is_text(v: Any) -> bool:
+    return isinstance(v, (str, int, float)) and not isinstance(v, bool)
+
+
+def _text(v: Any) -> str | None:
+    return None if _is_text(v) else "text"
+
+
+def _optional_text(v: Any) -> str | None:
+    return None if v is None or _is_text(v) else "text or nothing"
+
+
+def _date(v: Any) -> str | None:
+    expected = "a date and time with its UTC offset, such as '2016-03-20T21:30:46+03:30'"
+    if isinstance(v, str):
+        try:
+            v = datetime.fromisoformat(v.strip())
+        except ValueError:
+            return expected
+    return None if isinstance(v, datetime) and v.utcoffset() is not None else expected
+
+
+def _text_list(v: Any) -> str | None:
+    ok = v is None or _is_text(v) or (isinstance(v, list) and all(x is None or _is_text(x) for x in v))
+    return None if ok else "text or a list of texts"
+
+
+def _integer(v: Any) -> str | None:
+    return None if isinstance(v, int) and not isinstance(v, bool) else "a whole number"
+
+
+def _mapping_of(checks: dict[str, Any], others: Any = None):
+    """A mapping whose named keys pass `checks` and whose other values pass `others`."""
+
+    def check(v: Any) -> str | None:
+        if v is None:
+            return None
+        if not isinstance(v, dict):
+            return "a mapping (key: value lines)"
+        for key, value in v.items():
+            rule = checks.get(key, others)
+            problem = rule(value) if rule else None
+            if problem:
+                return f"a mapping whose {key!r} is {problem}"
+        return None
+
+    return check
+
+
+def _relative_url(v: Any) -> str | None:
+    return None if is_allowed_url(v, relative_only=True) else "a relative URL on this site"
+
+
+_SOURCE = _mapping_of({"file": _text, "sha256": _optional_text, "bytes": _integer, "encoding": _optional_text,
+                       "newlines": _optional_text, "row": lambda v: None if v is None else _integer(v)})
+#: What each front-matter field must hold (ingest's fields, and those Pelican itself reads).
+FIELD_TYPES = {
+    "title": _text,
+    "date": _date,
+    "modified": _date,
+    "slug": _text,
+    "signature": _optional_text,
+    "source_id": _optional_text,
+    "outlet": _optional_text,
+    "facets": _mapping_of({}, _optional_text),
+    "text_dateline": _optional_text,
+    "dataset": _mapping_of({"url": _optional_text, "title": _optional_text, "citation": _optional_text,
+                            "licence": _optional_text, "doi": _optional_text,
+                            "definitions": _mapping_of({}, _mapping_of({}, _optional_text))}),
+    "related_status": _optional_text,
+    "related_json": lambda v: None if v is None or isinstance(v, str) else "text (the blob, verbatim) or nothing",
+    "source": _SOURCE,
+    "ingest_version": lambda v: None if v is None else _integer(v),
+    "warnings": _text_list,
+    "tags": _text_list,
+    "category": _optional_text,
+    "author": _text_list,
+    "authors": _text_list,
+    "summary": _text_list,
+    "status": _optional_text,
+    "lang": _optional_text,
+    "template": _optional_text,
+    "save_as": _optional_text,
+    "url": lambda v: None if v is None else _relative_url(v),
+}
+
+
+#: Fields read as text: a number an archivist writes there (`title: 1984`) is read as its text.
+TEXT_FIELDS = ("title", "slug", "signature", "source_id", "outlet", "text_dateline", "related_status",
+               "category", "status", "lang", "template", "save_as", "summary")
+
+
+def with_text_fields(meta: dict[str, Any]) -> dict[str, Any]:
+    """`meta` (which passed `front_matter_problems`) with numbers in text fields as text."""
+    return {k: str(v) if k in TEXT_FIELDS and isinstance(v, (int, float)) else v for k, v in meta.items()}
+
+
+def front_matter_problems(meta: Any, required: tuple[str, ...] = ("title", "date")) -> list[str]:
+    """What is wrong with front matter as YAML gives it: one `field: expected ..., got ...`
+    per bad field; [] when every field this project or Pelican reads has its type."""
+    if not isinstance(meta, dict):
+        return [f"front matter: expected a mapping (key: value lines), got {_kind(meta)}"]
+    problems = [f"{name}: missing" for name in required if meta.get(name) in (None, "")]
+    for name, value in meta.items():
+        rule = FIELD_TYPES.get(str(name).lower())
+        expected = rule(value) if rule else None
+        if expected and not (value is None and name in required):
+            problems.append(f"{name}: expected {expected}, got {_kind(value)}")
+    return problems
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return f"a {'mapping' if isinstance(value, dict) else 'list'} of {len(value)}"
+    text = repr(value)
+    return f"{type(value).__name__} {text[:60]}{'…' if len(text) > 60 else ''}"
 
 
 @dataclass
@@ -157,7 +293,11 @@ class Article:
         """Rebuild the record from front matter, as parsed by YAML or by Pelican's reader.
 
         Pelican turns `date` into a datetime and drops null values; both shapes are accepted.
+        Raises FrontMatterError when a field has the wrong type (see FIELD_TYPES).
         """
+        problems = front_matter_problems({k: v for k, v in meta.items() if k not in _PELICAN_SHAPED}, ())
+        if problems:
+            raise FrontMatterError(problems)
         date = meta.get("date")
         if isinstance(date, str):
             date = datetime.fromisoformat(date)
@@ -173,12 +313,20 @@ class Article:
             source_id=_opt_str(meta.get("source_id")),
             outlet=_opt_str(meta.get("outlet")),
             facets=dict(meta.get("facets") or {}),
-            warnings=[str(w) for w in (meta.get("warnings") or [])],
+            warnings=[str(w) for w in _as_list(meta.get("warnings"))],
             slug=str(meta.get("slug", "")),
             text_dateline=_opt_str(meta.get("text_dateline")),
             dataset=meta.get("dataset") or None,
             extra=extra,
         )
+
+
+#: Fields Pelican's reader turns into its own objects (Tag, Author, Category).
+_PELICAN_SHAPED = ("tags", "author", "authors", "category")
+
+
+def _as_list(value: Any) -> list:
+    return [] if value is None else value if isinstance(value, list) else [value]
 
 
 def _opt_str(value: Any) -> str | None:
@@ -248,26 +396,28 @@ def render_markdown_file(front_matter: dict[str, Any], paragraphs: list[str]) ->
     return f"---\n{dump_yaml(front_matter)}---\n\n{body}\n"
 
 
-def split_markdown_file(text: str) -> tuple[dict[str, Any], str]:
-    """Front matter (as YAML data) and the Markdown body of a content file."""
+def split_markdown_file(text: str, name: str = "front matter") -> tuple[dict[str, Any], str]:
+    """Front matter (as YAML data) and the Markdown body of a content file; ValueError (a
+    safe_yaml.YAMLInputError naming `name` and the line) when it cannot be read."""
     m = _FRONT_MATTER.match(text)
     if not m:
         raise ValueError("no YAML front matter (expected a first line '---')")
-    data = yaml.load(m.group("yaml"), Loader=_Loader)
+    data = safe_yaml.load(m.group("yaml"), name, first_line=2)
     if not isinstance(data, dict):
         raise ValueError("front matter is not a mapping")
     return data, m.group("body")
 
 
-def read_content_file(text: str) -> tuple[dict[str, Any], list[str]]:
-    """Front matter and the literal paragraphs (un-escaped) of a content file."""
-    meta, body = split_markdown_file(text)
+def read_content_file(text: str, name: str = "front matter") -> tuple[dict[str, Any], list[str]]:
+    """Front matter and the literal paragraphs (un-escaped) of a content file (`name` names it
+    in errors)."""
+    meta, body = split_markdown_file(text, name)
     return meta, [unescape_paragraph(p) for p in body.strip("\n").split("\n\n") if p]
 
 
-def read_markdown_file(text: str) -> Article:
-    """Parse a content file back into an Article."""
-    return Article.from_metadata(*read_content_file(text))
+def read_markdown_file(text: str, name: str = "front matter") -> Article:
+    """Parse a content file back into an Article (ValueError naming `name` when it cannot)."""
+    return Article.from_metadata(*read_content_file(text, name))
 
 
 def record_of(page: Any) -> Article:
@@ -276,7 +426,7 @@ def record_of(page: Any) -> Article:
     its literal paragraphs. Raises OSError or ValueError for a file without front matter."""
     record = getattr(page, "_broadsheet_record", None)
     if record is None:
-        record = read_markdown_file(Path(page.source_path).read_text(encoding="utf-8"))
+        record = read_markdown_file(Path(page.source_path).read_text(encoding="utf-8"), str(page.source_path))
         page._broadsheet_record = record
     return record
 

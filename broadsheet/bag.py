@@ -37,7 +37,7 @@ import lxml.etree
 import lxml.html
 
 from broadsheet import __version__, site
-from broadsheet.article import split_markdown_file
+from broadsheet.article import front_matter_problems, split_markdown_file
 from broadsheet.reuse import file_stamp, keep, load_kept
 
 #: Every zip entry carries this timestamp (the earliest a zip can hold), so the build time never shows.
@@ -52,6 +52,7 @@ ROOT_INDEX = """<!DOCTYPE html>
 <head>
 <meta charset="utf-8">
 <title>{title}</title>
+<link rel="icon" href="data/theme/img/favicon.svg" type="image/svg+xml">
 <meta http-equiv="refresh" content="0; url=data/index.html">
 </head>
 <body>
@@ -145,6 +146,8 @@ def _published_date(path: Path) -> str | None:
         meta, _ = split_markdown_file(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, UnicodeDecodeError):
         return None  # Pelican reports unreadable files itself; they have no page
+    if front_matter_problems(meta):
+        return None  # skipped by the build (plugins/yaml_reader): no page either
     if str(meta.get("status", "published")).lower() in ("draft", "hidden", "skip"):
         return None
     date = meta.get("date")

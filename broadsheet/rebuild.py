@@ -414,6 +414,8 @@ class RebuildReport:
     ingest: dict[str, Any] = field(default_factory=dict)
     rejected: list[dict[str, Any]] = field(default_factory=list)
     conflicts: list[dict[str, Any]] = field(default_factory=list)
+    #: content files the build left out, each with its line and reason (plugins/yaml_reader)
+    skipped_content: list[dict[str, Any]] = field(default_factory=list)
     articles: int = 0
     output: dict[str, Any] = field(default_factory=dict)
     zip: dict[str, Any] = field(default_factory=dict)
@@ -517,6 +519,7 @@ def _run(report: RebuildReport, steps: _Steps, state: Path, source: Path, conten
             raise RebuildFailed(f"the {build_settings} build failed: {exc}") from None
 
     built = steps.run("build", build_site)
+    report.skipped_content = list(built.get("SKIPPED_CONTENT") or [])
     try:  # the search plugin's own timings: it runs beside the pages, inside the build's time
         report.search_seconds = json.loads((Path(built["SEARCH_INDEX_PATH"]) / "last-seconds.json").read_text())
     except (OSError, ValueError, KeyError, TypeError):
@@ -599,6 +602,9 @@ def summary_lines(report: RebuildReport) -> list[str]:
     lines = list(report.ingest_lines)
     if report.rejected:
         lines.append("  rejected files are not published; see reports/ingest.json")
+    for s in report.skipped_content:
+        where = f"{s['file']}, line {s['line']}" if s.get("line") else s["file"]
+        lines.append(f"  skipped content file {where}: {s['reason']}")
     if report.output:
         o = report.output
         lines.append(f"site: {o['path']}/index.html ({report.paths.get('settings')}): {o['files']} files, "

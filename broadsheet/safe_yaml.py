@@ -1,12 +1,13 @@
-"""YAML an archivist wrote, read within bounds: safe tags only, bounded size, depth and aliases.
+"""YAML an archivist edits, read with bounds: safe tags only, limited aliases, depth and size.
 
-`yaml.safe_load` already refuses `!!python/object` and other tags that run code, but it keeps
-aliases as shared references, so a "billion laughs" file loads small and explodes in whatever
-walks it next (json.dumps, a template, a comparison); and libyaml's composer recurses once per
-nesting level, so a file of a hundred thousand `[` kills the process. `load` first reads the
-file's events (libyaml's parser keeps its own stack, it does not recurse), counting the values
-each alias stands for and the nesting depth, and builds the document only when both are small.
-Every error is one line naming the file and the line: `YAMLRejected`.
+PyYAML's safe loader builds only plain data (a `!!python/object` tag is an error), but it
+follows aliases: nine aliases of nine aliases ("billion laughs") are a few lines that become
+billions of values as soon as anything walks them, and libyaml's composer recurses in C, so
+100,000 nested brackets crash the process. `load` first walks the document's parse events
+(libyaml's parser keeps its own stack, so this walk cannot overflow) and refuses a document
+nested deeper than MAX_DEPTH, using more than MAX_ALIASES aliases, or that would grow past
+its own size when its aliases are expanded; only then does libyaml's loader build it.
+Every refusal and every YAML error is one `YAMLInputError` naming the file and the line.
 """
 
 from __future__ import annotations
@@ -15,72 +16,101 @@ from typing import Any
 
 import yaml
 
-#: Limits for one YAML document; a mapping or a front matter is far below all three.
-MAX_BYTES = 4 * 1024 * 1024
-MAX_DEPTH = 100
-MAX_VALUES = 100_000  # scalars and collections, each alias counted as all it stands for
+try:  # libyaml is several times faster; the pure-Python classes give identical data.
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    from yaml import SafeLoader as _Loader
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_OPEN = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
-_CLOSE = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+#: Nesting no honest front matter or mapping comes near (ingest writes at most 4 levels).
+MAX_DEPTH = 64
+#: Aliases (`*name`) in one document: PyYAML writes one for a value that occurs twice.
+MAX_ALIASES = 100
+#: Expanded, a document may be this many times its own text (plus EXPANSION_MARGIN values).
+MAX_EXPANSION = 2
+EXPANSION_MARGIN = 10_000
+#: A front matter or a mapping is a few kilobytes; anything this large is not one.
+MAX_CHARACTERS = 4 * 1024 * 1024
 
 
-class YAMLRejected(ValueError):
-    """YAML that cannot be loaded; the message is one line: `FILE, line N: what is wrong`."""
+class YAMLInputError(ValueError):
+    """A YAML document that cannot be read or is refused; `str()` names the file and line."""
+
+    def __init__(self, name: str, line: int | None, problem: str):
+        self.name, self.line, self.problem = name, line, problem
+        where = f"{name}, line {line}" if line else name
+        super().__init__(f"{where}: {problem}")
 
 
-def load(text: str, name: str, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH,
-         max_values: int = MAX_VALUES) -> Any:
-    """The document in `text` (plain Python values), or YAMLRejected naming `name` and the line."""
-    if len(text) > max_bytes:
-        raise YAMLRejected(f"{name}: {len(text):,} characters of YAML; the limit is {max_bytes:,}")
+def load(text: str, name: str, first_line: int = 1) -> Any:
+    """The data of one YAML document, as `yaml.safe_load` gives it, or YAMLInputError.
+
+    `name` is how messages name the document (its file); `first_line` is the line of the
+    file the text starts on (2 for front matter after its `---`).
+    """
+    offset = first_line - 1
+    if len(text) > MAX_CHARACTERS:
+        raise YAMLInputError(name, None, f"{len(text):,} characters of YAML; the limit is {MAX_CHARACTERS:,}")
     try:
-        _check_shape(text, name, max_depth, max_values)
-        return yaml.load(text, Loader=_Loader)
+        _check_bounds(text, name, offset)
+        loader = _Loader(text)
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        what = " ".join(" ".join(p for p in (exc.context, exc.problem) if p).split())
+        problem = f"not valid YAML ({what})" if what else "not valid YAML"
+        raise YAMLInputError(name, mark.line + 1 + offset if mark else None, problem) from None
     except yaml.YAMLError as exc:
-        raise YAMLRejected(_one_line(name, exc)) from None
+        raise YAMLInputError(name, None, str(exc).splitlines()[0] if str(exc) else "not valid YAML") from None
+    except RecursionError:
+        raise YAMLInputError(name, None, "nested more than the interpreter allows") from None
 
 
-def _check_shape(text: str, name: str, max_depth: int, max_values: int) -> None:
-    loader = _Loader(text)
+def _check_bounds(text: str, name: str, offset: int) -> None:
+    """Walk the parse events: depth, aliases, and the size the document would have expanded
+    (each value counts 1 plus its characters; an alias counts what it stands for)."""
+    limit = MAX_EXPANSION * len(text) + EXPANSION_MARGIN
+    parser = _Loader(text)
+    # One frame per open collection: [expanded size so far, its anchor].
+    frames: list[list] = [[0, None]]
+    sizes: dict[str, int] = {}
+    aliases = 0
+
+    def refuse(event, problem: str):
+        raise YAMLInputError(name, event.start_mark.line + 1 + offset, problem)
+
+    def add(event, size: int) -> None:
+        frames[-1][0] += size
+        if sum(f[0] for f in frames) > limit:
+            refuse(event, f"its aliases expand to more than {limit:,} values and characters "
+                          f"(a document that multiplies itself, such as a 'billion laughs'); refused")
+
     try:
-        open_nodes: list[tuple[str | None, int]] = []  # (anchor, values seen before it)
-        sizes: dict[str, int] = {}  # anchor -> the values its node holds
-        values = 0
-        while loader.check_event():
-            event = loader.get_event()
-            if isinstance(event, _OPEN):
-                open_nodes.append((event.anchor, values))
-                values += 1
-                if len(open_nodes) > max_depth:
-                    raise YAMLRejected(f"{_where(name, event)}: nested more than {max_depth} levels deep")
-            elif isinstance(event, _CLOSE):
-                anchor, before = open_nodes.pop()
-                if anchor:
-                    sizes[anchor] = values - before
+        while parser.check_event():
+            event = parser.get_event()
+            if isinstance(event, yaml.AliasEvent):
+                aliases += 1
+                if aliases > MAX_ALIASES:
+                    refuse(event, f"more than {MAX_ALIASES} aliases (*name); refused")
+                if event.anchor not in sizes:
+                    refuse(event, f"alias *{event.anchor} refers to no finished anchor "
+                                  "(undefined, or a value that contains itself); refused")
+                add(event, sizes[event.anchor])
             elif isinstance(event, yaml.ScalarEvent):
-                values += 1
+                size = 1 + len(event.value)
                 if event.anchor:
-                    sizes[event.anchor] = 1
-            elif isinstance(event, yaml.AliasEvent):
-                values += sizes.get(event.anchor, 1)
-            if values > max_values:
-                raise YAMLRejected(f"{_where(name, event)}: the aliases expand to more than {max_values:,} "
-                                   f"values (an alias bomb?); not loaded")
+                    sizes[event.anchor] = size
+                add(event, size)
+            elif isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                if len(frames) > MAX_DEPTH:
+                    refuse(event, f"nested more than {MAX_DEPTH} levels deep; refused")
+                frames.append([1, event.anchor])
+            elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                size, anchor = frames.pop()
+                if anchor:
+                    sizes[anchor] = size
+                add(event, size)
     finally:
-        loader.dispose()
-
-
-def _where(name: str, event: yaml.Event) -> str:
-    mark = event.start_mark
-    return f"{name}, line {mark.line + 1}" if mark is not None else name
-
-
-def _one_line(name: str, exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    where = f"{name}, line {mark.line + 1}" if mark is not None else name
-    if isinstance(exc, yaml.MarkedYAMLError):
-        what = "; ".join(p for p in (exc.context, exc.problem) if p)
-    else:
-        what = str(exc)
-    return f"{where}: not valid YAML ({' '.join(what.split())})"
+        parser.dispose()

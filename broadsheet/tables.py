@@ -100,7 +100,7 @@ def load_mapping(path: Path) -> Mapping:
         raise MappingError(f"{path}: cannot read the mapping ({exc.strerror})") from None
     except UnicodeDecodeError as exc:
         raise MappingError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at {exc.start})") from None
-    except safe_yaml.YAMLRejected as exc:
+    except safe_yaml.YAMLInputError as exc:
         raise MappingError(str(exc)) from None
     return parse_mapping(data, str(path))
 

@@ -24,8 +24,11 @@ def test_same_content_and_metadata(tmp_path):
         assert ours.read(str(path)) == theirs.read(str(path)), path
 
 
-def test_unreadable_front_matter_gives_empty_metadata(tmp_path):
+def test_unreadable_front_matter_skips_the_file_by_name(tmp_path, caplog):
     bad = tmp_path / "bad.md"
     bad.write_text("---\ntitle: [unclosed\n---\n\nBody.\n", encoding="utf-8")
-    content, meta = LibyamlMetadataReader(load_settings("local")).read(str(bad))
-    assert meta == {} and "Body." in content
+    settings = load_settings("local", PATH=str(tmp_path))
+    content, meta = LibyamlMetadataReader(settings).read(str(bad))
+    assert meta == {"status": "skip"} and content is None
+    assert "bad.md, line 3: " in caplog.text and "skipped" in caplog.text
+    assert settings["SKIPPED_CONTENT"][0]["file"] == "bad.md"

@@ -36,7 +36,8 @@ class Period:
 def archive_tree(dated: Iterable[tuple[date, Any]], url_patterns: dict[str, str]) -> list[Period]:
     """Years -> months -> days, each with its count and URL, oldest first.
 
-    `dated` pairs each article with its local calendar date; `url_patterns` holds the
+    `dated` pairs each article with its local calendar date, in the order each period lists
+    them (the plugin gives them oldest first, ties by URL); `url_patterns` holds the
     ARCHIVE_{YEAR,MONTH,DAY}_URL settings, formatted with `date=`.
     """
     years: dict[int, Period] = {}

@@ -30,6 +30,7 @@ from slugify import slugify
 
 from broadsheet import reuse as reusing
 from broadsheet.article import Article, record_of
+from broadsheet.ordering import oldest_first
 from broadsheet.site import BuildError
 
 from . import citations, corpus
@@ -136,14 +137,14 @@ class ArchivePagesGenerator(Generator):
         self._link_in_time()
         self._group_signatures()
         self.tree = corpus.archive_tree(
-            ((a.display.record.date.astimezone(self._zone()).date(), a) for a in self.articles),
+            ((a.display.record.date.astimezone(self._zone()).date(), a) for a in self.in_time),
             {"year": s["ARCHIVE_YEAR_URL"], "month": s["ARCHIVE_MONTH_URL"], "day": s["ARCHIVE_DAY_URL"]},
         )
         months = Counter({(m.day.year, m.day.month): m.count for y in self.tree for m in y.children})
         self.context["archive_tree"] = self.tree
         self.context["site_nav"] = self._site_nav()
         self.context["tag_index"] = sorted(((tag, len(tagged)) for tag, tagged in self.context.get("tags", [])),
-                                           key=lambda pair: pair[0].name.casefold())
+                                           key=lambda pair: (pair[0].name.casefold(), pair[0].name))
         self.context["signature_index"] = sorted(self.signatures.values(), key=lambda g: g["name"])
         self.corpus_view = {
             "count": len(self.articles),
@@ -219,7 +220,7 @@ class ArchivePagesGenerator(Generator):
             return Article.from_metadata({**article.metadata, "date": article.date})
 
     def _link_in_time(self) -> None:
-        self.in_time = sorted(self.articles, key=lambda a: (a.display.record.date, a.source_path))
+        self.in_time = sorted(self.articles, key=lambda a: oldest_first(_dated(a)))
         for earlier, later in zip(self.in_time, self.in_time[1:]):
             earlier.display.later = Link(later.url, later.display.record.title)
             later.display.earlier = Link(earlier.url, earlier.display.record.title)
@@ -233,7 +234,7 @@ class ArchivePagesGenerator(Generator):
                 slug = f"{slug}-{len(used)}"
             used.add(slug)
             group["url"] = self.settings["SIGNATURE_URL"].format(slug=slug)
-            group["articles"].sort(key=lambda a: (a.display.record.date, a.source_path))
+            group["articles"].sort(key=lambda a: oldest_first(_dated(a)))
             group["count"] = len(group["articles"])
             for a in group["articles"]:
                 a.display.signature_url = group["url"]
@@ -329,6 +330,19 @@ class ArchivePagesGenerator(Generator):
         kept.save()
         self._write_file(s["DATA_JSONL_SAVE_AS"], "".join(j for j, _ in lines))
         self._write_file(s["DATA_CSV_SAVE_AS"], corpus.csv_header() + "".join(c for _, c in lines))
+
+
+class _Dated:
+    """An article as broadsheet.ordering sorts it: the record's date and the page's URL."""
+
+    __slots__ = ("date", "url")
+
+    def __init__(self, date, url):
+        self.date, self.url = date, url
+
+
+def _dated(article) -> _Dated:
+    return _Dated(article.display.record.date, article.url)
 
 
 def _period_view(period) -> tuple:

@@ -25,6 +25,8 @@ from pelican.generators import Generator
 from slugify import slugify
 
 from broadsheet.article import Article
+from broadsheet.links import checked_url
+from broadsheet.ordering import oldest_first
 
 log = logging.getLogger(__name__)
 
@@ -89,39 +91,65 @@ def collect(records: list[tuple[Any, Article]], url_pattern: str) -> tuple[list[
                 entry.definition = (definitions.get(name) or {}).get(value)
         if record.dataset:
             key = str(record.dataset.get("doi") or record.dataset.get("title"))
-            datasets.setdefault(key, {"dataset": record.dataset, "count": 0})["count"] += 1
+            datasets.setdefault(key, {"key": key, "dataset": dataset_view(record.dataset, "", {}),
+                                     "count": 0})["count"] += 1
 
     facets = []
     for name in sorted(groups, key=lambda n: (n != OUTLET, n)):
         facet = Facet(name, facet_title(name))
         used: set[str] = set()
-        for entry in sorted(groups[name].values(), key=lambda v: v.value.casefold()):
+        for entry in sorted(groups[name].values(), key=lambda v: (v.value.casefold(), v.value)):
             slug = slugify(entry.value) or "value"
             if slug in used:  # `Homs` and `homs`, or two scripts that transliterate alike
                 slug = f"{slug}-{len(used)}"
                 log.warning("facets: %s values %r share a slug; using %r", name, entry.value, slug)
             used.add(slug)
             entry.url = url_pattern.format(facet=slugify(name) or "facet", slug=slug)
-            entry.articles.sort(key=lambda a: (a.date, a.source_path))
+            entry.articles.sort(key=oldest_first)
             facet.values.append(entry)
-        facet.values.sort(key=lambda v: (-v.count, v.value.casefold()))
+        facet.values.sort(key=lambda v: (-v.count, v.value.casefold(), v.value))
         facets.append(facet)
-    cited = sorted(datasets.values(), key=lambda d: -d["count"])
+    cited = sorted(datasets.values(), key=lambda d: (-d["count"], d["key"]))
     return facets, cited
+
+
+def dataset_view(dataset: dict | None, where: str, rejected: dict[str, list[str]]) -> dict | None:
+    """The dataset as pages show it: its `url` only when it may be a link (broadsheet.links);
+    a rejected one moves to `url_as_text`, and `rejected` gathers it with the article's file."""
+    if not dataset:
+        return None
+    url = checked_url(dataset.get("url"))
+    if url is None or url.href is not None:
+        return {**dataset, "url": url.href if url else None}
+    rejected.setdefault(url.problem, []).append(where)
+    return {**dataset, "url": None, "url_as_text": url.text}
+
+
+def warn_rejected_urls(rejected: dict[str, list[str]], field: str) -> None:
+    """One warning per rejected URL, naming the field, the first file and how many share it."""
+    for problem, files in sorted(rejected.items()):
+        more = f" (and {len(files) - 1} other article{'s' if len(files) > 2 else ''})" if len(files) > 1 else ""
+        log.warning("%s%s: %s %s", files[0], more, field, problem)
 
 
 def attach_to_articles(records: list[tuple[Any, Article]], facets: list[Facet]) -> None:
     """Give each article what its page shows about its table row: `facet_links` (facet title,
     value, page URL, definition), the `dataset` it comes from, and a `text_dateline`."""
     url_of = {(f.name, v.value): (f.title, v) for f in facets for v in f.values}
+    rejected: dict[str, list[str]] = {}
     for article, record in records:
         article.facet_links = [
             {"facet": url_of[(name, value)][0], "value": value, "url": url_of[(name, value)][1].url,
              "definition": url_of[(name, value)][1].definition}
             for name, value in article_facets(record).items() if (name, value) in url_of
         ]
-        article.dataset = record.dataset
+        article.dataset = dataset_view(record.dataset, _where(article), rejected)
         article.text_dateline = record.text_dateline
+    warn_rejected_urls(rejected, "dataset.url")
+
+
+def _where(article) -> str:
+    return str(getattr(article, "relative_source_path", None) or getattr(article, "source_path", "?"))
 
 
 class FacetsGenerator(Generator):

@@ -24,6 +24,7 @@ from pelican import signals
 from broadsheet import reuse as reusing
 from broadsheet.article import Article
 from broadsheet.files import atomic_write
+from broadsheet.ordering import oldest_first
 
 from .graph import (build_network, graph_json, neighbourhood, page_data,
                     page_layout, write_exports)
@@ -78,7 +79,9 @@ class RelatedGraph:
 
     def attach(self, generator) -> None:
         started = time.perf_counter()
-        articles = list(generator.articles) + list(getattr(generator, "translations", []))
+        # Resolution, nodes, edges and exports follow the articles' order: date, then URL, never
+        # the order in which Pelican happened to read the files.
+        articles = sorted([*generator.articles, *getattr(generator, "translations", [])], key=oldest_first)
         by_key = {a.url: a for a in articles}
         items, items_key = self._items(generator.settings, articles)
         resolved = resolve_related_entries(items, self.settings)
@@ -113,7 +116,7 @@ class RelatedGraph:
                                   if self.key else None)
         for key, article in by_key.items():
             article.related = related[key]
-            article.cited_by = sorted(cited_by[key].values(), key=lambda c: (c.date, c.title))
+            article.cited_by = sorted(cited_by[key].values(), key=oldest_first)
             article.neighbourhood = kept.value(
                 key, lambda: self.key,
                 lambda key=key: neighbourhood(g, key, neighbourhood_max) if g.degree(key) else None)

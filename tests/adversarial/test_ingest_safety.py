@@ -407,7 +407,7 @@ BOMB = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
 
 
 @pytest.mark.parametrize("text, line, says", [
-    (BOMB + "columns: {title: t, body: b, date: d}\ndate_format: M/D/YYYY\n", 6, "alias"),
+    (BOMB + "columns: {title: t, body: b, date: d}\ndate_format: M/D/YYYY\n", 4, "alias"),
     ("columns: !!python/object/apply:os.system [echo pwned]\ndate_format: M/D/YYYY\n", 1, "python/object"),
     ("columns: {title: t, body: b\ndate_format: M/D/YYYY\n", 2, "not valid YAML"),
     ("columns:\n" + "  " + "[" * 100_000 + "\n", 2, "nested"),

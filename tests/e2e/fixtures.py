@@ -30,8 +30,23 @@ def e2e_sources(tmp: Path) -> Path:
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves quietly; each request's path and status go to the server's `served` list."""
+
+    def log_request(self, code="-", size="-"):
+        self.server.served.append((self.path, int(code) if str(code).isdigit() else 0))
+
     def log_message(self, *args):
         pass
+
+
+def serve(folder: Path) -> http.server.ThreadingHTTPServer:
+    """`folder` over HTTP on 127.0.0.1 (a free port), in a daemon thread; `.served` lists
+    (path, status) of every request. Call `.shutdown()` when done."""
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.served = []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
 
 
 @pytest.fixture(scope="session")
@@ -51,13 +66,11 @@ def hosted(e2e_content, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("hosted") / "output"
     out.mkdir()
-    handler = functools.partial(_QuietHandler, directory=str(out))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = serve(out)
     base = f"http://127.0.0.1:{server.server_address[1]}"
     build_site(e2e_content, out, "hosted", SITEURL=base)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield {"base": base, "root": out, "index": base + "/index.html", "home": base + "/index.html"}
+    yield {"base": base, "root": out, "index": base + "/index.html", "home": base + "/index.html",
+           "served": server.served}
     server.shutdown()
 
 
