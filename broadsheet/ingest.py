@@ -503,11 +503,18 @@ def _fields(front_matter: dict[str, Any], paragraphs: list[str]) -> dict[str, An
     return {**front_matter, "body": paragraphs}
 
 
-def _read_existing(path: Path) -> tuple[dict[str, Any], list[str]] | None:
+def _read_existing(path: Path, content: Path) -> tuple[dict[str, Any], list[str]] | None:
+    """The fields and paragraphs of a content file already there; None when it vanished.
+    ValueError when it cannot be read as a content file (the message names the file and line)."""
+    name = path.relative_to(content).as_posix()
     try:
-        return read_content_file(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
+        return read_content_file(path.read_text(encoding="utf-8"), name)
+    except FileNotFoundError:
         return None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{name}: not UTF-8 (byte {exc.start})") from None
+    except OSError as exc:
+        raise ValueError(f"{name}: cannot be read ({exc.strerror})") from None
 
 
 def merge_edits(new: dict[str, Any], current: dict[str, Any], base: dict[str, str] | None,
@@ -567,7 +574,13 @@ def place_article(content: Path, rel: str, rec: Parsed, base: dict[str, str] | N
     existing_path = target if target.exists() else (content / previous_rel if previous_rel else None)
     if existing_path == target and _read_bytes(target) == rec.data:
         return _Placed(rel, state, False, [])  # nothing to merge
-    existing = _read_existing(existing_path) if existing_path and existing_path.exists() else None
+    existing = None
+    if existing_path and existing_path.exists():
+        try:
+            existing = _read_existing(existing_path, content)
+        except ValueError as exc:
+            # The archivist's file is theirs even when its front matter is broken: never write over it.
+            return _Placed(rel, state, False, [f"unreadable front matter ({exc})"])
     if existing is None:
         staged = stager.take(rec)
         if staged:

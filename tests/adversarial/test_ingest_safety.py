@@ -505,3 +505,26 @@ def test_corpus_folder_ingests_without_its_truth_as_a_dump(tmp_path):
     assert json.loads((dest / ".truth.json").read_text(encoding="utf-8"))["files"]
     report = ingest(dest, tmp_path / "content", TZ)
     assert report.rejected == [] and len(report.accepted) == 5
+
+
+# -- an archivist's content file whose front matter no longer reads ----------------------------
+
+@pytest.mark.parametrize("breakage", ["title: [unclosed\n", "a: &a [*a]\n"])
+def test_broken_front_matter_of_an_edited_article_is_never_written_over(tmp_path, breakage):
+    src, content = tmp_path / "raw", tmp_path / "content"
+    dumps = copy_dumps(src, 2)
+    report = ingest(src, content, "Asia/Tehran")
+    target = content / outputs(report)[dumps[0].name]
+    broken = target.read_text(encoding="utf-8").replace("---\n", "---\n" + breakage, 1) + "\nMy note.\n"
+    target.write_text(broken, encoding="utf-8")
+
+    again = ingest(src, content, "Asia/Tehran")  # the dump is unchanged, the content file is not
+    assert target.read_text(encoding="utf-8") == broken
+    dumps[0].write_bytes(dumps[0].read_bytes().replace(b" have ", b" had ", 1))
+    changed = ingest(src, content, "Asia/Tehran")  # the dump changed too
+    assert target.read_text(encoding="utf-8") == broken
+    for run in (again, changed):
+        [conflict] = run.conflicts
+        assert conflict["output"] == target.relative_to(content).as_posix()
+        assert "unreadable front matter" in conflict["fields"][0] and "line" in conflict["fields"][0]
+        assert run.exit_status == 3
