@@ -6,6 +6,9 @@ What an archivist can rely on:
   version replaces it with one atomic rename, and the zip is replaced the same way. Killed at any
   moment, the previous site and zip stay complete; the next run clears what was left half-done.
   A failed verification leaves the previous site and zip in place and raises RebuildFailed.
+- **Never takes what it did not make.** An `output` that is not Broadsheet's (see
+  refuse_unsafe_places), places inside one another, or a `zip` that is not Broadsheet's are
+  refused before anything is written: nothing is ever moved or deleted that a rebuild did not write.
 - **One at a time.** A lock (flock, so the kernel releases it when a run dies) refuses a second
   rebuild; the pid recorded beside it names the running one, and a record left by a run that
   was killed is reported and cleared.
