@@ -185,7 +185,7 @@ def verify_zip(c, file):
     "content": "Markdown articles; default content/",
     "output": "the site (a link to the current verified version); default output/",
     "zip": "the offline zip; default dist/broadsheet-archive.zip",
-    "reports": "where rebuild.json and ingest.json go; default reports/",
+    "reports": "where rebuild.json, ingest.json and graph.json go; default reports/",
     "siteurl": "build output/ for hosting at this URL (absolute URLs, feeds, sitemap); default: relative URLs",
     "mapping": "YAML mapping for CSV tables in --source (e.g. mappings/fa-kes.yaml)",
     "allow_removals": "remove the articles of deleted dumps even when they are many (see the README)",
@@ -201,6 +201,8 @@ def rebuild(c, source="raw", content="content", output="output", zip="dist/broad
         report = pipeline.rebuild(Path(source), Path(content), Path(output), Path(zip), Path(reports),
                                   siteurl=siteurl or None, on_step=lambda step: console.print(f"{step} ..."),
                                   mapping=table_mapping, allow_removals=allow_removals)
+    except pipeline.RebuildRefused as exc:
+        raise Exit(f"rebuild refused: {exc}", code=pipeline.EXIT_REFUSED)
     except pipeline.RebuildLocked as exc:
         raise Exit(f"rebuild refused: {exc}", code=pipeline.EXIT_LOCKED)
     except pipeline.RebuildFailed as exc:
@@ -224,12 +226,12 @@ def search(c, query, output="output", limit=10, json=False):
     from broadsheet import site
 
     sys.path.insert(0, str(ROOT / "plugins"))
-    from search_index.query import IndexMissing, hits_as_json, search as run_search
+    from search_index.query import IndexMissing, QueryError, hits_as_json, search as run_search
 
     try:
         hits, total, seconds = run_search(Path(output), query, int(limit), site.load_settings())
-    except IndexMissing as exc:
-        raise Exit(str(exc), code=2)
+    except (IndexMissing, QueryError) as exc:
+        raise Exit(f"search: {exc}", code=2)
     if json:
         print(dumps(hits_as_json(hits), ensure_ascii=False, indent=1))
         return

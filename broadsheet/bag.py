@@ -68,6 +68,11 @@ ROOT_INDEX = """<!DOCTYPE html>
 
 log = logging.getLogger(__name__)
 
+#: What zipfile raises for a damaged zip, besides OSError: a bad signature or CRC, a damaged
+#: deflate stream, a cut-off entry, header fields that make no sense, an encrypted entry.
+UNREADABLE_ZIP = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, struct.error, NotImplementedError,
+                  RuntimeError)
+
 
 class BagBuildError(RuntimeError):
     """The offline site could not be built or packed."""
@@ -218,6 +223,8 @@ def walk(root: Path) -> tuple[dict[str, os.DirEntry], list[str]]:
 #: The payload manifest of Broadsheet's bags (SHA-256 only), and the tag files' manifest.
 MANIFEST = "manifest-sha256.txt"
 TAG_MANIFEST = "tagmanifest-sha256.txt"
+#: Tag manifests list every other file of the bag but themselves.
+TAG_MANIFEST_NAME = re.compile(r"tagmanifest-[a-z0-9]+\.txt")
 #: What bagit writes as bagit.txt (BagIt 0.97, the version bagit.make_bag writes).
 BAGIT_TXT = "BagIt-Version: 0.97\nTag-File-Character-Encoding: UTF-8\n"
 
@@ -263,8 +270,9 @@ def make_bag(site_dir: Path, bag_dir: Path, info: dict[str, str], title: str,
         bagit._make_tagmanifest_file("sha256", str(where), encoding="utf-8")
     # bagit lists the tag files in the folder's own order, which differs between file systems.
     tagmanifest = bag_dir / TAG_MANIFEST
-    tagmanifest.write_text("".join(sorted(tagmanifest.read_text(encoding="utf-8").splitlines(True),
-                                          key=lambda line: line.split(" ", 1)[-1])), encoding="utf-8")
+    lines = sorted(filter(None, tagmanifest.read_text(encoding="utf-8").split("\n")),
+                   key=lambda line: line.split(" ", 1)[-1])
+    tagmanifest.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
     if digests_cache:
         keep(digests_cache, digests)
     return bag_dir
@@ -327,19 +335,38 @@ def write_reproducible_zip(folder: Path, zip_path: Path, root_name: str, previou
         for rel in files:
             if old.copy(rel, zf):
                 continue
-            entry = zipfile.ZipInfo(f"{root_name}/{rel}", date_time=ZIP_TIMESTAMP)
-            entry.create_system = 3  # unix, so the mode below is honoured
-            entry.external_attr = (0o100000 | FILE_MODE) << 16
-            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry = _zip_entry(f"{root_name}/{rel}")
             with open(folder / rel, "rb") as f:
                 zf.writestr(entry, f.read(), compresslevel=6)
     return len(files)
 
 
+def _one_whole_stream(data: bytes) -> bool:
+    """Whether `data` is one raw deflate stream that ends exactly at its last byte."""
+    stream = zlib.decompressobj(-zlib.MAX_WBITS)
+    try:
+        while data:  # in slices, so a damaged length cannot ask for unbounded memory at once
+            stream.decompress(data, 1 << 24)
+            data = stream.unconsumed_tail
+        stream.flush()
+    except zlib.error:
+        return False
+    return stream.eof and not stream.unused_data
+
+
+def _zip_entry(name: str) -> zipfile.ZipInfo:
+    """An entry as every zip of this module has it: fixed time and mode, deflated."""
+    entry = zipfile.ZipInfo(name, date_time=ZIP_TIMESTAMP)
+    entry.create_system = 3  # unix, so the mode below is honoured
+    entry.external_attr = (0o100000 | FILE_MODE) << 16
+    entry.compress_type = zipfile.ZIP_DEFLATED
+    return entry
+
+
 def manifest_digests(text: str) -> dict[str, str]:
     """{path: SHA-256} from a manifest's text. Paths bagit had to percent-encode (holding %, CR
     or LF) are left out, so whoever uses this falls back to comparing bytes for them."""
-    pairs = (line.split(None, 1) for line in text.splitlines() if line.strip())
+    pairs = (line.split(None, 1) for line in text.split("\n") if line.strip())
     return {path: digest for digest, path in pairs if "%" not in path}
 
 
@@ -440,6 +467,16 @@ def zip_offline_build(site_dir: Path, zip_path: Path, content: Path, settings: d
         size = staged.stat().st_size
         replace_if_changed(staged, zip_path, digest, size)
         return ZipResult(zip_path, digest, size, count, facts)
+
+
+def is_offline_zip(path: Path) -> bool:
+    """Whether `path` is a zip as this module writes them (a bag in a folder named after the zip),
+    as far as its central directory says: what a rebuild may replace."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return f"{Path(path).stem}/bagit.txt" in zf.NameToInfo
+    except (OSError, *UNREADABLE_ZIP):
+        return False
 
 
 def replace_if_changed(staged: Path, dest: Path, digest: str, size: int) -> bool:
@@ -672,7 +709,9 @@ def check_articles(site_dir: Path, expected_count: int | None, result: Verificat
     if export.is_file():
         result.article_source = ARTICLES_EXPORT
         count = 0
-        for n, line in enumerate(export.read_text(encoding="utf-8").splitlines(), 1):
+        # Records end at "\n" only: str.splitlines() also splits at U+2028, U+2029 and U+0085,
+        # which JSON strings may hold as they are.
+        for n, line in enumerate(export.read_text(encoding="utf-8").split("\n"), 1):
             if not line.strip():
                 continue
             try:
@@ -723,17 +762,24 @@ def verify_bag_dir(bag_dir: Path, own: bool = False, link_cache: Path | None = N
     (the payload's files are hard links of the site it checked), so they are not read twice."""
     bag_dir = Path(bag_dir)
     result = Verification()
-    if own:
-        links = walk(bag_dir)[1]
-        if links:
-            result.errors.append(f"the bag holds symbolic links: {', '.join(sorted(links)[:5])}")
-            return result
+    files, links = walk(bag_dir)
+    if links:
+        result.errors.append(f"the bag holds symbolic links: {', '.join(sorted(links)[:5])}")
+        return result
     try:
         bag = (OwnBag if own else bagit.Bag)(str(bag_dir))
         bag.validate(processes=2 if own else 1, completeness_only=not checksums)
-    except (bagit.BagError, OSError) as exc:
+    except (bagit.BagError, OSError, ValueError) as exc:
         result.errors.append(f"not a valid BagIt bag: {exc}")
         return result
+    # bagit checks that every payload file is in the payload manifest, but not that the files
+    # beside data/ are in the tag manifest: anything a manifest does not list is an error here.
+    listed = {os.path.normpath(path) for path in bag.entries}
+    unlisted = sorted(rel for rel in files if rel not in listed and not TAG_MANIFEST_NAME.fullmatch(rel))
+    for rel in unlisted[:20]:
+        result.errors.append(f"{rel} is not listed in any manifest of the bag")
+    if len(unlisted) > 20:
+        result.errors.append(f"... and {len(unlisted) - 20} more files no manifest lists")
     index = bag_dir / "index.html"
     if not index.is_file() or "data/index.html" not in index.read_text(encoding="utf-8", errors="replace"):
         result.errors.append("index.html at the top of the bag is missing or does not open data/index.html")
@@ -753,12 +799,15 @@ def verify_bag_dir(bag_dir: Path, own: bool = False, link_cache: Path | None = N
 
 
 def verify_zip(zip_path: Path, work_dir: Path | None = None) -> Verification:
-    """Unpack the zip into a temporary folder and check everything the module docstring promises."""
+    """Check a zip from anywhere: its bytes are the zip this module writes for its entries
+    (`zip_layout_problem`), every entry reads back whole (its CRC-32 checked), and the unpacked
+    bag passes verify_bag_dir. A damaged zip gets a verdict naming the damage, never an exception."""
     zip_path = Path(zip_path)
     try:
         zf = zipfile.ZipFile(zip_path)
-    except (OSError, zipfile.BadZipFile) as exc:
-        return Verification(errors=[f"{zip_path}: not a readable zip ({exc})"])
+    except (OSError, *UNREADABLE_ZIP) as exc:
+        why = "the file is empty" if zip_path.is_file() and zip_path.stat().st_size == 0 else exc
+        return Verification(errors=[f"{zip_path}: not a readable zip ({why})"])
     with zf, tempfile.TemporaryDirectory(prefix="broadsheet-verify-", dir=work_dir) as tmp:
         names = zf.namelist()
         tops = {n.split("/", 1)[0] for n in names}
@@ -767,8 +816,69 @@ def verify_zip(zip_path: Path, work_dir: Path | None = None) -> Verification:
         bad = [n for n in names if n.startswith("/") or ".." in n.split("/")]
         if bad:
             return Verification(errors=[f"{zip_path}: unsafe entry names {bad[:5]}"])
-        zf.extractall(tmp)
-        return verify_bag_dir(Path(tmp) / tops.pop())
+        errors = []
+        try:
+            problem = zip_layout_problem(zf)
+        except (OSError, *UNREADABLE_ZIP) as exc:
+            problem = f"its entries cannot be located ({exc})"
+        if problem:
+            errors.append(f"{zip_path}: {problem}")
+        unreadable = []
+        for info in zf.infolist():
+            try:
+                zf.extract(info, tmp)
+            except (OSError, *UNREADABLE_ZIP) as exc:
+                unreadable.append(f"{zip_path}: {info.filename} cannot be read back ({exc})")
+        if unreadable:
+            return Verification(errors=errors + unreadable)
+        result = verify_bag_dir(Path(tmp) / tops.pop())
+        result.errors[:0] = errors
+        return result
+
+
+def zip_layout_problem(zf: zipfile.ZipFile) -> str | None:
+    """Where `zf`'s bytes differ from what write_reproducible_zip writes for the same entries, or
+    None. Every header, the central directory and its end record are written anew from the
+    entries' names, sizes and CRC-32s (sorted, fixed times and modes, no extra fields, no
+    comment) around the compressed data read from `zf`, and compared byte for byte: a changed
+    byte anywhere but in the compressed data shows here, and in the data the CRC-32 and the
+    manifests' checksums show it. The data must also be one deflate stream that ends where the
+    entry does: a changed bit that zlib would read past (the last block's flag, bytes after the
+    stream) shows too. Only the few padding bits after a stream's end are read by no one."""
+    fp = zf.fp
+    ends: list[tuple[int, str]] = []  # (where each rewritten entry ends, its name)
+    with tempfile.TemporaryFile() as out:
+        with zipfile.ZipFile(out, "w") as canon:
+            for info in sorted(zf.infolist(), key=lambda i: i.filename):
+                fp.seek(info.header_offset)
+                fields = _RawCopies.LOCAL_HEADER.unpack(fp.read(_RawCopies.LOCAL_HEADER.size))
+                fp.seek(info.header_offset + _RawCopies.LOCAL_HEADER.size + fields[9] + fields[10])
+                data = fp.read(info.compress_size)
+                if info.compress_type == zipfile.ZIP_DEFLATED and not _one_whole_stream(data):
+                    return (f"the compressed data of {info.filename} is not one complete deflate stream: "
+                            "the zip was damaged")
+                entry = _zip_entry(info.filename)
+                entry.CRC, entry.compress_size, entry.file_size = info.CRC, len(data), info.file_size
+                entry.header_offset = canon.fp.tell()
+                canon.fp.write(entry.FileHeader(False) + data)
+                canon.start_dir = canon.fp.tell()
+                canon.filelist.append(entry)
+                canon.NameToInfo[entry.filename] = entry
+                ends.append((canon.start_dir, entry.filename))
+        out.seek(0)
+        fp.seek(0)
+        at = 0
+        while True:
+            mine, theirs = out.read(1 << 20), fp.read(1 << 20)
+            if mine != theirs:
+                at += next((i for i, (a, b) in enumerate(zip(mine, theirs)) if a != b), min(len(mine), len(theirs)))
+                break
+            if not mine:
+                return None
+            at += len(mine)
+    where = next((f"in the entry {name}" for end, name in ends if at < end), "in the central directory")
+    return (f"byte {at} ({where}) differs from the zip Broadsheet writes for these entries "
+            "(sorted, fixed times and modes): the zip was damaged or re-packed")
 
 
 def verify_made_zip(zip_path: Path, bag_dir: Path, link_cache: Path | None = None,

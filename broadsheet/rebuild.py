@@ -6,6 +6,9 @@ What an archivist can rely on:
   version replaces it with one atomic rename, and the zip is replaced the same way. Killed at any
   moment, the previous site and zip stay complete; the next run clears what was left half-done.
   A failed verification leaves the previous site and zip in place and raises RebuildFailed.
+- **Never takes what it did not make.** An `output` that is not Broadsheet's (see
+  refuse_unsafe_places), places inside one another, or a `zip` that is not Broadsheet's are
+  refused before anything is written: nothing is ever moved or deleted that a rebuild did not write.
 - **One at a time.** A lock (flock, so the kernel releases it when a run dies) refuses a second
   rebuild; the pid recorded beside it names the running one, and a record left by a run that
   was killed is reported and cleared.
@@ -23,13 +26,9 @@ What an archivist can rely on:
 from __future__ import annotations
 
 import filecmp
-import functools
-import gc
 import hashlib
 import json
-import multiprocessing
 import os
-import pickle
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from typing import Any, Callable
 import filelock
 
 from broadsheet import __version__, bag, reuse, site
+from broadsheet.background import Background, BackgroundFailed
 from broadsheet.files import atomic_write
 from broadsheet.ingest import IngestError, ingest, write_report
 from broadsheet.tables import Mapping
@@ -49,6 +49,8 @@ CACHE_INPUTS = ("theme", "plugins", "broadsheet")
 EXIT_FAILED = 1
 #: `invoke rebuild` exits with this when another rebuild holds the lock (EX_TEMPFAIL).
 EXIT_LOCKED = 75
+#: `invoke rebuild` exits with this when the options name a place it must not write to.
+EXIT_REFUSED = 2
 
 
 class RebuildFailed(RuntimeError):
@@ -57,6 +59,10 @@ class RebuildFailed(RuntimeError):
 
 class RebuildLocked(RuntimeError):
     """Another rebuild is running."""
+
+
+class RebuildRefused(ValueError):
+    """The options name a place a rebuild must not write to; nothing was changed."""
 
 
 # -- the lock ------------------------------------------------------------------------------
@@ -162,10 +168,10 @@ def keyed_cache(state: Path, settings: str, overrides: dict[str, Any]) -> Path:
 
 
 def search_index_for(output: Path, state: Path, cache: Path) -> Path:
-    """The Whoosh index, beside `output` where `invoke search --output` finds it, updated in
-    place by each rebuild; started afresh when the build's cache key changes (settings, theme,
-    plugins or version), like Pelican's cache."""
-    index = output.parent / ".search-index"
+    """The Whoosh index of `output` (site.search_index_folder, where `invoke search --output`
+    finds it), updated in place by each rebuild; started afresh when the build's cache key
+    changes (settings, theme, plugins or version), like Pelican's cache."""
+    index = site.search_index_folder(output)
     stamp = state / "search-index.key"
     if not stamp.is_file() or stamp.read_text() != cache.name:
         shutil.rmtree(index, ignore_errors=True)
@@ -203,6 +209,50 @@ def keep_pages_record(cache: Path, record: Path, version: str) -> None:
     for old in folder.glob("*.json"):
         if old.name != f"{version}.json":
             old.unlink(missing_ok=True)
+
+
+# -- where a rebuild may write -------------------------------------------------------------
+
+def refuse_unsafe_places(source: Path, content: Path, output: Path, zip_path: Path, reports: Path) -> None:
+    """Raise RebuildRefused, before anything is written, unless a rebuild may write where the
+    options say. Broadsheet recognises its own output by its layout: a symbolic link into
+    `.<name>.rebuild/versions/` beside it. A missing output or an empty folder may become one;
+    a folder holding anything, a link elsewhere or a file was not made by Broadsheet and is
+    never moved or deleted. The five places must not lie inside one another, and an existing
+    zip must be one Broadsheet made (it is replaced)."""
+    output = Path(output).absolute()
+    places = {"--output": output, "--zip": zip_path, "--source": source, "--content": content, "--reports": reports}
+    real = {option: Path(os.path.realpath(path)) for option, path in places.items()}
+    # The link itself, not the version it points to.
+    real["--output"] = Path(os.path.realpath(output.parent)) / output.name
+    options = list(real)
+    for i, a in enumerate(options):
+        for b in options[i + 1:]:
+            if real[a] == real[b] or real[a] in real[b].parents or real[b] in real[a].parents:
+                how = "is" if real[a] == real[b] else "is inside" if real[b] in real[a].parents else "holds"
+                raise RebuildRefused(f"{a} {places[a]} {how} {b} {places[b]}: each must be a place of its own; "
+                                     "nothing was changed")
+    state = state_dir(output)
+    if output.is_symlink():
+        if Path(os.path.realpath(state / "versions")) not in Path(os.path.realpath(output)).parents:
+            raise RebuildRefused(f"--output {output} is a link to {os.readlink(output)}, not to a version that "
+                                 f"Broadsheet keeps in {state}/versions/; nothing was changed. Name a new folder, "
+                                 "or remove the link yourself")
+    elif output.is_dir():
+        entries = sorted(os.listdir(output))
+        if entries:
+            shown = ", ".join(entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
+            raise RebuildRefused(
+                f"--output {output} is a folder Broadsheet did not make (it holds {shown}); nothing was changed. "
+                f"A rebuild publishes its output as a link to a verified version kept in {state.name}/ beside it, "
+                "and would have to replace this folder: name a new or empty folder, or move this one away "
+                "(a folder made by `invoke build` can simply be deleted)")
+    elif output.exists():
+        raise RebuildRefused(f"--output {output} is a file, not a folder; nothing was changed")
+    zip_path = Path(zip_path)
+    if zip_path.is_dir() or (zip_path.exists() and not bag.is_offline_zip(zip_path)):
+        raise RebuildRefused(f"--zip {zip_path} exists and is not an offline zip Broadsheet made (it would be "
+                             "replaced); nothing was changed. Name another file, or move this one away")
 
 
 # -- versions and the swap -----------------------------------------------------------------
@@ -325,11 +375,11 @@ def swap_in(state: Path, output: Path, staging: Path, placement: Placement) -> N
     os.rename(staging, version)
     previous = current_version(output)
     if output.is_dir() and not output.is_symlink():
-        # The first rebuild of a plain output folder: keep it as a version, then link. A kill between
-        # the two renames leaves no `output`; recover() re-points it at the newest version.
-        legacy = versions / f"{name}-previous"
-        os.rename(output, legacy)
-        previous = legacy
+        # Only an empty folder gets here (refuse_unsafe_places): rmdir fails rather than delete what
+        # was put in it since. A kill before the link is made leaves no `output`; recover() re-points
+        # it at the newest version.
+        output.rmdir()
+        previous = None
     _point(output, version)
     placement.version, placement.swapped = name, True
     if previous is not None and previous.resolve() != version.resolve() and versions in previous.resolve().parents:
@@ -337,71 +387,6 @@ def swap_in(state: Path, output: Path, staging: Path, placement: Placement) -> N
 
 
 # -- the pipeline --------------------------------------------------------------------------
-
-class _Background:
-    """A call run in a forked process (the machine's second core), or later in this one where
-    there is no fork or no second core; `result()` returns it (or raises what it raised)
-    either way. The process makes the one call, sends the result and exits, so a rebuild
-    killed meanwhile leaves no process behind for long (filelock closes the rebuild lock's
-    descriptor in forked children, so it never holds the lock)."""
-
-    def __init__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any):
-        self.call = functools.partial(fn, *args, **kwargs)
-        self.process: multiprocessing.process.BaseProcess | None = None
-        if (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods():
-            context = multiprocessing.get_context("fork")
-            self.reader, writer = context.Pipe(duplex=False)
-            self.process = context.Process(target=_call_and_send, args=(self.call, writer), daemon=True,
-                                           name="broadsheet-background")
-            self.process.start()
-            writer.close()
-
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid if self.process is not None else None
-
-    def result(self) -> Any:
-        if self.process is None:
-            return self.call()
-        try:
-            done, value = self.reader.recv()
-        except EOFError:
-            self.process.join()
-            raise RebuildFailed(f"a background check stopped without a result (exit status "
-                                f"{self.process.exitcode})") from None
-        finally:
-            self.reader.close()
-        self.process.join()
-        self.process = None
-        if not done:
-            raise value
-        return value
-
-    def cancel(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.join()
-            self.reader.close()
-            self.process = None
-
-
-def _call_and_send(call: Callable[[], Any], writer) -> None:
-    # What the rebuild held when it forked is never collected here (see plugins/search_index).
-    gc.freeze()
-    try:
-        outcome: tuple[bool, Any] = (True, call())
-    except BaseException as exc:  # noqa: BLE001 -- handed to the parent, which raises it
-        outcome = (False, exc)
-    try:
-        try:
-            writer.send(outcome)
-        except (TypeError, AttributeError, pickle.PicklingError):
-            writer.send((False, RuntimeError(repr(outcome[1]))))
-    except OSError:  # the rebuild is gone
-        pass
-    finally:
-        os._exit(0)
-
 
 @dataclass
 class RebuildReport:
@@ -447,13 +432,15 @@ def rebuild(source: Path, content: Path, output: Path, zip_path: Path, reports: 
             on_step: Callable[[str], None] | None = None, mapping: Mapping | None = None,
             allow_removals: bool = False) -> RebuildReport:
     """Run the whole pipeline (see the module docstring); writes `reports/rebuild.json` whatever happens.
-    Raises RebuildLocked or RebuildFailed; the report says what was done either way."""
+    Raises RebuildRefused (nothing written), RebuildLocked or RebuildFailed; the report says what
+    was done in the last two cases."""
     source, content, output = Path(source), Path(content), Path(output).absolute()
     zip_path, reports = Path(zip_path).absolute(), Path(reports)
     if siteurl:
         settings = "hosted"
     report = RebuildReport(paths={"source": str(source), "content": str(content), "output": str(output),
                                   "zip": str(zip_path), "settings": settings})
+    refuse_unsafe_places(source, content, output, zip_path, reports)  # before anything is written
     state = state_dir(output)
     lock = RebuildLock(state)
     lock.acquire()  # RebuildLocked propagates: the running rebuild owns the report file
@@ -468,6 +455,9 @@ def rebuild(source: Path, content: Path, output: Path, zip_path: Path, reports: 
     except RebuildFailed as exc:
         report.status, report.reason = "failed", str(exc)
         raise
+    except BackgroundFailed as exc:  # its message names the error and where it happened
+        report.status, report.reason = "failed", str(exc)
+        raise RebuildFailed(report.reason) from exc
     except Exception as exc:
         report.status, report.reason = "failed", f"{type(exc).__name__}: {exc}"
         raise RebuildFailed(report.reason) from exc
@@ -490,6 +480,9 @@ def _run(report: RebuildReport, steps: _Steps, state: Path, source: Path, conten
     except IngestError as exc:  # nothing is built or published after a refused or failed ingest
         raise RebuildFailed(str(exc)) from None
     write_report(ingested, reports / "ingest.json")
+    # The corpus page shows this run's ingest report: a copy of its own, which a rebuild of a
+    # sibling output sharing --reports cannot replace meanwhile.
+    write_report(ingested, state / "ingest.json")
     report.ingest = ingested.summary()
     report.rejected, report.conflicts = ingested.rejected, ingested.conflicts
     report.ingest_lines = ingested.summary_lines(limit=10)
@@ -498,8 +491,9 @@ def _run(report: RebuildReport, steps: _Steps, state: Path, source: Path, conten
 
     tmp = state / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
-    # The corpus page shows this run's ingest report, not whatever reports/ingest.json holds.
-    common = {"INGEST_REPORT": str((reports / "ingest.json").absolute())}
+    # Every report the build writes goes to --reports (the settings' defaults are the project's own).
+    common = {"INGEST_REPORT": str((state / "ingest.json").absolute()),
+              "RELATED_GRAPH_REPORT": str((reports / "graph.json").absolute())}
     site_overrides = {**common, **({"SITEURL": siteurl.rstrip("/")} if siteurl else {})}
     staging = tmp / "site"
 
@@ -550,7 +544,8 @@ def _run(report: RebuildReport, steps: _Steps, state: Path, source: Path, conten
     # the zip: the check reads only the site, which the bag's payload links.
     links_checked = None
     if facts is not None:
-        links_checked = _Background(bag.verify_site, staging, facts.article_count, link_cache=state / "links.pickle")
+        links_checked = Background(bag.verify_site, staging, facts.article_count,
+                                   link_cache=state / "links.pickle", what="the link check")
     try:
         made = steps.run("zip", build_zip)
     except BaseException:

@@ -27,6 +27,15 @@ def load_settings(name: str = "local", **overrides: Any) -> dict[str, Any]:
     return read_settings(str(settings_file(name)), override=overrides or None)
 
 
+def search_index_folder(output: Path) -> Path:
+    """Where the search index of the site built into `output` lives unless SEARCH_INDEX_PATH says:
+    `.<output name>.search-index` beside it, out of the published pages, one per output (sites
+    built into sibling folders never share one). For a rebuild's output, a link to the current
+    version, it sits beside the link, so every version shares it."""
+    output = Path(output).absolute()
+    return output.parent / f".{output.name}.search-index"
+
+
 def source_timezone(name: str = "local") -> str:
     return load_settings(name)["SOURCE_TIMEZONE"]
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from broadsheet import bag, rebuild as pipeline
+from broadsheet.background import Background, BackgroundFailed
 from broadsheet.dumps import parse_dump, render_dump
 from conftest import ROOT, SEED
 
@@ -220,7 +221,7 @@ def test_search_index_is_updated_in_place(project):
     project.rebuild()
     write_dump(project.source, 2, variant=" (updated)")
     project.rebuild()
-    done = json.loads((project.base / ".search-index" / "last-update.json").read_text())
+    done = json.loads((project.base / ".output.search-index" / "last-update.json").read_text())
     assert done["rebuilt"] is False and len(done["changed"]) == 1 and done["unchanged"] == 5
     # and `invoke search --output output` finds it through the output link
     proc = subprocess.run([sys.executable, "-m", "invoke", "search", "Report 2", "--output", str(project.output),
@@ -343,8 +344,8 @@ def test_a_background_check_outlives_a_killed_rebuild_only_for_its_own_call(tmp_
     script.write_text(
         "import os, sys, time\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
-        "from broadsheet.rebuild import _Background\n"
-        "job = _Background(time.sleep, 1.0)\n"
+        "from broadsheet.background import Background\n"
+        "job = Background(time.sleep, 1.0)\n"
         "print(job.pid, flush=True)\n"
         "os.kill(os.getpid(), 9)\n")
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
@@ -356,7 +357,7 @@ def test_a_background_check_outlives_a_killed_rebuild_only_for_its_own_call(tmp_
     assert not pipeline.pid_alive(child)
 
 
-def test_a_background_check_returns_or_raises_what_its_call_did():
-    assert pipeline._Background(sorted, [3, 1, 2]).result() == [1, 2, 3]
-    with pytest.raises(ZeroDivisionError):
-        pipeline._Background(divmod, 1, 0).result()
+def test_a_background_check_returns_or_names_what_its_call_raised():
+    assert Background(sorted, [3, 1, 2]).result() == [1, 2, 3]
+    with pytest.raises(BackgroundFailed, match="division failed: ZeroDivisionError: integer division or modulo by zero"):
+        Background(divmod, 1, 0, what="division").result()

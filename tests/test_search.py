@@ -28,7 +28,7 @@ from conftest import FAKES_CSV, FAKES_DIR, ROOT, build_site, ingest_into
 sys.path.insert(0, str(ROOT / "plugins"))
 
 from search_index import analysis, export  # noqa: E402
-from search_index.index import DEFAULT_INDEX_DIRNAME, INDEX_NAME  # noqa: E402
+from search_index.index import INDEX_NAME, index_path  # noqa: E402
 from search_index.query import search, top_urls, weighting_from_settings  # noqa: E402
 
 from broadsheet.article import Article, Source  # noqa: E402
@@ -87,15 +87,15 @@ def node_run(output: Path, queries=(), texts=(), limit=10) -> dict:
 def open_index(output: Path):
     from whoosh import index as whoosh_index
 
-    return whoosh_index.open_dir(str(output.parent / DEFAULT_INDEX_DIRNAME), indexname=INDEX_NAME)
+    return whoosh_index.open_dir(str(index_path(output)), indexname=INDEX_NAME)
 
 
 # -- the index and the CLI ------------------------------------------------------------
 
 def test_index_lives_beside_the_output_not_in_it(site):
     output = site["output"]
-    assert (output.parent / DEFAULT_INDEX_DIRNAME / f"_{INDEX_NAME}_1.toc").exists() or \
-        any((output.parent / DEFAULT_INDEX_DIRNAME).glob(f"_{INDEX_NAME}_*.toc"))
+    assert (index_path(output) / f"_{INDEX_NAME}_1.toc").exists() or \
+        any((index_path(output)).glob(f"_{INDEX_NAME}_*.toc"))
     assert not list(output.rglob("*.toc")) and not list(output.rglob("*.seg"))
     assert (output / "search.html").exists() and (output / "search" / "meta.js").exists()
 
@@ -249,7 +249,7 @@ def test_plugin_acts_only_when_listed_in_plugins(site, tmp_path):
     output = tmp_path / "output"
     build_site(site["content"], output, PLUGINS=plugins)
     assert not (output / "search").exists() and not (output / "search.html").exists()
-    assert not (tmp_path / DEFAULT_INDEX_DIRNAME).exists()
+    assert not (index_path(output)).exists()
 
 
 def test_cli_json_and_missing_index(site, tmp_path):
@@ -268,7 +268,7 @@ def test_incremental_rebuild_touches_only_changed_articles(site, tmp_path):
     content, output = tmp_path / "content", tmp_path / "output"
     shutil.copytree(site["content"], content)
     build_site(content, output)
-    last = output.parent / DEFAULT_INDEX_DIRNAME / "last-update.json"
+    last = index_path(output) / "last-update.json"
     assert json.loads(last.read_text())["rebuilt"] is True
 
     build_site(content, output)

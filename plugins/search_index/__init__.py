@@ -6,7 +6,7 @@ At every build, after Pelican has written the pages:
    its content hash is taken from `sources.json` in the index folder (`KnownDocument`);
 2. `index.update_index` brings the Whoosh index up to date, touching only articles whose
    content hash changed; the index lives outside the output (SEARCH_INDEX_PATH, default
-   `<output>/../.search-index`), so it is not published;
+   `.<output name>.search-index` beside the output), so it is not published;
 3. `export.export_browser_index` writes the `.js` shards under `<output>/<SEARCH_OUTPUT_DIR>/`
    that `search.html` loads on demand.
 
@@ -19,16 +19,15 @@ writes the pages). `search.html` is added to DIRECT_TEMPLATES.
 
 from __future__ import annotations
 
-import gc
 import html
 import json
 import logging
-import multiprocessing
 import os
 import re
 import time
 from pathlib import Path
 
+from broadsheet.background import Background, BackgroundFailed
 from broadsheet.files import atomic_write
 
 log = logging.getLogger(__name__)
@@ -45,7 +44,7 @@ DEFAULTS = {
 PLUGIN_NAME = "search_index"
 
 _articles: list = []
-#: The process indexing in parallel with the page writing (one at most).
+#: The Background indexing in parallel with the page writing (one at most).
 _child: list = []
 
 
@@ -179,48 +178,29 @@ def _index_and_export(settings, articles) -> None:
     atomic_write(path / TIMINGS_FILE, json.dumps(seconds) + "\n")
 
 
-def _in_child(settings, articles) -> None:
-    # What the build process held when it forked is never collected here: walking it, the
-    # collector would copy every page the two processes share, and the export took ten
-    # times as long as in a process of its own.
-    gc.freeze()
-    try:
-        _index_and_export(settings, articles)
-    except BaseException:  # noqa: BLE001 -- reported to the parent by the exit status
-        log.exception("search: building the index failed")
-        os._exit(1)
-    os._exit(0)
-
-
 def start_search(generator) -> None:
     """Once every article is read, index them in a second process (forked, so it shares what is
     already in memory) while this one renders the pages: the index needs nothing the pages do."""
-    _wait_for_child()  # a child left by an earlier build in this process that stopped early
+    if _child:  # left by an earlier build in this process that stopped early: its outcome is moot
+        try:
+            _child.pop().result()
+        except BackgroundFailed:
+            pass
     settings = generator.settings
-    if not _enabled(settings) or not settings.get("SEARCH_IN_PARALLEL") or (os.cpu_count() or 1) < 2 \
-            or "fork" not in multiprocessing.get_all_start_methods():
+    if not _enabled(settings) or not settings.get("SEARCH_IN_PARALLEL"):
         return
-    _child[:] = [multiprocessing.get_context("fork").Process(
-        target=_in_child, args=(settings, list(_articles)), name="broadsheet-search", daemon=True)]
-    _child[0].start()
-
-
-def _wait_for_child() -> int | None:
-    if not _child:
-        return None
-    process = _child.pop()
-    process.join()
-    return process.exitcode
+    # Without fork or a second core, Background makes the call in build_search instead.
+    _child[:] = [Background(_index_and_export, settings, list(_articles), what="building the search index")]
 
 
 def build_search(pelican) -> None:
     if not _enabled(pelican.settings):
         return
     if _child:
-        status = _wait_for_child()
-        if status != 0:
-            log.error("search: the process building the search index failed (exit status %s); "
-                      "see its messages above", status)
+        try:
+            _child.pop().result()
+        except BackgroundFailed as exc:  # logged as an error, which fails the build
+            log.error("search: %s", exc)
         return
     _index_and_export(pelican.settings, _articles)
 

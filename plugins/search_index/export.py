@@ -39,7 +39,7 @@ from whoosh.util.numeric import byte_to_length, length_to_byte
 
 from broadsheet.reuse import keep, load_kept
 
-from .index import TEXT_FIELDS
+from .index import TEXT_FIELDS, field_length
 from .query import gaps_of, read_postings
 
 FORMAT = 2
@@ -170,7 +170,7 @@ def canonical_numbers(reader) -> list[int]:
 
 def _field_length_codes(reader, fieldname: str, order: list[int]) -> list[int]:
     """Whoosh's one-byte length code of `fieldname` for every exported document."""
-    return [length_to_byte(reader.doc_field_length(d, fieldname, 0)) for d in order]
+    return [length_to_byte(field_length(reader, d, fieldname)) for d in order]
 
 
 def _postings(reader, fieldname: str, text: str, codes: list[int],
@@ -310,7 +310,7 @@ def positions_count(positions: list[int]) -> int:
 
 def _average_length(reader, fieldname: str, order: list[int]) -> float:
     """Mean field length over the live documents (Whoosh's own mean counts deleted ones too)."""
-    return sum(reader.doc_field_length(d, fieldname, 0) for d in order) / len(order) if order else 0.0
+    return sum(field_length(reader, d, fieldname) for d in order) / len(order) if order else 0.0
 
 
 def export_browser_index(ix, target: Path, weighting: dict[str, Any],

@@ -20,6 +20,8 @@ from typing import Any, Iterable
 from whoosh import index as whoosh_index
 from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 
+from broadsheet.site import search_index_folder
+
 from .analysis import make_analyzer
 
 log = logging.getLogger(__name__)
@@ -28,10 +30,6 @@ log = logging.getLogger(__name__)
 INDEX_VERSION = 2
 INDEX_NAME = "articles"
 VERSION_FILE = "broadsheet-search.json"
-#: Where the index goes when SEARCH_INDEX_PATH is not set: beside the output folder, so the
-#: same index follows a site that is built aside and swapped into place.
-DEFAULT_INDEX_DIRNAME = ".search-index"
-
 #: Memory for the writer's sorting pool: large enough that 10,000 articles are sorted in
 #: one run instead of being spilled to disk and merged.
 WRITER_LIMIT_MB = 256
@@ -61,14 +59,17 @@ def make_schema() -> Schema:
 
 
 def index_path(output: Path, configured: str | None = None) -> Path:
-    """The index folder for a site built into `output` (SEARCH_INDEX_PATH wins when set).
-
-    Beside `output` as the archivist names it: when `output` is the rebuild's link to the
-    current version, the index sits beside the link, not inside the versions folder.
-    """
+    """The index folder for a site built into `output`: SEARCH_INDEX_PATH when set, else
+    `broadsheet.site.search_index_folder` (`.<output name>.search-index` beside `output`)."""
     if configured:
         return Path(configured).resolve()
-    return Path(output).absolute().parent / DEFAULT_INDEX_DIRNAME
+    return search_index_folder(output)
+
+
+def field_length(reader, docnum: int, fieldname: str) -> int:
+    """How many terms a document has in a field. Whoosh 2.7 answers None, not 0, for a field
+    with none (a title such as "The", "???" or "1", where the analyser keeps no word)."""
+    return reader.doc_field_length(docnum, fieldname, 0) or 0
 
 
 @dataclass

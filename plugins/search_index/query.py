@@ -52,6 +52,14 @@ class IndexMissing(RuntimeError):
     """No usable index where the site's settings say it is."""
 
 
+class QueryError(ValueError):
+    """A query the parser cannot use; the message is one line, for people."""
+
+
+#: Longer queries are refused: no one types them, and Whoosh's parser takes seconds over them.
+MAX_QUERY_CHARS = 2000
+
+
 @dataclass
 class Hit:
     title: str
@@ -207,7 +215,7 @@ def open_index(output: Path, settings: dict[str, Any] | None = None):
     if not whoosh_index.exists_in(str(path), INDEX_NAME):
         raise IndexMissing(
             f"no search index at {path} (it is written by every build of {output}; "
-            f"run `invoke build --output {output}` first)")
+            f"run `invoke rebuild --output {output}` or `invoke build --output {output}` first)")
     return whoosh_index.open_dir(str(path), indexname=INDEX_NAME)
 
 
@@ -234,7 +242,7 @@ def search(output: Path, text: str, limit: int = 10,
     weighting = weighting_from_settings(settings)
     opened = _searcher(output, settings, weighting)
     started = time.perf_counter()
-    query = opened.parser.parse(text)
+    query = parse(opened.parser, text)
     results = top_hits(opened.searcher, query, limit)
     wanted = matched_terms(query, opened.searcher.reader())
     hits = []
@@ -243,6 +251,41 @@ def search(output: Path, text: str, limit: int = 10,
         hits.append(Hit(title=fields["title"], url=fields["url"], date=fields["display_date"],
                         score=round(hit.score, 4), snippet=snippet(fields["body"], wanted)))
     return hits, len(results), time.perf_counter() - started
+
+
+def parse(parser: MultifieldParser, text: str):
+    """The query `text` stands for, or QueryError saying in one line why there is none."""
+    shown = repr(text if len(text) <= 60 else text[:57] + "...")
+    if not text.strip():
+        raise QueryError("empty query: give a word, a \"phrase\", title:word, year:2016 or date:[2016-01 to 2016-06]")
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryError(f"the query is {len(text):,} characters long; the limit is {MAX_QUERY_CHARS:,}")
+    try:
+        query = parser.parse(text)
+    except Exception as exc:  # noqa: BLE001 -- Whoosh's parser fails on some input (IndexError on "NOT NOT NOT")
+        raise QueryError(f"cannot read the query {shown} ({type(exc).__name__}): check its OR, AND, NOT, "
+                         "brackets and quotes") from None
+    problems = []
+    stack = [query]
+    while stack:  # a loop, not recursion: a query may nest deeply
+        node = stack.pop()
+        if getattr(node, "error", None) is not None:
+            problems.append(node.error)
+        stack.extend(node.children())
+    if problems:
+        raise QueryError(f"cannot use the query {shown}: {_problem(problems[0])}")
+    if type(query) is type(whoosh_query.NullQuery):
+        raise QueryError(f"nothing to search for in {shown}: OR, AND and NOT need words beside them, and "
+                         "very common words (the, of, ...) are not indexed")
+    return query
+
+
+def _problem(error) -> str:
+    """Whoosh's note on a part of a query, for people: an exception for a number it could not
+    read, the text alone for a date."""
+    if isinstance(error, Exception):
+        return " ".join(str(error).split()) + " (year: takes a year such as 2016)"
+    return f"{' '.join(str(error).split())!r} is not a date (date:2016, date:2016-03 or date:[2016-01 to 2016-06])"
 
 
 def matched_terms(query, reader) -> set[str]:
