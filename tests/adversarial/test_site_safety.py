@@ -277,7 +277,7 @@ def test_article_record_refuses_wrong_types_by_field():
 # -- 3. the favicon ---------------------------------------------------------------------------
 
 
-def _wait_until(condition, what: str, timeout: float = 20.0) -> None:
+def _wait_until(condition, what: str, timeout: float = 120.0) -> None:
     """Wait for a state the browser reaches on its own (a request it makes after the load)."""
     import time
 
@@ -305,6 +305,7 @@ def test_no_request_fails_over_http(kind, request, browser):
         base += "/data"
     first = len(served)
     context = browser.new_context()  # a fresh cache: the icon is asked for
+    context.set_default_timeout(120_000)  # a limit for a stuck page, far above a loaded machine's waits
     page = context.new_page()
     try:
         page.goto(start)
