@@ -80,13 +80,17 @@ def crate_metadata(a: Archive) -> str:
         if doi:
             props["identifier"] = f"https://doi.org/{doi}"
         if d.get("licence"):
-            props["license"] = crate.add(ContextEntity(crate, f"#dataset-{n}-licence", properties={
+            props["license"] = crate.add(ContextEntity(crate, f"#licence-{_slug(str(d['licence']))}", properties={
                 "@type": "CreativeWork", "name": str(d["licence"])}))
         if d.get("citation"):
             props["citation"] = " ".join(str(d["citation"]).split())
         if d.get("year"):
             props["datePublished"] = str(d["year"])
-        based_on.append(crate.add(ContextEntity(crate, str(d.get("url") or f"#dataset-{n}"), properties=props)))
+        if d.get("url"):
+            props["url"] = str(d["url"])
+        # A local id: an absolute one typed Dataset would read as a data entity of this crate.
+        based_on.append(crate.add(ContextEntity(crate, f"#dataset-{_slug(doi or str(d.get('title') or n))}",
+                                                properties=props)))
     if based_on:
         root["isBasedOn"] = based_on
     files = [crate.add_file(dest_path=f.path, properties={
