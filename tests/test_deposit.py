@@ -18,12 +18,16 @@ import json
 import subprocess
 import sys
 import tarfile
+import warnings
 import zipfile
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import bagit
 import pytest
+from frictionless import Package
 from lxml import etree
+from rocrate.rocrate import ROCrate
 
 from broadsheet import bag
 from broadsheet.dumps import parse_dump
@@ -186,10 +190,10 @@ def _ordered(rows: list[dict]) -> bool:
 
 
 def test_ro_crate_loads_back_and_describes_every_data_file(archive):
-    from rocrate.rocrate import ROCrate
-
     site = archive["site"]
-    crate = ROCrate(site)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # rocrate warns about what RO-Crate 1.2 would reject
+        crate = ROCrate(site)
     raw = json.loads((site / "ro-crate-metadata.json").read_text("utf-8"))
     assert raw["@context"] == "https://w3id.org/ro/crate/1.1/context"
     assert crate.version == "1.1"
@@ -222,8 +226,6 @@ def test_ro_crate_loads_back_and_describes_every_data_file(archive):
 
 
 def test_data_package_is_valid_and_loads(archive):
-    from frictionless import Package
-
     site = archive["site"]
     descriptor = site / "data/datapackage.json"
     proc = subprocess.run([sys.executable, "-m", "frictionless", "validate", "--json", str(descriptor)],
@@ -294,8 +296,6 @@ def test_tei_marks_the_language_of_arabic_text(tmp_path, tei_schema):
 
 
 def test_the_bag_lists_every_deposit_file_and_stays_valid(sample_archive):
-    import bagit
-
     root = sample_archive["bag"]
     bagit.Bag(str(root)).validate()
     assert bag.verify_zip(sample_archive["zip"]).ok
@@ -323,8 +323,6 @@ def test_pages_link_the_deposit_files(sample_archive):
 
 
 def test_hosted_identifiers_are_absolute_urls(tmp_path):
-    from rocrate.rocrate import ROCrate
-
     ingest_into(ROOT / "raw", tmp_path / "content")
     build_site(tmp_path / "content", tmp_path / "output", "hosted", SITEURL="https://archive.example.org")
     site = tmp_path / "output"
@@ -343,9 +341,6 @@ def test_hosted_identifiers_are_absolute_urls(tmp_path):
 
 
 def test_hostile_titles_round_trip_in_every_format(hostile_site, tei_schema):
-    from frictionless import Package
-    from rocrate.rocrate import ROCrate
-
     out, titles = hostile_site["output"], hostile_site["titles"]
     with (out / "data/dublin_core.csv").open(encoding="utf-8", newline="") as f:
         dc = {r["dcterms:identifier"].rsplit("/", 1)[-1][:-5]: r for r in csv.DictReader(f)}
@@ -360,7 +355,27 @@ def test_hostile_titles_round_trip_in_every_format(hostile_site, tei_schema):
         entity = crate.dereference(path.relative_to(out).as_posix())
         assert entity["name"] == f"TEI P5: {title}"
     with (out / "data/graph-nodes.csv").open(encoding="utf-8", newline="") as f:
-        for node in csv.DictReader(f):
-            assert not any(v.startswith(("=", "+", "-", "@", "\t", "\r")) for v in node.values()), node
+        nodes = {n["id"]: n for n in csv.DictReader(f)}
+    for node in nodes.values():
+        assert not any(v.startswith(("=", "+", "-", "@", "\t", "\r")) for v in node.values()), node
+    node_titles = {restore(n["title"]) for n in nodes.values() if n["in_archive"] == "true"}
+    assert set(titles.values()) <= node_titles
     report = Package(str(out / "data/datapackage.json")).validate()
     assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
+
+
+def test_data_package_describes_versions_jsonl_when_the_site_has_one(tmp_path):
+    source = tmp_path / "raw"
+    source.mkdir()
+    (source / "arabic.txt").write_bytes((ROOT / "tests/data/site/arabic.txt").read_bytes())
+    ingest_into(source, tmp_path / "content")
+    build_site(tmp_path / "content", tmp_path / "output")
+    site = tmp_path / "output"
+    assert "versions" not in [r.name for r in Package(str(site / "data/datapackage.json")).resources]
+    (site / "data/versions.jsonl").write_text(
+        '{"url": "a.html", "version": 1, "captured": "2016-03-20T21:30:46+03:30"}\n', encoding="utf-8")
+    build_site(tmp_path / "content", site)  # another plugin's file, present when the build ends
+    package = Package(str(site / "data/datapackage.json"))
+    assert package.get_resource("versions").path == "versions.jsonl"
+    assert package.validate().valid
+    assert "data/versions.jsonl" in {e.id for e in ROCrate(site).data_entities}
