@@ -49,6 +49,11 @@ class Archive:
     datasets: tuple[dict[str, Any], ...] = field(default_factory=tuple)  # published datasets used
 
 
+def _one_or_many(values: list) -> Any:
+    """RO-Crate 1.1 wants a single value written as itself, not as a list of one."""
+    return values[0] if len(values) == 1 else values
+
+
 def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-") or "x"
 
@@ -67,8 +72,8 @@ def crate_metadata(a: Archive) -> str:
     rights = crate.add(ContextEntity(crate, a.licence_url or "#rights", properties={
         "@type": "CreativeWork", "name": "Rights statement", "description": a.rights}))
     root["license"] = rights
-    root["publisher"] = [crate.add(ContextEntity(crate, f"#outlet-{_slug(name)}", properties={
-        "@type": "Organization", "name": name})) for name in a.publishers]
+    root["publisher"] = _one_or_many([crate.add(ContextEntity(crate, f"#outlet-{_slug(name)}", properties={
+        "@type": "Organization", "name": name})) for name in a.publishers])
     software = crate.add(ContextEntity(crate, a.software_url or "#software", properties={
         "@type": "SoftwareApplication", "name": a.software, "version": a.software_version}))
     based_on = []
@@ -76,7 +81,7 @@ def crate_metadata(a: Archive) -> str:
         doi = str(d.get("doi") or "")
         authors = [crate.add(ContextEntity(crate, f"#author-{_slug(str(name))}", properties={
             "@type": "Person", "name": str(name)})) for name in d.get("authors") or []]
-        props: dict[str, Any] = {"@type": "Dataset", "name": str(d.get("title") or ""), "author": authors}
+        props: dict[str, Any] = {"@type": "Dataset", "name": str(d.get("title") or ""), "author": _one_or_many(authors)}
         if doi:
             props["identifier"] = f"https://doi.org/{doi}"
         if d.get("licence"):
@@ -92,12 +97,12 @@ def crate_metadata(a: Archive) -> str:
         based_on.append(crate.add(ContextEntity(crate, f"#dataset-{_slug(doi or str(d.get('title') or n))}",
                                                 properties=props)))
     if based_on:
-        root["isBasedOn"] = based_on
+        root["isBasedOn"] = _one_or_many(based_on)
     files = [crate.add_file(dest_path=f.path, properties={
         "name": f.name, "encodingFormat": f.media_type, "contentSize": str(f.size),
         **({"description": f.description} if f.description else {})}) for f in a.files]
     crate.add(ContextEntity(crate, "#build", properties={
         "@type": "CreateAction", "name": f"{a.software} build of the archive",
         "instrument": software, "result": [root, *files], "endTime": a.last,
-        **({"object": based_on} if based_on else {})}))
+        **({"object": _one_or_many(based_on)} if based_on else {})}))
     return json.dumps(crate.metadata.generate(), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
