@@ -90,6 +90,11 @@ class DepositGenerator(Generator):
 
     def generate_context(self):
         s = self.settings
+        self.ready = "archive_pages" in (s.get("PLUGINS") or [])
+        if not self.ready:
+            log.warning("deposit: archive_pages is not in PLUGINS, and deposit reads what it computes; "
+                        "no deposit file is written")
+            return
         suffix = _setting(s, "DEPOSIT_TEI_SUFFIX")
         for article in self.context.get("articles", []):
             stem = article.save_as[: -len(".html")] if article.save_as.endswith(".html") else article.save_as
@@ -108,6 +113,8 @@ class DepositGenerator(Generator):
         self.context["deposit"] = {"files": files, "tei_suffix": suffix}
 
     def generate_output(self, writer):
+        if not self.ready:
+            return
         s = self.settings
         articles = sorted((a for a in self.context.get("articles", []) if getattr(a, "display", None)),
                           key=lambda a: (a.display.record.date, a.url))
@@ -234,8 +241,10 @@ def _description(settings, articles) -> str:
     if not articles:
         return f"{settings.get('SITESUBTITLE') or settings['SITENAME']}. No article yet."
     first, last = articles[0].display.date.text, articles[-1].display.date.text
+    outlets = sorted({_outlet(settings, a.display.record) for a in articles})
+    source = outlets[0] if len(outlets) == 1 else f"{len(outlets)} outlets ({', '.join(outlets)})"
     return (f"{settings.get('SITESUBTITLE') or settings['SITENAME']}. {len(articles):,} articles from "
-            f"{settings['SOURCE_NAME']}, {first} to {last} ({settings['SOURCE_TIMEZONE']} time).")
+            f"{source}, {first} to {last} ({settings['SOURCE_TIMEZONE']} time).")
 
 
 def _datasets(articles) -> list[dict[str, Any]]:
