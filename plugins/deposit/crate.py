@@ -59,7 +59,7 @@ def _slug(text: str) -> str:
 
 
 def crate_metadata(a: Archive) -> str:
-    """The text of ro-crate-metadata.json (keys sorted, entities in a fixed order)."""
+    """The text of ro-crate-metadata.json (keys sorted, entities in a fixed order, one a line)."""
     crate = ROCrate(version=VERSION)
     root = crate.root_dataset
     root["name"] = a.name
@@ -105,4 +105,8 @@ def crate_metadata(a: Archive) -> str:
         "@type": "CreateAction", "name": f"{a.software} build of the archive",
         "instrument": software, "result": [root, *files], "endTime": a.last,
         **({"object": _one_or_many(based_on)} if based_on else {})}))
-    return json.dumps(crate.metadata.generate(), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    metadata = crate.metadata.generate()
+    # One entity per line: readable and diffable, and json's C encoder (which an indent turns
+    # off) writes the ten thousand TEI files of a large archive several times faster.
+    entities = ",\n".join(json.dumps(e, sort_keys=True, ensure_ascii=False) for e in metadata["@graph"])
+    return f'{{"@context": {json.dumps(metadata["@context"])},\n"@graph": [\n{entities}\n]}}\n'
