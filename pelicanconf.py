@@ -22,7 +22,8 @@ RELATIVE_URLS = True
 PATH = "content"
 THEME = "theme"
 PLUGIN_PATHS = ["plugins"]
-PLUGINS = ["yaml_reader", "archive_pages", "related_graph", "search_index", "facets", "unchanged_pages"]
+#: deposit reads what archive_pages and related_graph computed: it comes after them.
+PLUGINS = ["yaml_reader", "archive_pages", "related_graph", "deposit", "search_index", "facets", "unchanged_pages"]
 
 #: The outlet's local time: datelines and the ticks in related pics are read in it.
 SOURCE_TIMEZONE = "Asia/Tehran"

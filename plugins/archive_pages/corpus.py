@@ -15,6 +15,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Iterable
 
+from broadsheet.spreadsheet import safe_row
+
 # -- the date archive ----------------------------------------------------------------------
 
 
@@ -184,8 +186,9 @@ def csv_header() -> str:
 
 def csv_line(row: dict[str, Any]) -> str:
     """One row of RFC 4180 CSV (after `csv_header`); list values joined with ` | `, paragraphs
-    with a blank line. A row's text does not depend on the others, so rows can be kept apart."""
+    with a blank line, cells a spreadsheet would run as formulas neutralised
+    (`broadsheet.spreadsheet`). A row's text does not depend on the others, so rows can be kept apart."""
     out = io.StringIO()
-    _csv_writer(out).writerow({k: " | ".join(v) if isinstance(v, list) else ("" if v is None else v)
-                               for k, v in row.items()})
+    _csv_writer(out).writerow(safe_row({k: " | ".join(v) if isinstance(v, list) else ("" if v is None else v)
+                                        for k, v in row.items()}))
     return out.getvalue()

@@ -8,6 +8,8 @@ deterministic), so the browser only draws.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import random
@@ -19,6 +21,7 @@ import networkx as nx
 
 from broadsheet.files import atomic_write
 from broadsheet.related import RelatedEntry
+from broadsheet.spreadsheet import safe_row
 
 from .resolve import ResolvedGraph, normalise_title
 
@@ -70,14 +73,42 @@ def _gephi_ready(g: nx.DiGraph) -> nx.DiGraph:
     return h
 
 
+#: Columns of data/graph-nodes.csv and data/graph-edges.csv (the fields of graph.json).
+NODE_COLUMNS = ("id", "title", "in_archive", "url", "published", "media", "source_id", "video_of")
+EDGE_COLUMNS = ("source", "target", "resolved_by", "score")
+
+
+def graph_csv(g: nx.DiGraph) -> tuple[str, str]:
+    """The nodes and the edges as two RFC 4180 tables (cells made safe for spreadsheets),
+    nodes by (published, id), edges by their ends' places in that order, so the files do not
+    depend on the order the graph was built in."""
+    data = graph_json(g)
+    nodes = sorted(data["nodes"], key=lambda n: (n["published"] or "", n["id"]))
+    place = {n["id"]: i for i, n in enumerate(nodes)}
+    edges = sorted(data["edges"], key=lambda e: (place[e["source"]], place[e["target"]]))
+    tables = []
+    for columns, rows in ((NODE_COLUMNS, nodes), (EDGE_COLUMNS, edges)):
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\r\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(safe_row({k: "" if v is None else ("true" if v is True else "false" if v is False else v)
+                                      for k, v in row.items()}))
+        tables.append(out.getvalue())
+    return tables[0], tables[1]
+
+
 def write_exports(g: nx.DiGraph, data_dir: Path) -> list[Path]:
-    """data/graph.json, data/graph.gexf, data/graph.graphml."""
+    """data/graph.json, data/graph.gexf, data/graph.graphml, data/graph-nodes.csv, data/graph-edges.csv."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    paths = [data_dir / "graph.json", data_dir / "graph.gexf", data_dir / "graph.graphml"]
+    paths = [data_dir / "graph.json", data_dir / "graph.gexf", data_dir / "graph.graphml",
+             data_dir / "graph-nodes.csv", data_dir / "graph-edges.csv"]
     atomic_write(paths[0], json.dumps(graph_json(g), ensure_ascii=False, indent=0) + "\n")
     h = _gephi_ready(g)
     nx.write_gexf(h, paths[1])
     nx.write_graphml(h, paths[2])
+    for path, table in zip(paths[3:], graph_csv(g)):
+        atomic_write(path, table)
     return paths
 
 

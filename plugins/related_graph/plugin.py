@@ -132,8 +132,10 @@ class RelatedGraph:
             "stats": self.stats,
             "contradictions": self.contradictions,
             "page_url": self.settings["RELATED_GRAPH_SAVE_AS"],
-            "exports": {fmt: f"{self.settings['RELATED_GRAPH_DATA_DIR']}/graph.{fmt}"
-                        for fmt in ("json", "gexf", "graphml")},
+            "exports": {**{fmt: f"{self.settings['RELATED_GRAPH_DATA_DIR']}/graph.{fmt}"
+                           for fmt in ("json", "gexf", "graphml")},
+                        **{table: f"{self.settings['RELATED_GRAPH_DATA_DIR']}/graph-{table}.csv"
+                           for table in ("nodes", "edges")}},
         }
 
     # With a content cache (a rebuild), what follows from unchanged inputs is kept in it: each
@@ -178,7 +180,8 @@ class RelatedGraph:
         # build's, so are they (a rebuild links them instead of computing them again).
         reuse = reusing.for_settings(generator.settings)
         key = self.key if reuse else None
-        exports = [f"{data_dir}/graph.json", f"{data_dir}/graph.gexf", f"{data_dir}/graph.graphml", page_data_file]
+        exports = [f"{data_dir}/graph.{fmt}" for fmt in ("json", "gexf", "graphml")] + \
+            [f"{data_dir}/graph-{table}.csv" for table in ("nodes", "edges")] + [page_data_file]
         if not (reuse and all([reuse.take(rel, key) for rel in exports])):
             for rel in exports:  # never write through a link into the previous version
                 (output / rel).unlink(missing_ok=True)
