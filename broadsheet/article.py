@@ -34,6 +34,8 @@ INGEST_FIELDS = (
     "facets",
     "text_dateline",
     "dataset",
+    "provenance",
+    "web",
     "related_status",
     "related_json",
     "source",
@@ -41,6 +43,17 @@ INGEST_FIELDS = (
     "warnings",
     "body",
 )
+
+
+#: `provenance` in front matter, in this order (web-archive input; see docs/CONTRIBUTING.md):
+#: the page's original URL; the capture the text comes from (WARC-Date in UTC, ISO 8601);
+#: the archive file (as found under the source folder) and, in a WACZ, the WARC inside it;
+#: the record's byte offset, WARC-Record-ID and payload digest; the HTTP status and content
+#: type; every capture time of the same text, oldest first; the texts earlier captures had.
+PROVENANCE_KEYS = ("url", "captured", "archive", "member", "offset", "record_id", "payload_digest",
+                   "status", "content_type", "captures", "earlier_versions")
+#: `web` in front matter: what trafilatura read from the page besides its text.
+WEB_KEYS = ("author", "site_name", "language", "description")
 
 
 @dataclass
@@ -53,6 +66,9 @@ class Source:
     encoding: str
     newlines: str = "lf"
     row: int | None = None
+    #: The record inside a web archive: `offset=N`, or `member=archive/x.warc.gz&offset=N`
+    #: inside a WACZ (offsets are those of the record's first byte in the WARC file).
+    record: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = {
@@ -64,12 +80,17 @@ class Source:
         }
         if self.row is not None:
             d["row"] = self.row
+        if self.record is not None:
+            d["record"] = self.record
         return d
 
     @property
     def ref(self) -> str:
         """How the report names this source: the file, or `file#row=N` for a table row
-        (RFC 7111 fragment; the header is row 1, as in a spreadsheet)."""
+        (RFC 7111 fragment; the header is row 1, as in a spreadsheet), or `file#offset=N`
+        for a record of a web archive."""
+        if self.record is not None:
+            return f"{self.file}#{self.record}"
         return self.file if self.row is None else f"{self.file}#row={self.row}"
 
     @classmethod
@@ -82,6 +103,7 @@ class Source:
             encoding=str(d.get("encoding", "")),
             newlines=str(d.get("newlines", "lf")),
             row=d.get("row"),
+            record=d.get("record"),
         )
 
 
@@ -105,6 +127,11 @@ class Article:
     text_dateline: str | None = None
     #: The published dataset a table row comes from: title, authors, doi, licence, ...
     dataset: dict[str, Any] | None = None
+    #: Web-archive input: the capture the text comes from (PROVENANCE_KEYS), every capture
+    #: time of the page and the texts earlier captures had. None for dumps and tables.
+    provenance: dict[str, Any] | None = None
+    #: Web-archive input: what the page itself says besides its text (WEB_KEYS).
+    web: dict[str, Any] | None = None
     #: Archivist-owned front matter (tags, notes, corrections) carried through untouched.
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -139,6 +166,10 @@ class Article:
             fm["text_dateline"] = self.text_dateline
         if self.dataset is not None:
             fm["dataset"] = self.dataset
+        if self.provenance is not None:
+            fm["provenance"] = self.provenance
+        if self.web is not None:
+            fm["web"] = self.web
         fm["related_status"] = self.related_status
         fm["related_json"] = self.related_json
         fm["source"] = self.source.to_dict()
@@ -177,6 +208,8 @@ class Article:
             slug=str(meta.get("slug", "")),
             text_dateline=_opt_str(meta.get("text_dateline")),
             dataset=meta.get("dataset") or None,
+            provenance=meta.get("provenance") or None,
+            web=meta.get("web") or None,
             extra=extra,
         )
 
