@@ -26,6 +26,7 @@ import re
 import zipfile
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timezone as _tz
 from importlib.metadata import version as _version
 from pathlib import PurePosixPath
@@ -56,6 +57,8 @@ SKIP_REASONS = {
     "not-a-page": "HTML the WACZ does not list as a page (pages/pages.jsonl)",
     "no-article-body": "pages without an article body (section fronts, tag pages)",
 }
+#: Fewer characters of text than this is no article body (trafilatura's MIN_OUTPUT_SIZE).
+MIN_ARTICLE_CHARACTERS = 50
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 #: WHATWG's encoding labels where Python's codec differs (browsers read Latin-1 as 1252).
 _WHATWG = {"iso-8859-1": "windows-1252", "latin1": "windows-1252", "latin-1": "windows-1252",
@@ -184,9 +187,13 @@ def extract_page(payload: bytes, header_charset: str | None, url: str | None, na
 
     language = tree.get("lang") or None
     layout = _dump_layout(tree)  # before trafilatura, which prunes the tree it is given
+    # Precision first: with it trafilatura leaves a section front's link lists out, which
+    # is how a page without an article body shows (its default falls back to any text).
     doc = trafilatura.bare_extraction(tree, url=url, with_metadata=True, include_comments=False,
-                                      include_tables=False)
+                                      include_tables=False, favor_precision=True, config=_config())
     paragraphs = [p.strip() for p in (doc.text or "").split("\n") if p.strip()] if doc else []
+    if paragraphs and doc.title and paragraphs[0] == doc.title.strip():
+        paragraphs = paragraphs[1:]  # the heading, which the page shows as its title
     if not paragraphs:
         return None
     web = {"author": doc.author, "site_name": doc.sitename, "language": doc.language or language,
@@ -205,6 +212,17 @@ def extract_page(payload: bytes, header_charset: str | None, url: str | None, na
         except ValueError:
             page.warnings.append(f"trafilatura read the date {doc.date!r}, which is not a date; passed over")
     return page
+
+
+@lru_cache(maxsize=1)
+def _config():
+    """trafilatura's settings, with a floor under what counts as an article's text: a front
+    page's stray link words ("more news") are not an article."""
+    from trafilatura.settings import use_config
+
+    config = use_config()
+    config.set("DEFAULT", "MIN_OUTPUT_SIZE", str(MIN_ARTICLE_CHARACTERS))
+    return config
 
 
 @dataclass
@@ -350,6 +368,7 @@ class _ArchiveReader:
 
     def __init__(self, rel: str, timezone: str):
         self.rel, self.timezone = rel, timezone
+        self.arc = rel.lower().endswith((".arc", ".arc.gz"))
         self.skipped: Counter[str] = Counter()
         self.rejected: list[Rejection] = []
         self.pages: dict[str, list[tuple[Capture, Page]]] = {}  # URL -> its captures, in order met
@@ -361,10 +380,9 @@ class _ArchiveReader:
         try:
             with zipfile.ZipFile(path) as wacz:
                 names = wacz.namelist()
-                self.page_urls = set()
                 for listing in ("pages/pages.jsonl", "pages/extraPages.jsonl"):
                     if listing in names:
-                        self.page_urls |= _page_urls(wacz.read(listing), f"{self.rel}#member={listing}",
+                        self.page_urls = (self.page_urls or set()) | _page_urls(wacz.read(listing), f"{self.rel}#member={listing}",
                                                      self.rejected)
                 warcs = sorted(n for n in names if n.startswith("archive/") and is_web_archive(n))
                 if not warcs:
@@ -435,7 +453,8 @@ class _ArchiveReader:
             self.skipped["not-a-page"] += 1
             return
         capture = Capture(url=url, captured=captured, archive=self.rel, member=member, offset=offset,
-                          record_id=headers.get_header("WARC-Record-ID"),
+                          # ARC has no record ids: warcio makes up a random one when it converts
+                          record_id=None if self.arc else headers.get_header("WARC-Record-ID"),
                           payload_digest=headers.get_header("WARC-Payload-Digest"), status=status,
                           content_type=content_type, sha256=hashlib.sha256(payload).hexdigest(),
                           size=len(payload))
