@@ -21,10 +21,12 @@ from __future__ import annotations
 import codecs
 import hashlib
 import json
+import multiprocessing
 import os
 import re
 import zipfile
-from collections import Counter
+from collections import Counter, deque
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from datetime import datetime, timezone as _tz
@@ -59,6 +61,7 @@ SKIP_REASONS = {
 }
 #: Fewer characters of text than this is no article body (trafilatura's MIN_OUTPUT_SIZE).
 MIN_ARTICLE_CHARACTERS = 50
+
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 #: WHATWG's encoding labels where Python's codec differs (browsers read Latin-1 as 1252).
 _WHATWG = {"iso-8859-1": "windows-1252", "latin1": "windows-1252", "latin-1": "windows-1252",
@@ -349,32 +352,77 @@ class Capture:
         return {k: v for k, v in d.items() if v is not None}
 
 
+#: Pages a worker extracts per call, and how many calls per worker may wait: enough to keep
+#: every core busy, few enough that memory does not grow with the archive.
+_BATCH = 8
+_AHEAD = 4
+#: A smaller archive is read in one process: starting workers would cost more than they save.
+PARALLEL_FROM_BYTES = 16 << 20
+
+
 def read_archive(path: str, rel: str, timezone: str) -> list[Article | Rejection | Skipped]:
-    """Every article of a WARC, ARC or WACZ file, then its rejections, then its skips by reason."""
-    reader = _ArchiveReader(rel, timezone)
+    """Every article of a WARC, ARC or WACZ file, then its rejections, then its skips by reason.
+    Records are streamed; a large archive's pages are extracted on every core."""
+    try:
+        size = os.stat(path).st_size
+    except OSError as exc:
+        return [Rejection(rel, "unreadable", str(exc))]
+    # inside ingest's own worker processes (many files), the cores are busy already
+    workers = os.cpu_count() or 1
+    parallel = size >= PARALLEL_FROM_BYTES and workers > 1 and multiprocessing.parent_process() is None
+    pool = ProcessPoolExecutor(max_workers=workers) if parallel else None
+    reader = _ArchiveReader(rel, timezone, pool, workers)
     try:
         if rel.lower().endswith(".wacz"):
             reader.read_wacz(path)
         else:
             with open(path, "rb") as f:
-                reader.read_warc(f, os.fstat(f.fileno()).st_size, None)
+                reader.read_warc(f, size, None)
+        reader.drain(final=True)
     except OSError as exc:
         reader.rejected.append(Rejection(rel, "unreadable", str(exc)))
+    finally:
+        if pool:
+            pool.shutdown(cancel_futures=True)
     return reader.outcomes()
+
+
+def _extract_batch(jobs: list[tuple[bytes, str | None, str, str, str]]) -> list[tuple]:
+    return [_extract_outcome(*job) for job in jobs]
+
+
+def _extract_outcome(payload: bytes, charset: str | None, url: str, ref: str, timezone: str) -> tuple:
+    """`extract_page` as a value a worker can send back: ("page", Page or None) or
+    ("error", reason, detail)."""
+    try:
+        return ("page", extract_page(payload, charset, url, ref, timezone))
+    except PageError as exc:
+        return ("error", exc.reason, exc.detail)
+    except Exception as exc:  # a library bug must not stop the rest of the archive
+        return ("error", "parser-error", f"{type(exc).__name__}: {exc}")
 
 
 class _ArchiveReader:
     """Reads the records of one archive file and folds the captures of each URL."""
 
-    def __init__(self, rel: str, timezone: str):
+    def __init__(self, rel: str, timezone: str, pool: ProcessPoolExecutor | None = None, workers: int = 1):
         self.rel, self.timezone = rel, timezone
+        self.pool, self.max_ahead = pool, workers * _AHEAD
         self.arc = rel.lower().endswith((".arc", ".arc.gz"))
         self.skipped: Counter[str] = Counter()
         self.rejected: list[Rejection] = []
         self.pages: dict[str, list[tuple[Capture, Page]]] = {}  # URL -> its captures, in order met
         self.revisits: dict[str, list[tuple[str, str | None]]] = {}  # URL -> (time, digest)
         self.page_urls: set[str] | None = None  # a WACZ's pages; None: every HTML page is one
-        self._extracted: dict[str, Page | None] = {}  # payload sha256 -> what it gave
+        # Pages are extracted in batches (in workers when there is a pool) and their captures
+        # handled in record order; a payload met before (the same page captured again) is
+        # extracted once. Keys: payload sha256 and the header's charset.
+        self._results: dict[str, tuple] = {}
+        self._queued: set[str] = set()
+        self._batch: list[tuple] = []
+        self._batch_keys: list[str] = []
+        self._running: deque[tuple[list[str], Future]] = deque()
+        self._waiting: deque[tuple[Capture, str]] = deque()
 
     def read_wacz(self, path: str) -> None:
         try:
@@ -463,26 +511,51 @@ class _ArchiveReader:
                                            f"{url}: the record declares {record.length} bytes but the file "
                                            f"ends {record.raw_stream.limit} bytes short; not published"))
             return
-        try:
-            page = self._extract(payload, charset, capture)
-        except PageError as exc:
-            self.rejected.append(Rejection(capture.ref, exc.reason, f"{url}: {exc.detail}"))
-            return
-        except Exception as exc:  # a library bug must not stop the rest of the archive
-            self.rejected.append(Rejection(capture.ref, "parser-error", f"{url}: {type(exc).__name__}: {exc}"))
-            return
-        if page is None:
-            self.skipped["no-article-body"] += 1
-            return
-        self.pages.setdefault(url, []).append((capture, page))
-
-    def _extract(self, payload: bytes, charset: str | None, capture: Capture) -> Page | None:
-        """A payload met before (the same page captured again) is not read again."""
         key = capture.sha256 + (charset or "")
-        if key not in self._extracted:
-            self._extracted[key] = extract_page(payload, charset, capture.url, capture.ref, self.timezone)
-        page = self._extracted[key]
-        return None if page is None else Page(**{**page.__dict__, "warnings": list(page.warnings)})
+        if key not in self._results and key not in self._queued:
+            self._queued.add(key)
+            self._batch.append((payload, charset, url, capture.ref, self.timezone))
+            self._batch_keys.append(key)
+            if len(self._batch) >= _BATCH:
+                self._submit()
+        self._waiting.append((capture, key))
+        self.drain(final=False)
+
+    def _submit(self) -> None:
+        jobs, keys = self._batch, self._batch_keys
+        self._batch, self._batch_keys = [], []
+        future: Future = Future()
+        if self.pool is None:
+            future.set_result(_extract_batch(jobs))
+        else:
+            future = self.pool.submit(_extract_batch, jobs)
+        self._running.append((keys, future))
+
+    def drain(self, final: bool) -> None:
+        """Handle the waiting captures whose pages are extracted, in record order; wait for
+        workers when too many batches are out (or, with `final`, for all of them)."""
+        while self._waiting:
+            capture, key = self._waiting[0]
+            if key not in self._results:
+                if final and not self._running and self._batch:
+                    self._submit()
+                if self._running and (final or self._running[0][1].done() or len(self._running) > self.max_ahead):
+                    keys, future = self._running.popleft()
+                    self._results.update(zip(keys, future.result()))
+                    continue
+                return
+            self._waiting.popleft()
+            self._take(capture, self._results[key])
+
+    def _take(self, capture: Capture, outcome: tuple) -> None:
+        if outcome[0] == "error":
+            self.rejected.append(Rejection(capture.ref, outcome[1], f"{capture.url}: {outcome[2]}"))
+        elif outcome[1] is None:
+            self.skipped["no-article-body"] += 1
+        else:
+            page = outcome[1]
+            page = Page(**{**page.__dict__, "warnings": list(page.warnings)})  # its own, for _article
+            self.pages.setdefault(capture.url, []).append((capture, page))
 
     def outcomes(self) -> list[Article | Rejection | Skipped]:
         articles = [self._article(url, captures) for url, captures in self.pages.items()]

@@ -581,3 +581,19 @@ def test_a_rebuild_from_a_warc_publishes_provenance_search_graph_and_zip(tmp_pat
         assert any(n.endswith(".html") and "syrian-army-troops" in n for n in z.namelist())
 
 
+
+
+def test_a_large_archive_read_on_every_core_gives_what_one_process_gives(tmp_path, monkeypatch):
+    warc = Warc(tmp_path / "crawl.warc.gz")
+    for n in range(40):
+        warc.response(f"http://courier.example/news/{n}", news_page(f"Story Number {n} of the Month", LOREM[n % 4:] +
+                                                                    LOREM[:n % 4]), date=f"2016-03-21T08:{n:02d}:00Z")
+        warc.response(f"http://courier.example/news/{n % 7}", news_page(f"Story Number {n % 7} of the Month", LOREM),
+                      date=f"2016-03-22T08:{n:02d}:00Z")  # recaptures, some changed
+        warc.response(f"http://courier.example/{n}.css", "p {}", "text/css")
+    path = warc.close()
+    one_process = read_archive(str(path), path.name, TZ)
+    monkeypatch.setattr(webarchive, "PARALLEL_FROM_BYTES", 0)
+    every_core = read_archive(str(path), path.name, TZ)
+    assert every_core == one_process
+    assert len(outcomes_by_kind(one_process)[0]) == 40
