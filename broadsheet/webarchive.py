@@ -28,8 +28,8 @@ import zipfile
 from collections import Counter, deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime, timezone as _tz
+from functools import lru_cache
 from importlib.metadata import version as _version
 from pathlib import PurePosixPath
 from typing import IO, Any
@@ -43,7 +43,7 @@ from broadsheet.dumps import DATELINE, SIGNATURE, Rejection, localize, parse_dum
 from broadsheet.related import VAR_DUMP
 
 #: What an archive's outcome depends on besides its bytes and this code (ingest's cache key).
-LIBRARIES = f"warcio {_version('warcio')} trafilatura {_version('trafilatura')}"
+LIBRARIES = " ".join(f"{name} {_version(name)}" for name in ("warcio", "trafilatura", "charset-normalizer"))
 ARCHIVE_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz", ".wacz")
 PAGE_SUFFIXES = (".html", ".htm")
 

@@ -9,10 +9,12 @@ import http.server
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import threading
 import zipfile
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -597,3 +599,32 @@ def test_a_large_archive_read_on_every_core_gives_what_one_process_gives(tmp_pat
     every_core = read_archive(str(path), path.name, TZ)
     assert every_core == one_process
     assert len(outcomes_by_kind(one_process)[0]) == 40
+
+
+# -- quality: body text against the text the page was made from ---------------------------------
+
+def shingle_f1(found: str, truth: str, k: int = 4) -> float:
+    """F1 of word 4-gram shingles, as the article-extraction benchmark scores body text."""
+    def shingles(text: str) -> Counter:
+        words = re.findall(r"\w+", text.lower())
+        return Counter(tuple(words[i:i + k]) for i in range(max(1, len(words) - k + 1)))
+
+    a, b = shingles(found), shingles(truth)
+    common = sum((a & b).values())
+    if not common:
+        return 0.0
+    precision, recall = common / sum(a.values()), common / sum(b.values())
+    return 2 * precision * recall / (precision + recall)
+
+
+def test_body_text_is_the_pages_text(tmp_path):
+    warc = Warc(tmp_path / "pages.warc.gz")
+    truth = {"http://en.alalam.ir/news/1800694": SEED_ARTICLE.paragraphs,
+             "http://courier.example/news/1": LOREM, "http://alalam.example/ar/news/1": ARABIC}
+    warc.response("http://en.alalam.ir/news/1800694", seed_page())
+    warc.response("http://courier.example/news/1", news_page("Engineers Restore Water", LOREM))
+    warc.response("http://alalam.example/ar/news/1", news_page(ARABIC_TITLE, ARABIC, lang="ar", dir_="rtl"))
+    path = warc.close()
+    articles = outcomes_by_kind(read_archive(str(path), path.name, TZ))[0]
+    scores = {a.provenance["url"]: shingle_f1(a.body, "\n\n".join(truth[a.provenance["url"]])) for a in articles}
+    assert len(scores) == 3 and min(scores.values()) >= 0.95, scores
