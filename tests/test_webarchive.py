@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import threading
 import zipfile
 from collections import Counter
@@ -27,7 +28,7 @@ from broadsheet.article import read_markdown_file
 from broadsheet.dumps import Rejection, parse_dump
 from broadsheet.ingest import ingest
 from broadsheet.webarchive import Skipped, decode_html, read_archive, read_web_input
-from conftest import SEED, build_site
+from conftest import ROOT, SEED, build_site
 
 TZ = "Asia/Tehran"
 SEED_ARTICLE = parse_dump(SEED.read_bytes(), SEED.name, TZ)
@@ -578,7 +579,11 @@ def test_a_rebuild_from_a_warc_publishes_provenance_search_graph_and_zip(tmp_pat
     assert "url = {http://en.alalam.ir/news/1800694}" in bib and "urldate = {2016-03-21}" in bib
     graph = json.loads((output / "data" / "graph.json").read_text(encoding="utf-8"))
     assert sum(e["resolved_by"] == "title" for e in graph["edges"]) == 3
-    assert list(output.glob("search*")) and (tmp_path / "dist" / "site.zip").stat().st_size > 0
+    found = subprocess.run([sys.executable, "-m", "invoke", "search", "Qaryateen", "--output", str(output), "--json"],
+                           cwd=ROOT, capture_output=True, text=True)
+    assert found.returncode == 0, found.stderr
+    assert SEED_ARTICLE.title in [hit["title"] for hit in json.loads(found.stdout)]
+    assert (tmp_path / "dist" / "site.zip").stat().st_size > 0
     with zipfile.ZipFile(tmp_path / "dist" / "site.zip") as z:
         assert any(n.endswith(".html") and "syrian-army-troops" in n for n in z.namelist())
 
