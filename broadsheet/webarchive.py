@@ -451,7 +451,11 @@ class _ArchiveReader:
         try:
             for record in records:
                 offset = records.offset  # get_record_offset() would read the record past us
-                self._record(record, offset, member, where)
+                try:
+                    self._record(record, offset, member, where)
+                except Exception as exc:  # one malformed record (a status line, a header) only
+                    self.rejected.append(Rejection(f"{where}offset={offset}", "bad-record",
+                                                   f"{type(exc).__name__}: {exc}; the other records were read"))
                 records.read_to_end(record)
                 end = offset + records.get_record_length()
         except Exception as exc:  # warcio's ArchiveLoadFailed, zlib and EOF errors, ...

@@ -317,11 +317,12 @@ def test_garbage_and_broken_markup_are_named_never_a_crash(tmp_path):
     warc.response("http://courier.example/a", "<html><body><p>unclosed <div><table><tr><td>" + LOREM[0] * 3)
     warc.response("http://courier.example/b", bytes(range(256)) * 20, "text/html")
     warc.response("http://courier.example/c", "", "text/html")
+    warc.response("http://courier.example/e", news_page("Odd Status", LOREM), status="OK FINE")
     warc.response("http://courier.example/d", news_page("Fine Story About Water", LOREM))
     path = warc.close()
     articles, rejected, skipped = outcomes_by_kind(read_archive(str(path), path.name, TZ))
     assert "Fine Story About Water" in [a.title for a in articles]
-    assert len(articles) + len(rejected) + skipped.get("no-article-body", 0) == 4
+    assert len(articles) + len(rejected) + skipped.get("no-article-body", 0) + skipped.get("error-status", 0) == 5
     not_a_warc = tmp_path / "notes.warc"
     not_a_warc.write_bytes(b"PK\x03\x04" + bytes(range(256)))  # a zip file, misnamed
     (problem,) = read_archive(str(not_a_warc), "notes.warc", TZ)
