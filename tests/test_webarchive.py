@@ -634,3 +634,20 @@ def test_body_text_is_the_pages_text(tmp_path):
     articles = outcomes_by_kind(read_archive(str(path), path.name, TZ))[0]
     scores = {a.provenance["url"]: shingle_f1(a.body, "\n\n".join(truth[a.provenance["url"]])) for a in articles}
     assert len(scores) == 3 and min(scores.values()) >= 0.95, scores
+
+
+def test_provenance_edited_into_something_else_is_not_shown_and_does_not_stop_a_build(tmp_path):
+    source = tmp_path / "raw"
+    source.mkdir()
+    warc = Warc(source / "crawl.warc.gz")
+    warc.response("http://courier.example/news/1", news_page("Engineers Restore Water", LOREM))
+    warc.close()
+    ingest(source, tmp_path / "content", TZ)
+    (md,) = (tmp_path / "content").rglob("*.md")
+    text = md.read_text(encoding="utf-8")
+    start = text.index("provenance:\n")
+    end = text.index("web:\n")
+    md.write_text(text[:start] + "provenance: see the paper notebook, page 12\n" + text[end:], encoding="utf-8")
+    build_site(tmp_path / "content", tmp_path / "output")
+    page = next((tmp_path / "output" / "2016" / "03").glob("*.html")).read_text(encoding="utf-8")
+    assert "Original page:" not in page and "WARC-Record-ID" not in page

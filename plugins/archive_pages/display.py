@@ -89,6 +89,7 @@ class ArticleDisplay:
     downloads: list[tuple[str, str, str]] = field(default_factory=list)  # label, URL, media type
     #: Web-archive input: the page's original URL, when it is one a link may point to.
     original_url: str | None = None
+    captured: str | None = None  # when that page was captured (UTC, ISO 8601)
 
 
 #: provenance keys (broadsheet.article.PROVENANCE_KEYS) -> panel labels, in reading order.
@@ -99,16 +100,28 @@ _CAPTURE_LABELS = (
 )
 
 
+def capture_of(record) -> dict[str, Any]:
+    """The article's `provenance` (web-archive input), or {}: also when an edit left it something
+    other than a mapping, which the page then does not show."""
+    prov = record.provenance
+    return prov if isinstance(prov, dict) else {}
+
+
 def capture_rows(prov: dict[str, Any]) -> list[tuple[str, Any]]:
     """The capture an article's text comes from, every capture time, and earlier texts."""
     rows: list[tuple[str, Any]] = [(label, str(prov[key])) for key, label in _CAPTURE_LABELS
                                    if prov.get(key) is not None]
-    if prov.get("captures"):
+    if isinstance(prov.get("captures"), list):
         rows.append(("Captures of this text (UTC)", [str(t) for t in prov["captures"]]))
-    for version in prov.get("earlier_versions") or []:
-        times = ", ".join(str(t) for t in version.get("captures") or [])
-        rows.append((f"Earlier text, captured {times}",
-                     [str(version.get("title", "")), *(str(p) for p in version.get("paragraphs") or [])]))
+    versions = prov.get("earlier_versions")
+    for version in versions if isinstance(versions, list) else []:
+        if not isinstance(version, dict):
+            continue
+        times = version.get("captures")
+        times = ", ".join(str(t) for t in times) if isinstance(times, list) else str(times or "")
+        paragraphs = version.get("paragraphs")
+        rows.append((f"Earlier text, captured {times}", [str(version.get("title", "")), *(
+            str(p) for p in (paragraphs if isinstance(paragraphs, list) else [paragraphs] if paragraphs else []))]))
     return rows
 
 
@@ -120,10 +133,10 @@ def linkable_url(url: Any) -> str | None:
     return None
 
 
-def capture_time(prov: dict[str, Any] | None) -> datetime | None:
+def capture_time(prov: dict[str, Any]) -> datetime | None:
     """When the text was captured (the access date of a citation), from `provenance.captured`."""
     try:
-        return datetime.fromisoformat(str((prov or {}).get("captured")).replace("Z", "+00:00"))
+        return datetime.fromisoformat(str(prov.get("captured")).replace("Z", "+00:00"))
     except ValueError:
         return None
 
@@ -144,7 +157,7 @@ def provenance(record, content_file: str) -> list[tuple[str, Any]]:
         rows.append(("Outlet id", record.source_id))
     if record.outlet:
         rows.append(("Outlet", record.outlet))
-    rows += capture_rows(record.provenance or {})
+    rows += capture_rows(capture_of(record))
     rows.append(("Related-articles blob", record.related_status))
     rows.append(("Ingest warnings", list(record.warnings) or "none"))
     rows.append(("Content file", content_file))

@@ -34,7 +34,8 @@ from broadsheet.site import BuildError
 
 from . import citations, corpus
 from .display import (
-    ArticleDisplay, Link, capture_time, detect_script, linkable_url, local_date, provenance, shorten_slug,
+    ArticleDisplay, Link, capture_of, capture_time, detect_script, linkable_url, local_date, provenance,
+    shorten_slug,
 )
 
 log = logging.getLogger(__name__)
@@ -185,12 +186,13 @@ class ArchivePagesGenerator(Generator):
         record = self._record(article)
         script = detect_script(record.title + "\n" + record.body, s.get("DEFAULT_LANG", "en"))
         when = local_date(record.date, s["SOURCE_TIMEZONE"], s["DEFAULT_DATE_FORMAT"])
-        original_url = linkable_url((record.provenance or {}).get("url"))
+        capture = capture_of(record)
+        original_url = linkable_url(capture.get("url"))
         cite = citations.Citation(
             key=f"{self._key_prefix}-{record.date:%Y%m%d}-{(record.source.sha256 or article.slug)[:8]}",
             title=record.title, date=record.date.astimezone(self._zone()), container=s["SOURCE_NAME"],
             archive=s["SITENAME"], url=original_url or self._absolute_url(article.url), language=script.lang,
-            identifier=record.source_id, accessed=capture_time(record.provenance) if original_url else None,
+            identifier=record.source_id, accessed=capture_time(capture) if original_url else None,
         )
         stem = article.save_as[: -len(".html")] if article.save_as.endswith(".html") else article.save_as
         display = ArticleDisplay(
@@ -203,6 +205,7 @@ class ArchivePagesGenerator(Generator):
             downloads=[(label, stem + suffix, media) for label, suffix, media, _ in CITATION_FILES],
             citation=cite,
             original_url=original_url,
+            captured=str(capture["captured"]) if original_url and capture.get("captured") else None,
         )
         return display
 
