@@ -18,7 +18,7 @@ def _console():
 
 
 @task(help={
-    "source": "folder of raw dumps and CSV tables (read recursively) or one file; default raw/",
+    "source": "folder of raw dumps, CSV tables, web archives (.warc[.gz], .arc[.gz], .wacz) and saved .html pages (read recursively) or one file; default raw/",
     "mapping": "YAML mapping for every CSV table (e.g. mappings/fa-kes.yaml); without it, "
                "<name>.csv is read with <name>.mapping.yaml beside it",
     "content": "where the Markdown articles go; default content/",
@@ -181,7 +181,7 @@ def verify_zip(c, file):
 
 
 @task(help={
-    "source": "folder of raw dumps; default raw/",
+    "source": "folder of raw dumps, tables, web archives and saved pages, or one file (crawl.warc.gz); default raw/",
     "content": "Markdown articles; default content/",
     "output": "the site (a link to the current verified version); default output/",
     "zip": "the offline zip; default dist/broadsheet-archive.zip",

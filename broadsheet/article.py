@@ -37,6 +37,8 @@ INGEST_FIELDS = (
     "facets",
     "text_dateline",
     "dataset",
+    "provenance",
+    "web",
     "related_status",
     "related_json",
     "source",
@@ -145,6 +147,14 @@ FIELD_TYPES = {
     "template": _optional_text,
     "save_as": _optional_text,
     "url": lambda v: None if v is None else _relative_url(v),
+    # web-archive input; the keys are PROVENANCE_KEYS and WEB_KEYS below
+    "provenance": _mapping_of({"url": _optional_text, "captured": _optional_text, "archive": _optional_text,
+                               "member": _optional_text, "record_id": _optional_text,
+                               "payload_digest": _optional_text, "content_type": _optional_text,
+                               "offset": lambda v: None if v is None else _integer(v),
+                               "status": lambda v: None if v is None else _integer(v),
+                               "captures": _text_list}),
+    "web": _mapping_of({}, _optional_text),
 }
 
 
@@ -179,6 +189,17 @@ def _kind(value: Any) -> str:
     return f"{type(value).__name__} {text[:60]}{'…' if len(text) > 60 else ''}"
 
 
+#: `provenance` in front matter, in this order (web-archive input; see docs/CONTRIBUTING.md):
+#: the page's original URL; the capture the text comes from (WARC-Date in UTC, ISO 8601);
+#: the archive file (as found under the source folder) and, in a WACZ, the WARC inside it;
+#: the record's byte offset, WARC-Record-ID and payload digest; the HTTP status and content
+#: type; every capture time of the same text, oldest first; the texts earlier captures had.
+PROVENANCE_KEYS = ("url", "captured", "archive", "member", "offset", "record_id", "payload_digest",
+                   "status", "content_type", "captures", "earlier_versions")
+#: `web` in front matter: what trafilatura read from the page besides its text.
+WEB_KEYS = ("author", "site_name", "language", "description")
+
+
 @dataclass
 class Source:
     """Where an article came from, byte for byte."""
@@ -189,6 +210,9 @@ class Source:
     encoding: str
     newlines: str = "lf"
     row: int | None = None
+    #: The record inside a web archive: `offset=N`, or `member=archive/x.warc.gz&offset=N`
+    #: inside a WACZ (offsets are those of the record's first byte in the WARC file).
+    record: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = {
@@ -200,12 +224,17 @@ class Source:
         }
         if self.row is not None:
             d["row"] = self.row
+        if self.record is not None:
+            d["record"] = self.record
         return d
 
     @property
     def ref(self) -> str:
         """How the report names this source: the file, or `file#row=N` for a table row
-        (RFC 7111 fragment; the header is row 1, as in a spreadsheet)."""
+        (RFC 7111 fragment; the header is row 1, as in a spreadsheet), or `file#offset=N`
+        for a record of a web archive."""
+        if self.record is not None:
+            return f"{self.file}#{self.record}"
         return self.file if self.row is None else f"{self.file}#row={self.row}"
 
     @classmethod
@@ -218,6 +247,7 @@ class Source:
             encoding=str(d.get("encoding", "")),
             newlines=str(d.get("newlines", "lf")),
             row=d.get("row"),
+            record=d.get("record"),
         )
 
 
@@ -241,6 +271,11 @@ class Article:
     text_dateline: str | None = None
     #: The published dataset a table row comes from: title, authors, doi, licence, ...
     dataset: dict[str, Any] | None = None
+    #: Web-archive input: the capture the text comes from (PROVENANCE_KEYS), every capture
+    #: time of the page and the texts earlier captures had. None for dumps and tables.
+    provenance: dict[str, Any] | None = None
+    #: Web-archive input: what the page itself says besides its text (WEB_KEYS).
+    web: dict[str, Any] | None = None
     #: Archivist-owned front matter (tags, notes, corrections) carried through untouched.
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -275,6 +310,10 @@ class Article:
             fm["text_dateline"] = self.text_dateline
         if self.dataset is not None:
             fm["dataset"] = self.dataset
+        if self.provenance is not None:
+            fm["provenance"] = self.provenance
+        if self.web is not None:
+            fm["web"] = self.web
         fm["related_status"] = self.related_status
         fm["related_json"] = self.related_json
         fm["source"] = self.source.to_dict()
@@ -317,6 +356,8 @@ class Article:
             slug=str(meta.get("slug", "")),
             text_dateline=_opt_str(meta.get("text_dateline")),
             dataset=meta.get("dataset") or None,
+            provenance=meta.get("provenance") or None,
+            web=meta.get("web") or None,
             extra=extra,
         )
 

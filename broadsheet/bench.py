@@ -19,7 +19,12 @@ largest single process of the step, workers included):
 - browser search in headless Chromium over a loopback HTTP server: bytes loaded after the
   reader starts typing and time to the first result, Broadsheet's `search.html` against
   Pagefind's default UI on the same built site;
-- the FA-KES table (CSV + mapping) when it is present: rows per second and build times.
+- the FA-KES table (CSV + mapping) when it is present: rows per second and build times;
+- web archives (`broadsheet.webarchive`): the synthetic articles as Al-Alam-style HTML pages in a
+  WARC, HTML pages per second (wall clock, and per CPU-second of the reading process and its
+  workers); then the same pages among incompressible image records up to half a MiB per
+  article (at most `WEB_ARCHIVE_MIB`), whose peak memory, beside the first's, shows whether
+  reading is streamed.
 
 A piece of Broadsheet that has not landed yet (a plugin, a module, a function) is reported as
 "not available yet" with the reason; a step that ran and broke is "failed" with the error.
@@ -130,7 +135,10 @@ TARGETS = [
     ("bytes_ratio_one_word", "bytes per one-word query ≤ ½ Pagefind's", "<=", 0.5),
     ("bytes_ratio_two_word", "bytes per two-word query ≤ ½ Pagefind's", "<=", 0.5),
     ("cli_p95_ms", "CLI query p95 ≤ 30 ms", "<=", 30.0),
+    ("web_archive_rate", "web archive ≥ 100 HTML pages/s", ">=", 100.0),
 ]
+#: The largest web archive the bench writes (n=2000 articles reach it).
+WEB_ARCHIVE_MIB = 1024
 
 
 # -- step results ---------------------------------------------------------------------------
@@ -467,9 +475,77 @@ def _gzip_size(request) -> int:
     return len(gzip.compress(data, 6))
 
 
+def step_web_archive(dest: str, n: int, seed: int, filler_mib: int) -> dict[str, Any]:
+    """A WARC of the synthetic corpus as HTML pages laid out like Al-Alam's (dateline, signature,
+    related var_dump) inside a news site's navigation, scripts and sidebar, followed by
+    incompressible 256 KiB image records up to `filler_mib`."""
+    import html
+    import io
+    import random
+
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    from broadsheet import site
+    from broadsheet.corpus import generate_corpus
+    from broadsheet.dumps import format_dateline
+
+    rng = random.Random(seed)
+    nav = "".join(f'<li class="menu"><a href="/section/{i}" title="Section {i}">Section {i}</a></li>' for i in range(120))
+    started = time.perf_counter()
+    pages = html_bytes = 0
+    Path(dest).parent.mkdir(parents=True, exist_ok=True)
+    with open(dest, "wb") as f:
+        warc = WARCWriter(f, gzip=True)
+
+        def response(url: str, data: bytes, content_type: str) -> None:
+            headers = StatusAndHeaders("200 OK", [("Content-Type", content_type)], protocol="HTTP/1.1")
+            warc.write_record(warc.create_warc_record(url, "response", payload=io.BytesIO(data), http_headers=headers))
+
+        for i, generated in enumerate(generate_corpus(n, seed, 0.0, site.source_timezone()).files):
+            a = generated.article
+            blob = f'string({len(a.related_json.encode())}) "{a.related_json}"' if a.related_json is not None else ""
+            script = "<script>var stats = " + json.dumps([rng.random() for _ in range(600)]) + ";</script>"
+            side = "".join(f'<li><a href="/news/{rng.randrange(10**6)}"><img src="/pic/{k}.jpg" alt=""> Most read '
+                           f'story {k}, with a headline as long as they are</a></li>' for k in range(40))
+            page = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(a.title)}</title>'
+                    f'{script}</head><body><header><nav><ul>{nav}</ul></nav></header><main><h1>{html.escape(a.title)}'
+                    f'</h1><div class="date">{format_dateline(a.date)}</div><div class="story">'
+                    + "".join(f"<p>{html.escape(p)}</p>" for p in a.paragraphs)
+                    + (f'<p class="sig">{a.signature}</p>' if a.signature else "")
+                    + f'</div><div class="related">{html.escape(blob)}</div></main><aside><ul>{side}</ul></aside>'
+                    f'<footer><p>Copyright</p></footer></body></html>').encode("utf-8")
+            response(f"http://en.alalam.ir/news/{i}", page, "text/html; charset=utf-8")
+            pages, html_bytes = pages + 1, html_bytes + len(page)
+        for k in range(filler_mib * 4):
+            response(f"http://en.alalam.ir/pic/{k}.jpg", rng.randbytes(256 << 10), "image/jpeg")
+    return {"status": "ok", "pages": pages, "mean_html_bytes": round(html_bytes / max(pages, 1)),
+            "bytes": os.path.getsize(dest), "seconds": round(time.perf_counter() - started, 3)}
+
+
+def step_web_archive_read(path: str) -> dict[str, Any]:
+    import resource
+
+    from broadsheet import site
+    from broadsheet.webarchive import Skipped, read_archive
+
+    before = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    outcomes, seconds = _timed(lambda: read_archive(path, Path(path).name, site.source_timezone()))
+    after = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    cpu = sum(a.ru_utime + a.ru_stime - b.ru_utime - b.ru_stime for a, b in zip(after, before))
+    articles = sum(hasattr(o, "paragraphs") for o in outcomes)
+    skipped = sum(o.count for o in outcomes if isinstance(o, Skipped))
+    if not articles:
+        return failed(f"no article read from {path}")
+    return {"status": "ok", "articles": articles, "skipped": skipped, "seconds": round(seconds, 3),
+            "per_second": round(articles / seconds, 1), "cpu_seconds": round(cpu, 3),
+            "per_cpu_second": round(articles / cpu, 1), "bytes": os.path.getsize(path)}
+
+
 CHILD_STEPS: dict[str, Callable[..., dict[str, Any]]] = {
     "corpus": step_corpus, "ingest": step_ingest, "build": step_build, "whoosh": step_whoosh,
     "cli_queries": step_cli_queries, "cli_cold": step_cli_cold, "zip": step_zip, "rebuild": step_rebuild, "browser": step_browser,
+    "web_archive": step_web_archive, "web_archive_read": step_web_archive_read,
 }
 
 
@@ -559,6 +635,7 @@ def run_benchmark(n: int = DEFAULT_N, work: Path = DEFAULT_WORK, fakes: Path | N
                                            "build_repeats": BUILD_REPEATS, "pagefind_glob": PAGEFIND_GLOB}}
     results["synthetic"] = _synthetic(n, seed, _fresh(work / "synthetic"), browser, progress)
     results["fakes"] = _fakes(fakes, _fresh(work / "fakes"), progress)
+    results["web_archive"] = _web_archive(n, seed, _fresh(work / "web-archive"), progress)
     results["targets"] = evaluate_targets(results)
     return results
 
@@ -747,6 +824,25 @@ def _fakes(csv: Path | None, run: Path, progress) -> dict[str, Any]:
 
 # -- targets and the table -----------------------------------------------------------------
 
+def _web_archive(n: int, seed: int, run: Path, progress) -> dict[str, Any]:
+    """Pages per second from a WARC of the corpus' pages; peak memory with and without a large
+    filler of image records around the same pages."""
+    r: dict[str, Any] = {}
+    logs = run / "logs"
+    large_mib = min(WEB_ARCHIVE_MIB, max(1, n // 2))
+    for name, filler in (("pages", 0), ("large", large_mib)):
+        progress(f"web archive: writing {name} ({n} pages{f', {filler} MiB of images' if filler else ''})")
+        path = run / f"{name}.warc.gz"
+        r[f"{name}_write"] = run_step("web_archive", {"dest": str(path), "n": n, "seed": seed,
+                                                      "filler_mib": filler}, logs, f"{name}_write")
+        if not ok(r[f"{name}_write"]):
+            return r
+        progress(f"web archive: reading {name}")
+        r[name] = run_step("web_archive_read", {"path": str(path)}, logs, f"{name}_read")
+        path.unlink(missing_ok=True)  # a GiB the next step does not need
+    return r
+
+
 def _target_values(results: dict[str, Any]) -> dict[str, float | None]:
     s = results.get("synthetic", {})
     browser = s.get("browser", {})
@@ -758,6 +854,7 @@ def _target_values(results: dict[str, Any]) -> dict[str, float | None]:
         "bytes_ratio_one_word": ratios.get("one-word"),
         "bytes_ratio_two_word": ratios.get("two-word"),
         "cli_p95_ms": s.get("cli_queries", {}).get("p95_ms"),
+        "web_archive_rate": (results.get("web_archive") or {}).get("pages", {}).get("per_second"),
     }
 
 
@@ -871,6 +968,18 @@ def summary_rows(results: dict[str, Any]) -> list[list[str]]:
                          "", "", _mib(f.get("broadsheet_build"), f.get("bare_build"))])
     else:
         rows.append(["FA-KES corpus", _why(f), "", "", "", "", ""])
+    web = results.get("web_archive") or {}
+    pages, large = web.get("pages"), web.get("large")
+    write = web.get("pages_write") or {}
+    rows.append([f"web archive: HTML pages read from a WARC ({write.get('mean_html_bytes', '?')} bytes of HTML "
+                 f"each; {os.cpu_count()} cores)",
+                 f"{pages['per_second']:,.0f} pages/s ({pages['articles']} in {pages['seconds']:.1f} s; "
+                 f"{pages['per_cpu_second']:,.0f} per CPU-second)" if ok(pages) else _why(pages or write or None),
+                 "", "", "≥ 100 HTML pages/s", _holds(results, "web_archive_rate"), _mib(pages)])
+    large_write = web.get("large_write") or {}
+    rows.append(["web archive: the same pages among image records (streamed: peak RSS vs the pages alone)",
+                 f"{_size(large['bytes'])} read in {large['seconds']:.1f} s" if ok(large) else _why(large or large_write or None),
+                 "", "", "memory independent of size", "", _mib(large, pages)])
     return rows
 
 

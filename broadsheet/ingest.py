@@ -43,6 +43,7 @@ from broadsheet.dumps import DEFAULT_TIMEZONE, MAX_DUMP_BYTES, DumpError, Reject
 from broadsheet.tables import (
     MAX_TABLE_BYTES, Mapping, MappingError, is_mapping_file, is_table, mapping_for, parse_table,
 )
+from broadsheet.webarchive import LIBRARIES as _WEB_LIBRARIES, Skipped, is_web_archive, is_web_input, read_web_input
 
 STATE_FILE = ".broadsheet-ingest.json"
 STATE_VERSION = 1
@@ -86,6 +87,8 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)
     #: articles kept because their source could not be read (see UNREAD)
     kept: list[str] = field(default_factory=list)
+    #: web-archive records that are not articles, by reason (webarchive.SKIP_REASONS)
+    skipped: dict[str, int] = field(default_factory=dict)
     written: int = 0
     unchanged: int = 0
     read: int = 0
@@ -104,6 +107,7 @@ class IngestReport:
             "unchanged": self.unchanged,
             "removed": len(self.removed),
             "conflicts": len(self.conflicts),
+            "skipped": sum(self.skipped.values()),
         }
 
     def summary_lines(self, limit: int = 20) -> list[str]:
@@ -114,6 +118,9 @@ class IngestReport:
                  f"{s['duplicates']} duplicates, {s['rejected']} rejected, {s['conflicts']} edit conflicts"]
         if self.kept:
             lines.append(f"  kept {len(self.kept)} articles whose sources could not be read")
+        if self.skipped:
+            lines.append("  web-archive records skipped: " + ", ".join(
+                f"{n} {reason}" for reason, n in sorted(self.skipped.items())))
         lines += [f"  rejected {r['source']}: {r['reason']}: {r['detail']}" for r in self.rejected[:limit]]
         if len(self.rejected) > limit:
             lines.append(f"  ... and {len(self.rejected) - limit} more rejected")
@@ -130,6 +137,7 @@ class IngestReport:
             "conflicts": self.conflicts,
             "removed": self.removed,
             "kept": self.kept,
+            "skipped": dict(sorted(self.skipped.items())),
         }
 
 
@@ -238,9 +246,12 @@ def read_source(path: str, limit: int) -> bytes:
     return data
 
 
-def _parse_file(job: tuple[str, str, str, Mapping | None]) -> list[Article | Rejection]:
-    """A dump gives one outcome; a table (`.csv`) one per row, read with its mapping."""
+def _parse_file(job: tuple[str, str, str, Mapping | None]) -> list[Article | Rejection | Skipped]:
+    """A dump gives one outcome; a table (`.csv`) one per row, read with its mapping; a web
+    archive one per article page, rejected record and reason for skipping records."""
     path, rel, timezone, mapping = job
+    if is_web_input(rel):
+        return read_web_input(path, rel, timezone)
     table = is_table(Path(path))
     try:
         raw = read_source(path, MAX_TABLE_BYTES if table else MAX_DUMP_BYTES)
@@ -336,13 +347,13 @@ class Parsed:
         return self.rendered_with == (self.slug, tuple(self.warnings))
 
     def to_cache(self) -> dict[str, Any]:
-        return {"sha256": self.sha256, "title": self.title, "date": self.date.isoformat(),
+        return {**({"ref": self.ref} if self.ref != self.file else {}), "sha256": self.sha256, "title": self.title, "date": self.date.isoformat(),
                 "text_key": self.text_key, "outlet": self.outlet, "facets": self.facets,
                 "slug": self.plain_slug, "warnings": self.parse_warnings, "written": self.plain_written}
 
     @classmethod
     def from_cache(cls, file: str, d: dict[str, Any]) -> Parsed:
-        return cls(ref=file, file=file, sha256=d["sha256"], title=d["title"],
+        return cls(ref=d.get("ref", file), file=file, sha256=d["sha256"], title=d["title"],
                    date=datetime.fromisoformat(d["date"]), text_key=d["text_key"], outlet=d["outlet"],
                    facets=d["facets"], plain_slug=d["slug"], parse_warnings=d["warnings"],
                    plain_written=d["written"])
@@ -362,7 +373,7 @@ def _prepare(article: Article) -> Parsed:
 def _prepare_file(job: tuple[str, str, str, Mapping | None]) -> list[Parsed | Rejection]:
     """Parse one source file and render its articles: the whole per-article work, done in a
     worker so that the main process only decides and writes."""
-    return [o if isinstance(o, Rejection) else _prepare(o) for o in _parse_file(job)]
+    return [o if isinstance(o, (Rejection, Skipped)) else _prepare(o) for o in _parse_file(job)]
 
 
 def _rendered(article: Article) -> tuple[bytes, dict[str, str]]:
@@ -389,7 +400,7 @@ class _Renderer:
         if outcomes is None:
             path = self.base_dir / rec.file
             outcomes = _parse_file((str(path), rec.file, self.timezone, self.mapping))
-            if is_table(path):
+            if is_table(path) or is_web_archive(rec.file):
                 self._tables[rec.file] = outcomes
         for o in outcomes:
             if isinstance(o, Article) and o.source.ref == rec.ref and o.source.sha256 == rec.sha256:
@@ -656,10 +667,11 @@ def _cache_key(base_dir: Path, timezone: str) -> str:
     """What a dump's cached outcome depends on besides its bytes: where the dumps are, the
     timezone, this code, and the libraries that shape slugs and YAML."""
     code = hashlib.sha256()
-    for name in ("broadsheet.article", "broadsheet.dumps", "broadsheet.related", __name__):
+    for name in ("broadsheet.article", "broadsheet.dumps", "broadsheet.related", "broadsheet.webarchive",
+                 __name__):
         code.update(Path(sys.modules[name].__file__).read_bytes())
     return " ".join([str(base_dir.resolve()), timezone, f"yaml {yaml.__version__}",
-                     f"slugify {_slugify_package.__version__}", code.hexdigest()[:16]])
+                     f"slugify {_slugify_package.__version__}", _WEB_LIBRARIES, code.hexdigest()[:16]])
 
 
 def _read_json(path: Path) -> tuple[str | None, dict[str, Any]]:
@@ -689,6 +701,8 @@ def _place_all(content: Path, outcomes: list[Parsed | Rejection], old_state: dic
     for o in outcomes:
         if isinstance(o, Rejection):
             report.rejected.append({"source": o.source, "reason": o.reason, "detail": o.detail})
+        elif isinstance(o, Skipped):
+            report.skipped[o.reason] = report.skipped.get(o.reason, 0) + o.count
     kept, dupes = fold_duplicates(records)
     paths = assign_paths(kept)
     unread = _unread(o for o in outcomes if isinstance(o, Rejection) and o.reason in UNREAD)
@@ -825,8 +839,7 @@ def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
         stamps[rel] = _stamp(path)
         entry = cached_sources.get(rel)
         if entry and _still(entry["stamp"], stamps[rel]):
-            outcomes_of[rel] = [Rejection(rel, *entry["rejected"]) if "rejected" in entry
-                                else Parsed.from_cache(rel, entry["article"])]
+            outcomes_of[rel] = [_from_cache(rel, e) for e in entry.get("outcomes", [entry])]
             sources[rel] = entry
             continue
         jobs.append((path, rel, timezone, mapping))
@@ -840,7 +853,7 @@ def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
                 if isinstance(o, Parsed) and o.ref not in had_output:
                     stager.stage(o)  # most likely a new article: its file can be made now
         outcomes = skipped + [o for _, rel in files for o in outcomes_of[rel]]
-        report.read = len(outcomes)
+        report.read = sum(not isinstance(o, Skipped) for o in outcomes)
         try:
             new_state, output_stamps = _place_all(content, outcomes, old_state, old_stamps,
                                                   _Renderer(base_dir, timezone, mapping), stager, report,
@@ -855,12 +868,13 @@ def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
         stager.close()
 
     for path, rel, *_ in jobs:
-        if stamps[rel] is not None and not is_table(Path(path)):
+        if stamps[rel] is not None and is_web_input(rel):  # an archive gives many outcomes
+            sources[rel] = {"stamp": stamps[rel], "outcomes": [_to_cache(o) for o in outcomes_of[rel]]}
+        elif stamps[rel] is not None and not is_table(Path(path)):
             (o,) = outcomes_of[rel]
             if isinstance(o, Rejection) and o.reason in UNREAD:
                 continue  # a change of permissions does not show in the stamp: read it again next time
-            sources[rel] = {"stamp": stamps[rel], **({"rejected": [o.reason, o.detail]} if isinstance(o, Rejection)
-                                                     else {"article": o.to_cache()})}
+            sources[rel] = {"stamp": stamps[rel], **_to_cache(o)}
     _write_cache(cache_path(content), cache, {"version": 1, "key": key, "state": _state_digest(state_text),
                                               "outputs": output_stamps, "sources": sources})
     return report
@@ -878,6 +892,22 @@ def _write_failed(path: Path, exc: OSError) -> WriteFailed:
     return WriteFailed(f"ingest stopped: cannot write {path} ({exc.strerror or exc}). No file was left "
                        f"half-written: each article is as it was or wholly new. Free some space (or fix "
                        f"the permissions) and run ingest again; it picks up where it stopped.")
+
+
+def _to_cache(outcome: Parsed | Rejection | Skipped) -> dict[str, Any]:
+    if isinstance(outcome, Rejection):
+        return {"rejected": [outcome.reason, outcome.detail], "source": outcome.source}
+    if isinstance(outcome, Skipped):
+        return {"skipped": [outcome.reason, outcome.count]}
+    return {"article": outcome.to_cache()}
+
+
+def _from_cache(rel: str, entry: dict[str, Any]) -> Parsed | Rejection | Skipped:
+    if "rejected" in entry:
+        return Rejection(entry.get("source", rel), *entry["rejected"])
+    if "skipped" in entry:
+        return Skipped(rel, *entry["skipped"])
+    return Parsed.from_cache(rel, entry["article"])
 
 
 def _write_cache(path: Path, old: dict[str, Any], new: dict[str, Any]) -> None:

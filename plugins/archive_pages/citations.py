@@ -35,6 +35,9 @@ class Citation:
     url: str | None  # absolute URL, when the site has one
     language: str  # BCP 47: en, ar, fa
     identifier: str | None = None  # the outlet's id, when known
+    #: Web-archive input: when the page was captured, cited as the access date (with `url`
+    #: then the page's original URL, as Zotero's "Accessed" goes with the URL it was read at).
+    accessed: datetime | None = None
 
 
 def latex_text(text: str) -> str:
@@ -65,6 +68,8 @@ def bibtex(c: Citation) -> str:
     ]
     if c.url:
         fields.append(("url", c.url))
+    if c.accessed:
+        fields.append(("urldate", c.accessed.date().isoformat()))
     if c.identifier:
         fields.append(("number", latex_text(c.identifier)))
     body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields)
@@ -89,6 +94,8 @@ def ris(c: Citation) -> str:
     ]
     if c.url:
         lines.append(("UR", c.url))
+    if c.accessed:
+        lines.append(("Y2", c.accessed.strftime("%Y/%m/%d")))  # Zotero's "Accessed"
     if c.identifier:
         lines.append(("M1", _one_line(c.identifier)))
     lines.append(("ER", ""))
@@ -107,6 +114,8 @@ def csl_item(c: Citation) -> dict:
     }
     if c.url:
         item["URL"] = c.url
+    if c.accessed:
+        item["accessed"] = {"date-parts": [[c.accessed.year, c.accessed.month, c.accessed.day]]}
     if c.identifier:
         item["number"] = c.identifier
     return item
@@ -119,7 +128,8 @@ def csl_json(c: Citation) -> str:
 
 def reference(c: Citation) -> str:
     """A plain-text reference (Chicago-like, newspaper style) without the URL."""
-    return f"“{c.title}.” {c.container}, {c.date.day} {c.date:%B %Y}. {c.archive}."
+    accessed = f" Accessed {c.accessed.day} {c.accessed:%B %Y}." if c.accessed else ""
+    return f"“{c.title}.” {c.container}, {c.date.day} {c.date:%B %Y}. {c.archive}.{accessed}"
 
 
 def highwire_meta(c: Citation) -> list[tuple[str, str]]:

@@ -87,6 +87,58 @@ class ArticleDisplay:
     json_ld: Markup = Markup("")
     reference: str = ""
     downloads: list[tuple[str, str, str]] = field(default_factory=list)  # label, URL, media type
+    #: Web-archive input: the page's original URL, when it is one a link may point to.
+    original_url: str | None = None
+    captured: str | None = None  # when that page was captured (UTC, ISO 8601)
+
+
+#: provenance keys (broadsheet.article.PROVENANCE_KEYS) -> panel labels, in reading order.
+_CAPTURE_LABELS = (
+    ("url", "Original URL"), ("captured", "Captured (UTC)"), ("archive", "Web archive"),
+    ("member", "WARC in the WACZ"), ("offset", "Record offset (bytes)"), ("record_id", "WARC-Record-ID"),
+    ("payload_digest", "Payload digest"), ("status", "HTTP status"), ("content_type", "Content type"),
+)
+
+
+def capture_of(record) -> dict[str, Any]:
+    """The article's `provenance` (web-archive input), or {}: also when an edit left it something
+    other than a mapping, which the page then does not show."""
+    prov = record.provenance
+    return prov if isinstance(prov, dict) else {}
+
+
+def capture_rows(prov: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The capture an article's text comes from, every capture time, and earlier texts."""
+    rows: list[tuple[str, Any]] = [(label, str(prov[key])) for key, label in _CAPTURE_LABELS
+                                   if prov.get(key) is not None]
+    if isinstance(prov.get("captures"), list):
+        rows.append(("Captures of this text (UTC)", [str(t) for t in prov["captures"]]))
+    versions = prov.get("earlier_versions")
+    for version in versions if isinstance(versions, list) else []:
+        if not isinstance(version, dict):
+            continue
+        times = version.get("captures")
+        times = ", ".join(str(t) for t in times) if isinstance(times, list) else str(times or "")
+        paragraphs = version.get("paragraphs")
+        rows.append((f"Earlier text, captured {times}", [str(version.get("title", "")), *(
+            str(p) for p in (paragraphs if isinstance(paragraphs, list) else [paragraphs] if paragraphs else []))]))
+    return rows
+
+
+def linkable_url(url: Any) -> str | None:
+    """`url` when a page may link to it (http or https); any other scheme is shown as text only."""
+    if isinstance(url, str) and url.lower().startswith(("http://", "https://")) and not any(
+            c.isspace() or ord(c) < 32 for c in url):
+        return url
+    return None
+
+
+def capture_time(prov: dict[str, Any]) -> datetime | None:
+    """When the text was captured (the access date of a citation), from `provenance.captured`."""
+    try:
+        return datetime.fromisoformat(str(prov.get("captured")).replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def provenance(record, content_file: str) -> list[tuple[str, Any]]:
@@ -105,6 +157,7 @@ def provenance(record, content_file: str) -> list[tuple[str, Any]]:
         rows.append(("Outlet id", record.source_id))
     if record.outlet:
         rows.append(("Outlet", record.outlet))
+    rows += capture_rows(capture_of(record))
     rows.append(("Related-articles blob", record.related_status))
     rows.append(("Ingest warnings", list(record.warnings) or "none"))
     rows.append(("Content file", content_file))

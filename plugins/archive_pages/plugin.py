@@ -34,7 +34,10 @@ from broadsheet.ordering import oldest_first
 from broadsheet.site import BuildError
 
 from . import citations, corpus
-from .display import ArticleDisplay, Link, detect_script, local_date, provenance, shorten_slug
+from .display import (
+    ArticleDisplay, Link, capture_of, capture_time, detect_script, linkable_url, local_date, provenance,
+    shorten_slug,
+)
 
 log = logging.getLogger(__name__)
 
@@ -184,11 +187,13 @@ class ArchivePagesGenerator(Generator):
         record = self._record(article)
         script = detect_script(record.title + "\n" + record.body, s.get("DEFAULT_LANG", "en"))
         when = local_date(record.date, s["SOURCE_TIMEZONE"], s["DEFAULT_DATE_FORMAT"])
+        capture = capture_of(record)
+        original_url = linkable_url(capture.get("url"))
         cite = citations.Citation(
             key=f"{self._key_prefix}-{record.date:%Y%m%d}-{(record.source.sha256 or article.slug)[:8]}",
             title=record.title, date=record.date.astimezone(self._zone()), container=s["SOURCE_NAME"],
-            archive=s["SITENAME"], url=self._absolute_url(article.url), language=script.lang,
-            identifier=record.source_id,
+            archive=s["SITENAME"], url=original_url or self._absolute_url(article.url), language=script.lang,
+            identifier=record.source_id, accessed=capture_time(capture) if original_url else None,
         )
         stem = article.save_as[: -len(".html")] if article.save_as.endswith(".html") else article.save_as
         display = ArticleDisplay(
@@ -200,6 +205,8 @@ class ArchivePagesGenerator(Generator):
             reference=citations.reference(cite),
             downloads=[(label, stem + suffix, media) for label, suffix, media, _ in CITATION_FILES],
             citation=cite,
+            original_url=original_url,
+            captured=str(capture["captured"]) if original_url and capture.get("captured") else None,
         )
         return display
 
