@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
+from broadsheet.links import as_browser_reads, is_allowed_url, url_scheme
+
 #: Letters (not digits or punctuation) in the Unicode blocks of the Arabic script: Arabic,
 #: Supplement, Extended-A, Presentation Forms A and B.
 _ARABIC_LETTER = re.compile("(?=[^\\W\\d_])[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF\uFB50-\uFDFF\uFE70-\uFEFF]")
@@ -126,10 +128,10 @@ def capture_rows(prov: dict[str, Any]) -> list[tuple[str, Any]]:
 
 
 def linkable_url(url: Any) -> str | None:
-    """`url` when a page may link to it (http or https); any other scheme is shown as text only."""
-    if isinstance(url, str) and url.lower().startswith(("http://", "https://")) and not any(
-            c.isspace() or ord(c) < 32 for c in url):
-        return url
+    """`url` when a page may link to it as an address elsewhere: an absolute http(s) URL by the
+    one allow-list (broadsheet.links); anything else is shown as text only."""
+    if is_allowed_url(url) and url_scheme(url) is not None:
+        return as_browser_reads(url)
     return None
 
 
