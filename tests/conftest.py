@@ -42,8 +42,11 @@ def browser():
         if os.environ.get("BROADSHEET_SKIP_BROWSER") == "1":
             pytest.skip(f"no Chromium at {CHROMIUM} and BROADSHEET_SKIP_BROWSER=1")
         pytest.fail(f"Chromium is required at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Playwright's expect gives up after 5 s; on a machine shared by several test runs a page can
+    # take longer, so its waits for a state get the same 30 s bound as the page's own waits.
+    expect.set_options(timeout=30_000)
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield b
