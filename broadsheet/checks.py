@@ -82,7 +82,7 @@ def missing_system_packages(machine: Machine, browser: bool = True) -> list[Need
     if browser and not (os.access(machine.chromium, os.X_OK) or machine.playwright_chromium):
         missing.append(Need("chromium", "Chromium, for the browser tests"))
     if browser and not os.path.isfile(machine.font):
-        missing.append(Need("fonts-dejavu-core", "DejaVu fonts, so pages render alike on every machine"))
+        missing.append(Need("fonts-dejavu-core", "fonts for Chromium to draw text with (a bare machine has none)"))
     if not (machine.which("java") or machine.registry_java):
         missing.append(Need("default-jre-headless", "Java, to run the W3C HTML checker"))
     if not machine.which("npm"):
