@@ -44,9 +44,10 @@ class Machine:
         path = os.environ.get("PATH", os.defpath)
         sudo = shutil.which("sudo", path=path)
         sudo_ok = bool(sudo) and subprocess.run([sudo, "-n", "true"], capture_output=True).returncode == 0
+        libatomic = ctypes.util.find_library("atomic") is not None
         return cls(path=path, root=os.geteuid() == 0, passwordless_sudo=sudo_ok, distro=_distro(),
-                   playwright_chromium=_playwright_chromium(), registry_java=registry_java(),
-                   libatomic=ctypes.util.find_library("atomic") is not None)
+                   playwright_chromium=_playwright_chromium() if libatomic else "",
+                   registry_java=registry_java(), libatomic=libatomic)
 
     def which(self, name: str) -> str | None:
         return shutil.which(name, path=self.path)
@@ -82,15 +83,15 @@ def missing_system_packages(machine: Machine, browser: bool = True) -> list[Need
     """What the tests need from the system and do not find on `machine`."""
     missing = []
     if browser and not machine.libatomic:
-        missing.append(Need("libatomic1", "a library Playwright's driver needs to start"))
+        missing.append(Need("libatomic1", "Playwright's driver, a node binary, needs it to start"))
     if browser and not (os.access(machine.chromium, os.X_OK) or machine.playwright_chromium):
-        missing.append(Need("chromium", "Chromium, for the browser tests"))
+        missing.append(Need("chromium", "the browser for the browser tests"))
     if browser and not os.path.isfile(machine.font):
-        missing.append(Need("fonts-dejavu-core", "fonts for Chromium to draw text with (a bare machine has none)"))
+        missing.append(Need("fonts-dejavu-core", "a font for Chromium to draw text with"))
     if not (machine.which("java") or machine.registry_java):
         missing.append(Need("default-jre-headless", "Java, to run the W3C HTML checker"))
     if not machine.which("npm"):
-        missing.append(Need("npm", "npm, to fetch the W3C HTML checker (vnu-jar) from the npm registry"))
+        missing.append(Need("npm", "to fetch the W3C HTML checker, vnu-jar, from the npm registry"))
     return missing
 
 

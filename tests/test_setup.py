@@ -74,7 +74,7 @@ def test_as_root_apt_get_installs_everything_after_an_update(bare):
         ("env", "DEBIAN_FRONTEND=noninteractive", apt_get, "install", "-y", "-q", "--no-install-recommends",
          "libatomic1", "chromium", "fonts-dejavu-core", "default-jre-headless", "npm")]
     assert plan.steps[1].says.startswith("installing with apt-get as root: libatomic1 (")
-    assert "; chromium (Chromium, for the browser tests);" in plan.steps[1].says
+    assert "; chromium (the browser for the browser tests);" in plan.steps[1].says
     assert plan.stop == ""
 
 
