@@ -44,7 +44,8 @@ class Wheel:
 
 
 def _config_files(environ) -> list[Path]:
-    """pip's configuration files, in the order pip reads them (later ones win)."""
+    """pip's configuration files, in the order pip lets them override each other (last wins):
+    global, user (skipped when PIP_CONFIG_FILE names a file), the virtualenv's, PIP_CONFIG_FILE."""
     named = environ.get("PIP_CONFIG_FILE")
     if named == os.devnull:
         return []
@@ -52,10 +53,11 @@ def _config_files(environ) -> list[Path]:
     home = Path(environ.get("HOME", str(Path.home())))
     xdg_home = Path(environ.get("XDG_CONFIG_HOME", str(home / ".config")))
     files = [Path(d) / "pip" / "pip.conf" for d in xdg_dirs if d] + [Path("/etc/pip.conf")]
-    files += [home / ".pip" / "pip.conf", xdg_home / "pip" / "pip.conf"]
+    if not (named and Path(named).exists()):
+        files += [home / ".pip" / "pip.conf", xdg_home / "pip" / "pip.conf"]
+    files.append(Path(sys.prefix) / "pip.conf")
     if named:
         files.append(Path(named))
-    files.append(Path(sys.prefix) / "pip.conf")
     return files
 
 

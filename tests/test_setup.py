@@ -149,6 +149,12 @@ def test_pip_settings_follow_pips_files_then_its_variables(tmp_path):
                                            "PIP_NO_INDEX": "1"})
     assert settings.index_url == "https://other.example/simple" and settings.no_index
     assert pip_bootstrap.pip_settings({"PIP_CONFIG_FILE": os.devnull}).index_url == pip_bootstrap.PYPI
+    user = tmp_path / ".config" / "pip" / "pip.conf"
+    user.parent.mkdir(parents=True)
+    user.write_text("[global]\nfind-links = /user-wheels\n")
+    without_named = {k: v for k, v in env.items() if k != "PIP_CONFIG_FILE"}
+    assert pip_bootstrap.pip_settings(without_named).find_links == ["/user-wheels"]
+    assert pip_bootstrap.pip_settings(env).find_links == ["/wheels"]  # as pip: a named file skips the user's
 
 
 @pytest.fixture
