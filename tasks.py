@@ -133,16 +133,21 @@ def serve(c, output="output", port=8000):
 
 
 @task(help={
-    "no_browser": "skip the browser tests instead of failing when Chromium is missing",
+    "no_browser": "skip the browser tests (and do not install Chromium)",
     "k": "only tests matching this pytest expression",
 })
 def test(c, no_browser=False, k=None):
-    """Run the whole test suite (browser tests need /usr/bin/chromium)."""
-    from broadsheet.checks import missing_test_tools
+    """Run the whole test suite, first installing what it needs from the system (Chromium, fonts,
+    Java and npm for the HTML checker): with apt-get as root or with passwordless sudo, else it names
+    the one command to run."""
+    from broadsheet import checks
 
-    missing = missing_test_tools(browser=not no_browser)
+    missing = checks.missing_test_tools()
     if missing:
         raise Exit("cannot run the tests, missing:\n- " + "\n- ".join(missing), code=2)
+    problem = checks.set_up(browser=not no_browser, say=lambda text: print(f"invoke test: {text}", flush=True))
+    if problem:
+        raise Exit(f"invoke test: {problem}", code=2)
     args = [sys.executable, "-m", "pytest", "-q", "-n", "2"]
     if no_browser:
         args += ["-m", "not browser"]

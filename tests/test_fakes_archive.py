@@ -9,6 +9,7 @@ import sys
 from html.parser import HTMLParser
 
 import pytest
+from playwright.sync_api import expect
 
 from conftest import FAKES_CSV, ROOT
 
@@ -106,6 +107,8 @@ def test_search_page_filters_by_outlet_and_label(fakes_archive, browser):
     page.wait_for_function("document.getElementById('search-status').textContent.includes('alalam, fake')")
     filtered = int(page.inner_text("#search-status").split()[0])
     assert 0 < filtered < everything
+    # The status is written first, the list filled after it: wait for the filtered list itself.
+    expect(page.locator("#search-results a.search-result-link")).to_have_count(min(10, filtered))
     hrefs = page.eval_on_selector_all("#search-results a.search-result-link", "els => els.map(e => e.getAttribute('href'))")
     fake_page = (output / "facets" / "label" / "fake.html").read_text(encoding="utf-8")
     for href in hrefs:

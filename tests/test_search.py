@@ -22,6 +22,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from playwright.sync_api import expect
 
 from conftest import FAKES_CSV, FAKES_DIR, ROOT, build_site, ingest_into
 
@@ -564,38 +565,40 @@ def test_browser_prefix_matches_whole_words(browser, http_root, site):
 
 @pytest.mark.browser
 def test_browser_typing_zero_results_more_years_keyboard(browser, root_url):
+    # Every wait is for the state the next line reads: each keystroke may start a debounced
+    # search of its own, and the result list is filled after the status line is written.
     page, errors = watched_page(browser)
     page.goto(f"{root_url}/search.html")
-    box = page.locator("input[type=search]")
-    assert page.locator("input[type=search]").count() == 1
+    box, status = page.locator("input[type=search]"), page.locator("#search-status")
+    items = page.locator("#search-results li")
+    expect(box).to_have_count(1)
     box.type("xyzzyplugh")
-    page.wait_for_function("document.getElementById('search-status').textContent.startsWith('0 results')")
-    assert "0 results for \u201cxyzzyplugh\u201d" in page.inner_text("#search-status")
+    expect(status).to_have_text("0 results for \u201cxyzzyplugh\u201d")
     box.fill("")
     box.type("army")
-    page.wait_for_selector("#search-results li a")
-    status = page.inner_text("#search-status")
-    total = int(status.split()[0])
-    assert total > 10 and page.locator("#search-results li").count() == 10
+    expect(status).to_have_text(re.compile(r"^\d+ results for \u201carmy\u201d$"))
+    total = int(status.inner_text().split()[0])
+    assert total > 10
+    expect(items).to_have_count(10)
     page.click("#search-more")
-    page.wait_for_function("document.querySelectorAll('#search-results li').length > 10")
-    assert page.locator("#search-results li").count() == min(20, total)
+    expect(items).to_have_count(min(20, total))
     # year filter narrows the list and the count
     years = page.eval_on_selector_all("#search-year option", "os => os.map(o => o.value).filter(Boolean)")
     page.select_option("#search-year", years[0])
-    page.wait_for_function(f"document.getElementById('search-status').textContent.includes('in {years[0]}')")
-    in_year = int(page.inner_text("#search-status").split()[0])
+    expect(status).to_have_text(re.compile(rf"^\d+ results? for \u201carmy\u201d in {years[0]}$"))
+    in_year = int(status.inner_text().split()[0])
     assert 0 < in_year <= total
+    expect(items).to_have_count(min(10, in_year))
     assert all(years[0] in d for d in page.eval_on_selector_all("#search-results .list-meta", "e => e.map(x => x.textContent)"))
     # keyboard: ↓ from the box to the first result, Enter opens it with the query
     box.focus()
     page.keyboard.press("ArrowDown")
-    assert page.evaluate("document.activeElement.classList.contains('search-result-link')")
-    page.keyboard.press("Enter")
-    page.wait_for_load_state()
-    assert "q=army" in page.url
-    page.wait_for_function("document.documentElement.getAttribute('data-search-marks') !== null")
-    assert int(page.get_attribute("html", "data-search-marks")) >= 1
+    expect(page.locator("#search-results a.search-result-link").first).to_be_focused()
+    # The search page's own URL carries ?q=army too: wait for the article page itself.
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "q=army" in page.url and "search.html" not in page.url
+    expect(page.locator("html")).to_have_attribute("data-search-marks", re.compile(r"^[1-9]\d*$"))
     assert page.locator("article mark.search-term").count() >= 1
     assert not errors
     page.close()

@@ -478,8 +478,12 @@ def _vnu_jar() -> Path:
         pytest.skip("npm is not installed: cannot fetch vnu-jar for the W3C HTML checker")
     VNU_DIR.mkdir(parents=True, exist_ok=True)
     subprocess.run(["npm", "pack", f"vnu-jar@{VNU_VERSION}"], cwd=VNU_DIR, check=True, capture_output=True)
+    # Only the jar is read out of the package: extractall's filter= needs Python 3.11.4, and
+    # Debian 12's python3 is 3.11.2.
     with tarfile.open(VNU_DIR / f"vnu-jar-{VNU_VERSION}.tgz") as tgz:
-        tgz.extractall(VNU_DIR, filter="data")
+        data = tgz.extractfile(jar.relative_to(VNU_DIR).as_posix()).read()
+    jar.parent.mkdir(parents=True, exist_ok=True)
+    jar.write_bytes(data)
     return jar
 
 
