@@ -365,19 +365,44 @@ def test_js_stop_words_are_whooshs():
     assert set(re.findall(r'"([^"]+)"', listed)) == set(STOP_WORDS)
 
 
-def test_shard_files_stay_bounded(site):
-    search_dir = site["output"] / "search"
-    meta = json.loads((search_dir / "meta.js").read_text().split(",", 2)[2].rsplit(");", 1)[0])
-    assert len(list((search_dir / "t").iterdir())) == meta["termShards"] <= export.MAX_TERM_SHARDS
-    assert len(list((search_dir / "d").iterdir())) == meta["docShards"] <= export.MAX_DOC_SHARDS
-    assert len(list((search_dir / "p").iterdir())) == meta["positionShards"] <= export.MAX_POSITION_SHARDS
-    assert export.MAX_TERM_SHARDS + export.MAX_POSITION_SHARDS + export.MAX_DOC_SHARDS + 1 <= 1000
+def test_shard_files_stay_bounded_in_bytes(site):
+    """Buckets and document shards stay near their target size whatever the corpus size (a
+    query loads a few of them); a long posting list is a file of its own; no folder holds
+    more than FOLDER_SIZE files. Checked with small targets, so that this corpus needs many."""
+    from search_index.index import open_or_create
+
+    ix, _ = open_or_create(site["output"].parent / DEFAULT_INDEX_DIRNAME)
+    weighting = weighting_from_settings({})
+    targets = {"TARGET_TERM_SHARD_BYTES": 500, "LIST_FILE_CHARS": 40, "TARGET_DOC_SHARD_BYTES": 1_500,
+               "FOLDER_SIZE": 20}
+    saved = {name: getattr(export, name) for name in targets}
+    try:
+        for name, value in targets.items():
+            setattr(export, name, value)
+        report = export.export_browser_index(ix, site["base"] / "small" / "search", weighting)
+    finally:
+        for name, value in saved.items():
+            setattr(export, name, value)
+    out = site["base"] / "small" / "search"
+    meta = _register_payload((out / "meta.js").read_text())
+    assert report.lists > 10 and meta["termShards"] > 20 and meta["docShards"] > 10
+    assert meta["folderSize"] == 20
+    for kind in ("t", "p", "l", "q", "d"):
+        folders = [f for f in (out / kind).iterdir()]
+        assert folders and all(len(list(f.iterdir())) <= 20 for f in folders), kind
+    buckets = [p.stat().st_size for p in (out / "t").rglob("*.js")]
+    assert len(buckets) == meta["termShards"] and max(buckets) < 8 * 500
+    for shard in (out / "t").rglob("*.js"):
+        for terms in _register_payload(shard.read_text(encoding="utf-8")).values():
+            assert all(isinstance(v, int) or len(v) <= 40 for v in terms.values())
+    docs = [p.stat().st_size for p in (out / "d").rglob("*.js")]
+    assert len(docs) == meta["docShards"] and max(docs) < 3 * 1_500
 
 
 def test_shards_carry_no_article_bodies(site):
     """Document shards hold what a result shows (title, URL, date, an excerpt), not the text."""
     body = next(iter(HANDMADE))[2][1]  # the Zanzibar article's second paragraph
-    for shard in (site["output"] / "search" / "d").iterdir():
+    for shard in (site["output"] / "search" / "d").rglob("*.js"):
         text = shard.read_text(encoding="utf-8")
         assert "Zanzibar Ferry" not in text or body not in text
         assert all(len(r[3]) <= export.EXCERPT_CHARS for r in _register_payload(text) if r)

@@ -3,14 +3,17 @@
  * Shards are plain scripts (written by plugins/search_index/export.py) that call
  * BroadsheetSearch.register(kind, id, data). They are added as <script> tags on demand,
  * which works over HTTP and from file:// alike (no fetch, no XHR, no modules, no wasm).
- * A query loads meta.js once, the term shards its words hash to (and, for a "phrase",
- * the position shards of its words), and the document shards of the results on screen. Needs search-analysis.js. Also runs under Node
- * (tests), where `loadScript` is supplied by the caller.
+ * A query loads meta.js once, the term buckets its words hash to, then the long posting
+ * lists of its words that have a file of their own (and, for a "phrase", the positions of
+ * its words likewise), and the document shards of the results on screen. Needs
+ * search-analysis.js. Also runs under Node (tests), where `loadScript` is supplied by the caller.
  */
 (function (root) {
   "use strict";
   var A = root.BroadsheetAnalysis;
-  var store = { meta: {}, terms: {}, positions: {}, docs: {} };
+  var store = { meta: {}, terms: {}, positions: {}, list: {}, positionList: {}, docs: {}, facet: {} };
+  /* Where each kind of file lies (export.py: shard_path). */
+  var FOLDERS = { terms: "t", positions: "p", list: "l", positionList: "q", docs: "d", facet: "f" };
 
   function register(kind, id, data) { store[kind][id] = data; }
 
@@ -36,8 +39,9 @@
     var loadScript = options.loadScript || browserLoadScript;
     var pending = {}, loaded = [], meta = null, decoded = {}, digitOf = null;
 
-    function load(kind, id, path) {
-      var key = kind + ":" + id;
+    function load(kind, id) {
+      var key = kind + ":" + id, path = kind === "meta" ? "meta.js"
+        : FOLDERS[kind] + "/" + Math.floor(id / meta.folderSize) + "/" + id + ".js";
       if (store[kind][id] !== undefined) return Promise.resolve(store[kind][id]);
       if (!pending[key]) {
         var url = base + path + (meta ? "?v=" + meta.version : "");
@@ -52,8 +56,8 @@
 
     function ready() {
       if (meta) return Promise.resolve(meta);
-      return load("meta", 0, "meta.js").then(function (m) {
-        if (!m || m.format !== 2) throw new Error("meta.js is of an unknown format");
+      return load("meta", 0).then(function (m) {
+        if (!m || m.format !== 3) throw new Error("meta.js is of an unknown format");
         meta = m;
         digitOf = {};
         for (var k = 0; k < m.digits.length; k++) digitOf[m.digits.charCodeAt(k)] = k;
@@ -75,33 +79,66 @@
 
     function keyOf(term) { return Array.from(term).slice(0, meta.keyLength).join(""); }
     function shardOf(term) { return fnv1a(keyOf(term)) % meta.termShards; }
-    function positionShardOf(term) { return shardOf(term) % meta.positionShards; }
 
-    /* Shards needed by a query tree ("t/3.js", "p/3.js"...); an error for an unusable prefix. */
-    function shardsFor(node, acc) {
+    /* What a bucket holds for a term in a field: its postings (or positions), the number of
+     * the file that holds them, or undefined. */
+    function entry(kind, field, term) { return ((store[kind][shardOf(term)] || {})[field] || {})[term]; }
+
+    /* Buckets needed by a query tree ("terms:3", "positions:3"...); an error for an unusable prefix. */
+    function bucketsFor(node, acc) {
       if (!node) return acc;
-      if (node.op === "term") acc["t/" + shardOf(node.term)] = true;
+      if (node.op === "term") acc["terms:" + shardOf(node.term)] = true;
       else if (node.terms) node.terms.forEach(function (t) {
-        acc["t/" + shardOf(t)] = true;
-        if (node.op === "phrase") acc["p/" + positionShardOf(t)] = true;
+        acc["terms:" + shardOf(t)] = true;
+        if (node.op === "phrase") acc["positions:" + shardOf(t)] = true;
       });
       else if (node.op === "prefix") {
         if (Array.from(node.prefix).length < meta.keyLength) {
           throw new QueryError("a prefix search needs at least " + meta.keyLength +
                                " letters before the * (" + node.raw + ")");
         }
-        node.beginnings.concat(node.whole).forEach(function (t) { acc["t/" + shardOf(t)] = true; });
+        node.beginnings.concat(node.whole).forEach(function (t) { acc["terms:" + shardOf(t)] = true; });
       }
-      (node.children || []).forEach(function (c) { shardsFor(c, acc); });
-      if (node.child) shardsFor(node.child, acc);
+      (node.children || []).forEach(function (c) { bucketsFor(c, acc); });
+      if (node.child) bucketsFor(node.child, acc);
       return acc;
+    }
+
+    /* Long lists needed by a query tree, once its buckets are loaded ("list:12"...): those of
+     * its words in the fields it searches. */
+    function listsFor(node, acc) {
+      if (!node) return acc;
+      function need(fields, t, phrase) {
+        fields.forEach(function (f) {
+          var e = entry("terms", f, t);
+          if (typeof e === "number") acc["list:" + e] = true;
+          e = phrase ? entry("positions", f, t) : undefined;
+          if (typeof e === "number") acc["positionList:" + e] = true;
+        });
+      }
+      if (node.op === "term") need(fieldsOf(node), node.term, false);
+      else if (node.terms) node.terms.forEach(function (t) { need(fieldsOf(node), t, node.op === "phrase"); });
+      else if (node.op === "prefix") fieldsOf(node).forEach(function (f) {
+        prefixTerms(f, node).forEach(function (t) { need([f], t, false); });
+      });
+      (node.children || []).forEach(function (c) { listsFor(c, acc); });
+      if (node.child) listsFor(node.child, acc);
+      return acc;
+    }
+
+    function loadAll(keys) {
+      return Promise.all(Object.keys(keys).map(function (key) {
+        var at = key.indexOf(":");
+        return load(key.slice(0, at), +key.slice(at + 1));
+      }));
     }
 
     /* {df, docs, weights, lengths} of a term in a field (see export.py for the layout). */
     function postings(field, term) {
-      var id = shardOf(term), cacheKey = field + "\u0000" + term;
+      var cacheKey = field + "\u0000" + term;
       if (decoded[cacheKey]) return decoded[cacheKey];
-      var shard = store.terms[id] || {}, text = (shard[field] || {})[term];
+      var text = entry("terms", field, term);
+      if (typeof text === "number") text = store.list[text];
       if (!text) return null;
       var flat = decodeNumbers(text), lengths = meta.lengths, minCode = meta.fields[field].minCode;
       var p = { df: flat[0], docs: [], weights: [], lengths: [], positions: null }, i = 1, doc = 0;
@@ -120,7 +157,8 @@
     /* Word positions of a term in each document of its postings (from p/<n>.js). */
     function positionsOf(field, term, p) {
       if (p.positions) return p.positions;
-      var shard = store.positions[positionShardOf(term)] || {}, text = (shard[field] || {})[term];
+      var text = entry("positions", field, term);
+      if (typeof text === "number") text = store.positionList[text];
       var flat = text ? decodeNumbers(text) : [], out = [], i = 0;
       while (i < flat.length) {
         var n = flat[i], pos = [], last = 0;
@@ -194,14 +232,18 @@
 
     /* The terms a prefix node looks for (see BroadsheetAnalysis.prefixTerms), as Whoosh
      * finds them: those beginning with one of its beginnings, and its whole terms. */
-    function prefixIn(field, node) {
+    function prefixTerms(field, node) {
       var found = {};
       function termsOf(t) { return (store.terms[shardOf(t)] || {})[field] || {}; }
       node.beginnings.forEach(function (b) {
         Object.keys(termsOf(b)).forEach(function (t) { if (t.indexOf(b) === 0) found[t] = true; });
       });
       node.whole.forEach(function (t) { if (termsOf(t)[t] !== undefined) found[t] = true; });
-      return union(Object.keys(found).sort().map(function (t) { return termScores(field, t, 1); }));
+      return Object.keys(found).sort();
+    }
+
+    function prefixIn(field, node) {
+      return union(prefixTerms(field, node).map(function (t) { return termScores(field, t, 1); }));
     }
 
     /* Map docnum -> score for a query tree (positive part; NOT handled by `and`). */
@@ -243,11 +285,9 @@
       return ready().then(function () {
         var tree = A.parseQuery(text);
         if (!tree) return { tree: null, hits: [], years: {} };
-        var paths = Object.keys(shardsFor(tree, {}));
-        return Promise.all(paths.map(function (path) {
-          var id = +path.slice(2);
-          return load(path[0] === "t" ? "terms" : "positions", id, path + ".js");
-        })).then(function () {
+        return loadAll(bucketsFor(tree, {})).then(function () {
+          return loadAll(listsFor(tree, {}));
+        }).then(function () {
           var scores = tree.op === "not" ? new Map() : evaluate(tree), hits = [], years = {};
           scores.forEach(function (s, d) {
             var y = yearOf(d);
@@ -264,7 +304,7 @@
     function documents(docs) {
       var ids = {};
       docs.forEach(function (d) { ids[Math.floor(d / meta.docsPerShard)] = true; });
-      return Promise.all(Object.keys(ids).map(function (id) { return load("docs", id, "d/" + id + ".js"); }))
+      return Promise.all(Object.keys(ids).map(function (id) { return load("docs", +id); }))
         .then(function () {
           return docs.map(function (d) {
             var rec = store.docs[Math.floor(d / meta.docsPerShard)][d % meta.docsPerShard];
@@ -273,27 +313,35 @@
         });
     }
 
-    /* The page's filters: {facet: {value: Set of documents}} (outlet, labels), empty without. */
-    var facetSets = null;
+    /* The page's filters: {facet: {value: number of documents}} (outlet, labels), empty without. */
     function facets() {
       return ready().then(function () {
-        if (!facetSets) {
-          facetSets = {};
-          Object.keys(meta.facets || {}).forEach(function (name) {
-            facetSets[name] = {};
-            Object.keys(meta.facets[name]).forEach(function (value) {
-              var docs = new Set(), d = 0;
-              decodeNumbers(meta.facets[name][value]).forEach(function (delta) { d += delta; docs.add(d); });
-              facetSets[name][value] = docs;
-            });
-          });
-        }
-        return facetSets;
+        var out = {};
+        Object.keys(meta.facets || {}).forEach(function (name) {
+          out[name] = {};
+          Object.keys(meta.facets[name]).forEach(function (value) { out[name][value] = meta.facets[name][value][0]; });
+        });
+        return out;
+      });
+    }
+
+    /* The documents of one facet value, as a Set (loaded when a reader picks the value). */
+    var facetSets = {};
+    function facetDocuments(name, value) {
+      return ready().then(function () {
+        var k = meta.facets[name][value][1];
+        if (facetSets[k]) return facetSets[k];
+        return load("facet", k).then(function (text) {
+          var docs = new Set(), d = 0;
+          decodeNumbers(text).forEach(function (delta) { d += delta; docs.add(d); });
+          facetSets[k] = docs;
+          return docs;
+        });
       });
     }
 
     return {
-      ready: ready, search: search, documents: documents, facets: facets,
+      ready: ready, search: search, documents: documents, facets: facets, facetDocuments: facetDocuments,
       loaded: function () { return loaded.slice(); }
     };
   }

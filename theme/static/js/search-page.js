@@ -9,7 +9,7 @@
   var input = document.getElementById("search-input");
   var yearSelect = document.getElementById("search-year");
   var facetSelects = Array.prototype.slice.call(document.querySelectorAll("select[data-facet]"));
-  var facetSets = {};
+  var facetSets = {};  // {facet: {value: Set of documents}}, each loaded when first picked
   var status = document.getElementById("search-status");
   var list = document.getElementById("search-results");
   var more = document.getElementById("search-more");
@@ -38,15 +38,15 @@
     });
   }
 
-  function fillFacets(sets) {
-    facetSets = sets;
+  function fillFacets(counts) {
     facetSelects.forEach(function (select) {
-      var values = sets[select.getAttribute("data-facet")];
+      var values = counts[select.getAttribute("data-facet")];
       if (!values) return;
+      facetSets[select.getAttribute("data-facet")] = {};
       Object.keys(values).sort().forEach(function (v) {
         var opt = document.createElement("option");
         opt.value = v;
-        opt.textContent = v + " (" + values[v].size + ")";
+        opt.textContent = v + " (" + values[v] + ")";
         select.appendChild(opt);
       });
       select.parentNode.hidden = false;
@@ -116,7 +116,7 @@
     updateUrl(query);
     if (!query) { current = null; resetList(); say(""); return Promise.resolve(); }
     say("Searching\u2026");
-    return engine.search(query).then(function (r) {
+    return loadChosenFacets().then(function () { return engine.search(query); }).then(function (r) {
       if (mine !== generation) return;
       current = { query: query, tree: r.tree, hits: r.hits };
       fillYears(r.years);
@@ -141,11 +141,22 @@
     timer = setTimeout(function () { run(input.value); }, DEBOUNCE_MS);
   });
   form.addEventListener("submit", function (e) { e.preventDefault(); clearTimeout(timer); run(input.value); });
+  /* The documents of every chosen facet value, loaded if not yet. */
+  function loadChosenFacets() {
+    return Promise.all(facetSelects.filter(function (s) { return s.value; }).map(function (s) {
+      var name = s.getAttribute("data-facet"), value = s.value;
+      if (facetSets[name][value]) return null;
+      return engine.facetDocuments(name, value).then(function (docs) { facetSets[name][value] = docs; });
+    }));
+  }
+
   [yearSelect].concat(facetSelects).forEach(function (select) {
     select.addEventListener("change", function () {
-      if (!current) return;
-      generation++;
-      resetList(); renderStatus(); showMore();
+      var mine = ++generation;
+      loadChosenFacets().then(function () {
+        if (!current || mine !== generation) return;
+        resetList(); renderStatus(); showMore();
+      }, indexProblem);
     });
   });
   more.addEventListener("click", function () {
