@@ -77,8 +77,8 @@ def site(tmp_path_factory):
     return {"base": base, "content": content, "output": output}
 
 
-def node_run(output: Path, queries=(), texts=(), limit=10) -> dict:
-    payload = json.dumps({"queries": list(queries), "analyse": list(texts), "limit": limit})
+def node_run(output: Path, queries=(), texts=(), limit=10, all=False) -> dict:
+    payload = json.dumps({"queries": list(queries), "analyse": list(texts), "limit": limit, "all": all})
     done = subprocess.run([NODE, str(NODE_QUERY), str(JS_DIR), str(output / "search")],
                           input=payload, capture_output=True, text=True, check=True, timeout=600)
     return json.loads(done.stdout)
@@ -464,6 +464,46 @@ def test_browser_prefixes_find_what_the_cli_finds(site):
 def test_browser_ranking_matches_whoosh(site):
     score, misses = parity(site["output"], PARITY_QUERIES)
     assert score >= 0.9, misses
+
+
+def small_export(site, name: str, **targets) -> Path:
+    """The site's index exported again with small size targets (so that this corpus has long
+    lists, in many chunks), into `<base>/<name>/search`; returns `<base>/<name>`."""
+    from search_index.index import open_or_create
+
+    ix, _ = open_or_create(site["output"].parent / DEFAULT_INDEX_DIRNAME)
+    saved = {name: getattr(export, name) for name in targets}
+    try:
+        for key, value in targets.items():
+            setattr(export, key, value)
+        export.export_browser_index(ix, site["base"] / name / "search", weighting_from_settings({}))
+    finally:
+        for key, value in saved.items():
+            setattr(export, key, value)
+    return site["base"] / name
+
+
+def test_browser_ranks_the_best_from_the_best_chunks(site):
+    """A word, or words ANDed, with long lists are ranked from their best chunks only, until
+    the ten best are certain: the same ten as Whoosh's, and as ranking every match gives,
+    having read fewer chunks than there are."""
+    out = small_export(site, "chunked", LIST_FILE_CHARS=40, CHUNK_POSTINGS=4)
+    words = [q for q in PARITY_QUERIES if not any(c in q for c in '":*') and " OR " not in q]
+    best = {r["query"]: r for r in node_run(out, words)["queries"]}
+    every = {r["query"]: r for r in node_run(out, words, all=True)["queries"]}
+    ix, weighting = open_index(site["output"]), weighting_from_settings({})
+    partial, misses = 0, []
+    for q in words:
+        assert best[q]["urls"] == every[q]["urls"][:len(best[q]["urls"])], q
+        assert best[q]["scores"] == every[q]["scores"][:len(best[q]["scores"])], q
+        if set(best[q]["urls"]) != set(top_urls(ix, q, weighting, 10)):  # as `parity` counts
+            misses.append(q)
+        if not best[q]["complete"]:
+            partial += 1
+            assert len(best[q]["urls"]) == 10
+            assert len([s for s in best[q]["shards"] if s.startswith("l/")]) < \
+                len([s for s in every[q]["shards"] if s.startswith("l/")]), q
+    assert partial >= 5 and len(misses) <= len(words) // 10, misses
 
 
 # -- FA-KES ---------------------------------------------------------------------------

@@ -16,13 +16,17 @@ holds more than FOLDER_SIZE files at any corpus size.
   (`encode_numbers`): the document frequency, then for each document holding the term its
   document number (as the difference from the previous one) and `2 * (length code - the
   field's smallest) + (1 if the term occurs more than once)`, followed by the count minus 2
-  when it does (one character for most documents). A longer list stands here as the number
-  of its own file `l/<k>` (kind "list"), so a bucket stays small and a query loads the long
-  lists of its own words only. Bucketing by a three-character key lets a `prefix*` query of
-  three or more characters load one bucket;
-- `p/<n>`: the word positions of the same terms (and `q/<k>` those of the terms with a list
-  file of their own), loaded only for a "phrase" query: for each document in posting order,
-  the count and the differences between positions;
+  when it does (one character for most documents). A longer list stands here as
+  `[k, first chunk, chunks, document frequency]`: its postings are cut into chunks of
+  CHUNK_POSTINGS, the best first (ordered by their BM25 score in the field, then document
+  number), each chunk `l/<c>` in document order as above (its count first, not the document
+  frequency) with the value of the best posting of the chunks after it (`_chunks`). A word
+  or words ANDed load chunks only until the ten best documents are certain (the engine's
+  `bestOf`); anything else loads all of them. Bucketing by a three-character key lets a
+  `prefix*` query of three or more characters load one bucket;
+- `p/<n>`: the word positions of the same terms (and `q/<k>` those of long list `k`, for its
+  postings in document order), loaded only for a "phrase" query: for each document in
+  posting order, the count and the differences between positions;
 - `d/<n>`: title, URL, date and the article's opening words (`EXCERPT_CHARS`) of
   `docsPerShard` consecutive documents (about TARGET_DOC_SHARD_BYTES), loaded only for the
   results on screen;
@@ -53,8 +57,10 @@ from .query import gaps_of, read_postings
 FORMAT = 3
 #: Aim for term (and position) buckets about this big (bytes of JavaScript).
 TARGET_TERM_SHARD_BYTES = 8_000
-#: A term's postings longer than this (characters) get a file of their own.
+#: A term's postings longer than this (characters) are split into chunks of their own.
 LIST_FILE_CHARS = 2_000
+#: Postings per chunk of a long list, the best first (see `_chunks`).
+CHUNK_POSTINGS = 1_000
 #: Aim for document shards about this big: the ten results on screen load up to ten of them.
 TARGET_DOC_SHARD_BYTES = 4_000
 #: Files of one kind per folder.
@@ -147,16 +153,17 @@ class ExportReport:
     documents: int
     #: How many terms were read back from Whoosh (all of them, unless the table was reused).
     terms_read: int = 0
-    #: Terms whose postings have a file of their own (and their positions another).
+    #: Terms whose postings are cut into chunks (and their positions have a file of their own).
     lists: int = 0
+    chunks: int = 0
 
     @property
     def files(self) -> int:
-        return self.term_shards + self.position_shards + self.doc_shards + 2 * self.lists + 1
+        return self.term_shards + self.position_shards + self.doc_shards + self.lists + self.chunks + 1
 
     def summary(self) -> str:
         return (f"browser search index: {self.documents} documents, {self.term_shards} term shards, "
-                f"{self.position_shards} position shards, {self.lists} long lists, {self.doc_shards} document shards, "
+                f"{self.position_shards} position shards, {self.lists} long lists in {self.chunks} chunks, {self.doc_shards} document shards, "
                 f"{self.total_bytes / 1e6:.1f} MB, {self.terms_read} terms read from the index")
 
 
@@ -350,15 +357,26 @@ def export_browser_index(ix, target: Path, weighting: dict[str, Any],
             table.read_all(reader, number)
         if cache_file is not None:
             table.save(cache_file)
-        terms, positions, lists = _term_shards(table.ordered())
+        averages = {f: _average_length(reader, f, order) or 1 for f in TEXT_FIELDS}
+        lengths = [byte_to_length(c) for c in range(256)]
+
+        def impact(fieldname: str, value: int, count: int) -> float:
+            # What `search-engine.js` multiplies by the term's idf and boost: BM25's share of
+            # one posting, the same operations in the same order.
+            length = lengths[(value >> 1) + min_codes[fieldname]]
+            K1, B = weighting["K1"], weighting["B"]
+            return (count * (K1 + 1)) / (count + K1 * ((1 - B) + B * length / averages[fieldname]))
+
+        terms, positions, long_positions, chunks = _term_shards(table.ordered(), impact)
         total = 0
         for n, shard in enumerate(terms):
             total += _write(tmp, "t", n, _js("terms", n, shard), digest)
         for n, shard in enumerate(positions):
             total += _write(tmp, "p", n, _js("positions", n, shard), digest)
-        for k, (encoded, poses) in enumerate(lists):
-            total += _write(tmp, "l", k, _js("list", k, encoded), digest)
+        for k, poses in enumerate(long_positions):
             total += _write(tmp, "q", k, _js("positionList", k, poses), digest)
+        for c, chunk in enumerate(chunks):
+            total += _write(tmp, "l", c, _js("chunk", c, chunk), digest)
 
         records: dict[int, list[Any]] = {}
         years: dict[int, int] = {}
@@ -391,7 +409,7 @@ def export_browser_index(ix, target: Path, weighting: dict[str, Any],
             "documents": len(records),
             "docCountAll": doc_count_all,
             "fields": {
-                f: {"avgLength": _average_length(reader, f, order) or 1,
+                f: {"avgLength": averages[f],
                     "boost": weighting["boosts"].get(f, 1.0), "minCode": min_codes[f]}
                 for f in TEXT_FIELDS
             },
@@ -418,7 +436,8 @@ def export_browser_index(ix, target: Path, weighting: dict[str, Any],
     if target.exists():
         shutil.rmtree(target)
     tmp.rename(target)
-    return ExportReport(len(terms), len(positions), doc_shards, total, len(records), table.reread, len(lists))
+    return ExportReport(len(terms), len(positions), doc_shards, total, len(records), table.reread,
+                        len(long_positions), len(chunks))
 
 
 def _deltas(numbers: list[int]) -> list[int]:
@@ -449,19 +468,25 @@ def _write(folder: Path, kind: str, n: int, text: str, digest) -> int:
     return len(data)
 
 
-def _term_shards(ordered) -> tuple[list[dict], list[dict], list[tuple[str, str]]]:
-    """(term buckets, position buckets, long lists) of the terms in `ordered`: a term whose
-    postings are longer than LIST_FILE_CHARS stands in its buckets as the number of its
-    list, the others as their postings and positions. Buckets are as many as it takes for
-    the short postings to come to about TARGET_TERM_SHARD_BYTES each."""
+def _term_shards(ordered, impact) -> tuple[list[dict], list[dict], list[str], list[list[str]]]:
+    """(term buckets, position buckets, positions of the long lists, their chunks) of the
+    terms in `ordered`: a term whose postings are longer than LIST_FILE_CHARS stands in its
+    buckets as `[k, first chunk, chunks, document frequency]` and `k`, the others as their
+    postings and positions. Buckets are as many as it takes for the short postings to come
+    to about TARGET_TERM_SHARD_BYTES each. `impact(field, value, count)` orders postings."""
     by_key: dict[str, list[tuple[str, str, Any, Any]]] = {}
-    lists: list[tuple[str, str]] = []
+    long_positions: list[str] = []
+    chunks: list[list[str]] = []
     posting_bytes = 0
     for (fieldname, text), (encoded, poses) in ordered:
         if len(encoded) > LIST_FILE_CHARS:
-            by_key.setdefault(bucket_key(text), []).append((fieldname, text, len(lists), len(lists)))
-            lists.append((encoded, poses))
-            posting_bytes += len(text) + 10
+            numbers = decode_numbers(encoded)
+            cut = _chunks(numbers, functools.partial(impact, fieldname))
+            entry = [len(long_positions), len(chunks), len(cut), numbers[0]]
+            by_key.setdefault(bucket_key(text), []).append((fieldname, text, entry, len(long_positions)))
+            long_positions.append(poses)
+            chunks += cut
+            posting_bytes += len(text) + 20
         else:
             by_key.setdefault(bucket_key(text), []).append((fieldname, text, encoded, poses))
             posting_bytes += len(text) + len(encoded) + 6
@@ -473,7 +498,34 @@ def _term_shards(ordered) -> tuple[list[dict], list[dict], list[tuple[str, str]]
         for fieldname, text, encoded, poses in entries:
             terms[n].setdefault(fieldname, {})[text] = encoded
             positions[n].setdefault(fieldname, {})[text] = poses
-    return terms, positions, lists
+    return terms, positions, long_positions, chunks
+
+
+def _chunks(numbers: list[int], impact) -> list[list[str]]:
+    """A long list (`numbers`: decoded postings, document frequency first) cut into chunks
+    of CHUNK_POSTINGS, the postings of highest `impact(value, count)` first (ties: lower
+    document first), each `[postings in document order, value of the best posting after
+    it]`; the last chunk's second item is empty."""
+    postings: list[tuple[int, int, int]] = []  # (document, value, count)
+    i, doc = 1, 0
+    while i < len(numbers):
+        doc += numbers[i]
+        value = numbers[i + 1]
+        count = numbers[i + 2] + 2 if value & 1 else 1
+        postings.append((doc, value, count))
+        i += 3 if value & 1 else 2
+    ranked = sorted(postings, key=lambda p: (-impact(p[1], p[2]), p[0]))
+    out = []
+    for start in range(0, len(ranked), CHUNK_POSTINGS):
+        chunk = sorted(ranked[start:start + CHUNK_POSTINGS])
+        flat, previous = [len(chunk)], 0
+        for doc, value, count in chunk:
+            flat += (doc - previous, value, count - 2) if value & 1 else (doc - previous, value)
+            previous = doc
+        after = ranked[start + CHUNK_POSTINGS] if start + CHUNK_POSTINGS < len(ranked) else None
+        bound = "" if after is None else encode_numbers([after[1], after[2] - 2] if after[1] & 1 else [after[1]])
+        out.append([encode_numbers(flat), bound])
+    return out
 
 
 def _docs_per_shard(records: list[list[Any]]) -> int:

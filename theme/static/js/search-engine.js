@@ -11,9 +11,11 @@
 (function (root) {
   "use strict";
   var A = root.BroadsheetAnalysis;
-  var store = { meta: {}, terms: {}, positions: {}, list: {}, positionList: {}, docs: {}, facet: {} };
+  var store = { meta: {}, terms: {}, positions: {}, chunk: {}, positionList: {}, docs: {}, facet: {} };
   /* Where each kind of file lies (export.py: shard_path). */
-  var FOLDERS = { terms: "t", positions: "p", list: "l", positionList: "q", docs: "d", facet: "f" };
+  var FOLDERS = { terms: "t", positions: "p", chunk: "l", positionList: "q", docs: "d", facet: "f" };
+  /* Results a query ranks for certain before it loads every posting of its words. */
+  var FIRST_PAGE = 10;
 
   function register(kind, id, data) { store[kind][id] = data; }
 
@@ -104,14 +106,14 @@
       return acc;
     }
 
-    /* Long lists needed by a query tree, once its buckets are loaded ("list:12"...): those of
-     * its words in the fields it searches. */
+    /* Chunks of long lists needed by a query tree, once its buckets are loaded ("chunk:12"...):
+     * all those of its words in the fields it searches. */
     function listsFor(node, acc) {
       if (!node) return acc;
       function need(fields, t, phrase) {
         fields.forEach(function (f) {
           var e = entry("terms", f, t);
-          if (typeof e === "number") acc["list:" + e] = true;
+          if (Array.isArray(e)) for (var c = 0; c < e[2]; c++) acc["chunk:" + (e[1] + c)] = true;
           e = phrase ? entry("positions", f, t) : undefined;
           if (typeof e === "number") acc["positionList:" + e] = true;
         });
@@ -137,11 +139,28 @@
     function postings(field, term) {
       var cacheKey = field + "\u0000" + term;
       if (decoded[cacheKey]) return decoded[cacheKey];
-      var text = entry("terms", field, term);
-      if (typeof text === "number") text = store.list[text];
-      if (!text) return null;
-      var flat = decodeNumbers(text), lengths = meta.lengths, minCode = meta.fields[field].minCode;
-      var p = { df: flat[0], docs: [], weights: [], lengths: [], positions: null }, i = 1, doc = 0;
+      var e = entry("terms", field, term);
+      if (!e) return null;
+      var p;
+      if (Array.isArray(e)) {  // a long list: its chunks merged in document order
+        var all = [];
+        for (var c = 0; c < e[2]; c++) Array.prototype.push.apply(all, chunkPostings(field, e[1] + c));
+        all.sort(function (a, b) { return a.doc - b.doc; });
+        p = { df: e[3], docs: [], weights: [], lengths: [], positions: null };
+        all.forEach(function (q) { p.docs.push(q.doc); p.weights.push(q.tf); p.lengths.push(q.length); });
+      } else {
+        var flat = decodeNumbers(e);
+        p = readPostings(field, flat);
+        p.df = flat[0];
+      }
+      decoded[cacheKey] = p;
+      return p;
+    }
+
+    /* Postings from `flat` (a count first, then documents and values) as {docs, weights, lengths}. */
+    function readPostings(field, flat) {
+      var lengths = meta.lengths, minCode = meta.fields[field].minCode;
+      var p = { docs: [], weights: [], lengths: [], positions: null }, i = 1, doc = 0;
       while (i < flat.length) {
         doc += flat[i];
         var v = flat[i + 1];
@@ -150,8 +169,27 @@
         if (v & 1) { p.weights.push(flat[i + 2] + 2); i += 3; }
         else { p.weights.push(1); i += 2; }
       }
-      decoded[cacheKey] = p;
       return p;
+    }
+
+    /* The postings of one chunk as [{doc, tf, length}]. */
+    function chunkPostings(field, c) {
+      var p = readPostings(field, decodeNumbers(store.chunk[c][0]));
+      return p.docs.map(function (d, j) { return { doc: d, tf: p.weights[j], length: p.lengths[j] }; });
+    }
+
+    /* The score of a posting (what termScores gives it), and of the best posting after a chunk. */
+    function postingScore(field, df, tf, length, boost) {
+      var f = meta.fields[field], idf = Math.log(meta.docCountAll / (df + 1)) + 1;
+      var s = idf * ((tf * (meta.K1 + 1)) / (tf + meta.K1 * ((1 - meta.B) + meta.B * length / f.avgLength)));
+      return s * boost;
+    }
+
+    function boundAfter(field, e, c, boost) {
+      var text = store.chunk[c][1];
+      if (!text) return 0;
+      var v = decodeNumbers(text), tf = v[0] & 1 ? v[1] + 2 : 1;
+      return postingScore(field, e[3], tf, meta.lengths[(v[0] >> 1) + meta.fields[field].minCode], boost);
     }
 
     /* Word positions of a term in each document of its postings (from p/<n>.js). */
@@ -181,12 +219,7 @@
     function termScores(field, term, boost) {
       var p = postings(field, term), out = new Map();
       if (!p) return out;
-      var f = meta.fields[field], idf = Math.log(meta.docCountAll / (p.df + 1)) + 1;
-      for (var j = 0; j < p.docs.length; j++) {
-        var tf = p.weights[j];
-        var s = idf * ((tf * (meta.K1 + 1)) / (tf + meta.K1 * ((1 - meta.B) + meta.B * p.lengths[j] / f.avgLength)));
-        out.set(p.docs[j], s * boost);
-      }
+      for (var j = 0; j < p.docs.length; j++) out.set(p.docs[j], postingScore(field, p.df, p.weights[j], p.lengths[j], boost));
       return out;
     }
 
@@ -279,26 +312,119 @@
       return runs.length ? runs[lo][1] : null;
     }
 
-    /* Run a query: {hits: [{doc, score, year}], years: {year: count}} ranked like Whoosh
-     * (score descending, then document number). Rejects with QueryError for bad syntax. */
-    function search(text) {
+    /* Run a query: {hits: [{doc, score, year}], years: {year: count}, complete: true} ranked
+     * like Whoosh (score descending, then document number). A word, or words ANDed, whose
+     * postings are long gives instead the FIRST_PAGE best hits only, as soon as they are
+     * certain ({hits, complete: false, atMost: an upper bound of the matches}); with
+     * `options.all` every hit. Rejects with QueryError for bad syntax. */
+    function search(text, options) {
       return ready().then(function () {
         var tree = A.parseQuery(text);
-        if (!tree) return { tree: null, hits: [], years: {} };
+        if (!tree) return { tree: null, hits: [], years: {}, complete: true };
         return loadAll(bucketsFor(tree, {})).then(function () {
-          return loadAll(listsFor(tree, {}));
-        }).then(function () {
-          var scores = tree.op === "not" ? new Map() : evaluate(tree), hits = [], years = {};
-          scores.forEach(function (s, d) {
-            var y = yearOf(d);
-            hits.push({ doc: d, score: s, year: y });
-            years[y] = (years[y] || 0) + 1;
-          });
-          hits.sort(function (a, b) { return b.score - a.score || a.doc - b.doc; });
-          return { tree: tree, hits: hits, years: years };
+          var words = rankedWords(tree);
+          return words && !(options && options.all) ? bestOf(tree, words) : everything(tree);
         });
       });
     }
+
+    function everything(tree) {
+      return loadAll(listsFor(tree, {})).then(function () {
+        var scores = tree.op === "not" ? new Map() : evaluate(tree), hits = [], years = {};
+        scores.forEach(function (s, d) {
+          var y = yearOf(d);
+          hits.push({ doc: d, score: s, year: y });
+          years[y] = (years[y] || 0) + 1;
+        });
+        hits.sort(byRank);
+        return { tree: tree, hits: hits, years: years, complete: true };
+      });
+    }
+
+    function byRank(a, b) { return b.score - a.score || a.doc - b.doc; }
+
+    /* The term nodes of a query that `bestOf` can rank: a word, or words ANDed. */
+    function rankedWords(tree) {
+      if (tree.op === "term") return [tree];
+      if (tree.op === "and" && tree.children.every(function (c) { return c.op === "term"; })) return tree.children;
+      return null;
+    }
+
+    /* The FIRST_PAGE best hits of `words` ANDed, reading the chunks of their long lists best
+     * first (each word in each field it searches is a list), a chunk of each at a time,
+     * until no document outside the best can overtake them: the threshold algorithm of
+     * Fagin et al., with scores added in `evaluate`'s order so that they are its scores. */
+    function bestOf(tree, words) {
+      var lists = words.map(function (node) {
+        return fieldsOf(node).map(function (f) {
+          var e = entry("terms", f, node.term), l = { field: f, entry: e, boost: boostOf(node, f), next: 0,
+                                                       scores: new Map(), complete: true, bound: 0, df: 0 };
+          if (Array.isArray(e)) { l.complete = false; l.df = e[3]; }
+          else if (e) { l.scores = termScores(f, node.term, l.boost); l.df = postings(f, node.term).df; }
+          return l;
+        });
+      });
+      function round() {
+        var wanted = {};
+        lists.forEach(function (ls) { ls.forEach(function (l) { if (!l.complete) wanted["chunk:" + (l.entry[1] + l.next)] = true; }); });
+        if (!Object.keys(wanted).length) return everything(tree);
+        return loadAll(wanted).then(function () {
+          lists.forEach(function (ls) { ls.forEach(function (l) { if (!l.complete) readChunk(l); }); });
+          return settled(lists, tree) || round();
+        });
+      }
+      return round();
+    }
+
+    function readChunk(l) {
+      var c = l.entry[1] + l.next;
+      chunkPostings(l.field, c).forEach(function (q) { l.scores.set(q.doc, postingScore(l.field, l.df, q.tf, q.length, l.boost)); });
+      l.next++;
+      l.complete = l.next === l.entry[2];
+      l.bound = boundAfter(l.field, l.entry, c, l.boost);
+    }
+
+    /* The result of `bestOf` if the best hits are certain with the chunks read so far, else null. */
+    function settled(lists, tree) {
+      var seen = new Set(), exact = [], open = [];
+      if (lists.every(function (ls) { return ls.every(function (l) { return l.complete; }); })) return null;
+      lists.forEach(function (ls) { ls.forEach(function (l) { l.scores.forEach(function (_, d) { seen.add(d); }); }); });
+      seen.forEach(function (d) {
+        var total = 0, ceiling = 0, known = true;
+        for (var i = 0; i < lists.length; i++) {
+          var word = null, wordCeiling = 0, maybe = false;
+          lists[i].forEach(function (l) {
+            var s = l.scores.get(d);
+            if (s !== undefined) { word = (word === null ? 0 : word) + s; wordCeiling += s; }
+            else if (!l.complete) { wordCeiling += l.bound; maybe = true; }
+          });
+          if (word === null && !maybe) return;  // lacks a word: no match
+          if (word === null || maybe) known = false;
+          total = i === 0 ? word : total + word;
+          ceiling += wordCeiling;
+        }
+        if (known) exact.push({ doc: d, score: total, year: yearOf(d) });
+        else open.push(ceiling);
+      });
+      // A document in no chunk read yet: at most the bound of every list still open.
+      var unseen = 0;
+      for (var i = 0; i < lists.length; i++) {
+        var open_i = lists[i].filter(function (l) { return !l.complete; });
+        if (!open_i.length) { unseen = -Infinity; break; }
+        open_i.forEach(function (l) { unseen += l.bound; });
+      }
+      exact.sort(byRank);
+      if (exact.length < FIRST_PAGE) return null;
+      var last = exact[FIRST_PAGE - 1].score;
+      if (unseen >= last || open.some(function (c) { return c >= last; })) return null;
+      var atMost = Math.min.apply(null, lists.map(function (ls) {
+        return ls.reduce(function (n, l) { return n + l.df; }, 0);
+      }));
+      return { tree: tree, hits: exact.slice(0, FIRST_PAGE), years: null, complete: false, atMost: atMost };
+    }
+
+    /* Documents per year in the whole archive. */
+    function corpusYears() { return ready().then(function () { return meta.years; }); }
 
     /* Stored records [title, url, date, excerpt] of the given documents. */
     function documents(docs) {
@@ -342,6 +468,7 @@
 
     return {
       ready: ready, search: search, documents: documents, facets: facets, facetDocuments: facetDocuments,
+      corpusYears: corpusYears,
       loaded: function () { return loaded.slice(); }
     };
   }
