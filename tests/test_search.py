@@ -667,6 +667,30 @@ def test_browser_typing_zero_results_more_years_keyboard(browser, root_url):
 
 
 @pytest.mark.browser
+def test_browser_page_shows_the_best_then_every_match(browser, site):
+    """With long lists in chunks, the page shows the ten best at once ("the 10 best of up to
+    N"), then every match for the next page or a year: the same counts as a full ranking."""
+    chunked = site["base"] / "chunked-page"
+    shutil.copytree(site["output"], chunked, ignore=shutil.ignore_patterns("search"))
+    small_export(site, "chunked-page", LIST_FILE_CHARS=40, CHUNK_POSTINGS=4)
+    full = node_run(site["output"], ["army"], all=True)["queries"][0]
+    assert not node_run(chunked, ["army"])["queries"][0]["complete"]
+    page, errors = watched_page(browser)
+    page.goto(f"{chunked.as_uri()}/search.html?q=army")
+    page.wait_for_function("document.getElementById('search-status').textContent.includes('best of up to')")
+    assert page.locator("#search-results li").count() == 10
+    shown = page.eval_on_selector_all("#search-results li a", "as => as.map(a => a.getAttribute('href'))")
+    assert len(shown) == len(full["urls"]) and all(h.split("?")[0].endswith(u) for h, u in zip(shown, full["urls"]))
+    page.click("#search-more")
+    page.wait_for_function("document.querySelectorAll('#search-results li').length > 10")
+    assert page.inner_text("#search-status").startswith(f"{full['total']} results")
+    years = page.eval_on_selector_all("#search-year option", "os => os.map(o => o.textContent).filter(t => t.includes('('))")
+    assert years
+    assert not errors
+    page.close()
+
+
+@pytest.mark.browser
 def test_browser_index_text_is_never_html(browser, root_url):
     page, errors = watched_page(browser)
     page.goto(f"{root_url}/search.html?q=quokka")
