@@ -21,7 +21,7 @@ import re
 import time
 import zlib
 from dataclasses import asdict, dataclass
-from itertools import accumulate, compress
+from itertools import accumulate, chain, compress
 from pathlib import Path
 from pickle import loads
 from typing import Any, NamedTuple
@@ -501,7 +501,6 @@ def _score_node(node, searcher, context) -> Matches:
         found = _score_term(node, searcher, context)
     elif kind is AdjacentPhrase:
         found = _score_adjacent_phrase(node, searcher, context)
-        found = None if found is None else _from_dict(found)
     return found if found is not None else _score_by_matcher(node, searcher, context)
 
 
@@ -805,12 +804,13 @@ def _values_of(blocks: list[tuple[list[int], bytes]], wanted: set[int]) -> list[
     return found
 
 
-def _score_adjacent_phrase(node, searcher, context) -> dict[int, float] | None:
+def _score_adjacent_phrase(node, searcher, context) -> Matches | None:
     """The documents where the words stand next to each other in order, scored as the sum
     of the words' scores: what `_AdjacentMatcher` matches and scores.
 
     The documents that have every word are found first from postings without positions;
-    positions are then read only for them."""
+    positions are then read only for them, and matched as arrays: (document, position - k)
+    of the k-th word is a start of the phrase when every word has it."""
     fieldname = node.fieldname
     if node.slop != 1 or len(node.words) < 2 or fieldname not in searcher.schema \
             or type(searcher.schema[fieldname].format) is not formats.Positions:
@@ -819,42 +819,50 @@ def _score_adjacent_phrase(node, searcher, context) -> dict[int, float] | None:
     for word in node.words:
         text = _term_bytes(searcher, fieldname, word)
         if text is None:
-            return {}
+            return _NONE
         scorer = _bm25_scorer(searcher, context, fieldname, text)
         blocks: list[tuple[list[int], bytes]] = []
         postings = read_postings(reader, fieldname, text, blocks=blocks) if scorer else None
         if postings is None:
             return None
-        words.append((blocks, scorer, postings))
-    first_ids = words[0][2][0]
-    in_all = set(first_ids).intersection(*(ids for _, _, (ids, _, _) in words[1:]))
-    if not in_all:
-        return {}
-    common = first_ids if len(in_all) == len(first_ids) else \
-        list(compress(first_ids, map(in_all.__contains__, first_ids)))
-    picked = [(scorer, _weights_of(in_all, ids, weights), blocks) for blocks, scorer, (ids, weights, _) in words]
-    # Each word's positions minus its place in the phrase: the phrase starts where they
-    # agree (`initial=-k` also yields -k, never a position of the first word). Iterators all
-    # the way, so that no Python code runs per document.
-    gaps = [gaps_of(blocks, in_all, weights) for _, weights, blocks in picked]
-    starts = map(set, map(accumulate, gaps[0]))
-    for k, word_gaps in enumerate(gaps[1:-1], 1):
-        starts = map(set.intersection, starts, map(functools.partial(accumulate, initial=-k), word_gaps))
-    last = functools.partial(accumulate, initial=1 - len(gaps))
-    found = list(map(operator.not_, map(set.isdisjoint, starts, map(last, gaps[-1]))))
-    matched = list(compress(common, found))
-    if len(picked) == 2:
-        (first, first_weights, _), (second, second_weights, _) = picked
-        scores = _bm25_of_two(first, second, reader, fieldname, matched,
-                              compress(first_weights, found), compress(second_weights, found))
-    else:
-        scores = None
-        for scorer, weights, _ in picked:
-            word_scores = _bm25(scorer, reader, fieldname, matched, list(compress(weights, found)))
-            scores = word_scores if scores is None else [a + b for a, b in zip(scores, word_scores)]
+        ids, weights, _ = postings
+        words.append((blocks, scorer, np.array(ids, dtype=np.int64), np.array(weights, dtype=np.float64)))
+    common = words[0][2]
+    for _, _, ids, _ in words[1:]:
+        common = np.intersect1d(common, ids, assume_unique=True)
+    if not len(common):
+        return _NONE
+    wanted = set(common.tolist())
+    # Each word's weights at the common documents, and its positions there as keys
+    # document index * _SPAN + position - its place in the phrase.
+    starts = None
+    picked = []
+    for k, (blocks, scorer, ids, weights) in enumerate(words):
+        mine = weights[np.searchsorted(ids, common)] if len(ids) != len(common) else weights
+        picked.append((scorer, mine))
+        gaps = gaps_of(blocks, wanted, mine.tolist())
+        counts = np.fromiter(map(len, gaps), dtype=np.int64, count=len(gaps))
+        flat = np.fromiter(chain.from_iterable(gaps), dtype=np.int64, count=int(counts.sum()))
+        running = np.cumsum(flat)
+        before = np.concatenate(([0], running[np.cumsum(counts)[:-1] - 1]))
+        keys = np.repeat(np.arange(len(common), dtype=np.int64) * _SPAN - before, counts) + running - k
+        starts = keys if starts is None else np.intersect1d(starts, keys, assume_unique=True)
+    found = np.zeros(len(common), dtype=bool)
+    found[starts // _SPAN] = True
+    matched = common[found]
+    norms = _bm25_norms_array(reader, fieldname, picked[0][0].B, picked[0][0].K1, picked[0][0].avgfl)[matched]
+    scores = None
+    for scorer, weights in picked:  # as `_bm25` and `_bm25_of_two`: word by word, in order
+        w = weights[found]
+        word_scores = scorer.idf * ((w * (scorer.K1 + 1)) / (w + norms))
+        scores = word_scores if scores is None else scores + word_scores
     if node.boost != 1.0:
-        scores = [s * node.boost for s in scores]
-    return dict(zip(matched, scores))
+        scores = scores * node.boost
+    return Matches(matched, scores)
+
+
+#: Wider than any position list: (document index, position) as one number.
+_SPAN = 1 << 32
 
 
 def _weights_of(docs: set[int], ids: list[int], weights: list[float]) -> list[float]:
