@@ -359,18 +359,20 @@
         return fieldsOf(node).map(function (f) {
           var e = entry("terms", f, node.term), l = { field: f, entry: e, boost: boostOf(node, f), next: 0,
                                                        scores: new Map(), complete: true, bound: 0, df: 0 };
-          if (Array.isArray(e)) { l.complete = false; l.df = e[3]; }
+          if (Array.isArray(e)) { l.complete = false; l.df = e[3]; l.bound = Infinity; }
           else if (e) { l.scores = termScores(f, node.term, l.boost); l.df = postings(f, node.term).df; }
           return l;
         });
       });
       function round() {
+        var done = settled(lists, tree);
+        if (done) return done;
         var wanted = {};
         lists.forEach(function (ls) { ls.forEach(function (l) { if (!l.complete) wanted["chunk:" + (l.entry[1] + l.next)] = true; }); });
         if (!Object.keys(wanted).length) return everything(tree);
         return loadAll(wanted).then(function () {
           lists.forEach(function (ls) { ls.forEach(function (l) { if (!l.complete) readChunk(l); }); });
-          return settled(lists, tree) || round();
+          return round();
         });
       }
       return round();
@@ -414,6 +416,11 @@
         open_i.forEach(function (l) { unseen += l.bound; });
       }
       exact.sort(byRank);
+      if (!open.length && unseen === -Infinity) {  // every match is known (a word in short lists only)
+        var years = {};
+        exact.forEach(function (h) { years[h.year] = (years[h.year] || 0) + 1; });
+        return { tree: tree, hits: exact, years: years, complete: true };
+      }
       if (exact.length < FIRST_PAGE) return null;
       var last = exact[FIRST_PAGE - 1].score;
       if (unseen >= last || open.some(function (c) { return c >= last; })) return null;
