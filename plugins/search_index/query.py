@@ -12,7 +12,6 @@ changes (every commit adds and removes files in it).
 from __future__ import annotations
 
 import functools
-import heapq
 import logging
 import math
 import operator
@@ -597,30 +596,12 @@ def _score_term(node, searcher, context) -> Matches | None:
     ids = np.array(ids, dtype=np.int64)
     norms = _bm25_norms_array(searcher.reader(), node.fieldname, scorer.B, scorer.K1, scorer.avgfl)
     w = np.array(weights, dtype=np.float64)
-    # `_bm25`'s expression, an operation at a time over the arrays (each rounded as Python's is).
+    # Whoosh's `bm25()` times the boost, an operation at a time over the arrays (each
+    # rounded as Python's is, so the same bits).
     scores = scorer.idf * ((w * (scorer.K1 + 1)) / (w + norms[ids]))
     if node.boost != 1.0:
         scores = scores * node.boost
     return Matches(ids, scores)
-
-
-def _bm25(scorer, reader, fieldname: str, ids, weights, boost: float = 1.0) -> list[float]:
-    """Whoosh's `bm25()` of each posting times the boost: the same operations in the same
-    order, so the same bits."""
-    norms = _bm25_norms(reader, fieldname, scorer.B, scorer.K1, scorer.avgfl)
-    idf, k1_plus_1 = scorer.idf, scorer.K1 + 1
-    if boost == 1.0:
-        return [idf * ((w * k1_plus_1) / (w + norms[d])) for d, w in zip(ids, weights)]
-    return [idf * ((w * k1_plus_1) / (w + norms[d])) * boost for d, w in zip(ids, weights)]
-
-
-def _bm25_of_two(first, second, reader, fieldname: str, ids, first_weights, second_weights):
-    """`_bm25` of two words of one field, added up, in one pass over the documents (the
-    words share B, K1 and the average length: they are the field's)."""
-    norms = _bm25_norms(reader, fieldname, first.B, first.K1, first.avgfl)
-    idf_1, idf_2, k1_plus_1 = first.idf, second.idf, first.K1 + 1
-    return [idf_1 * ((a * k1_plus_1) / (a + norms[d])) + idf_2 * ((b * k1_plus_1) / (b + norms[d]))
-            for d, a, b in zip(ids, first_weights, second_weights)]
 
 
 def _bm25_norms(reader, fieldname: str, B: float, K1: float, avgfl: float) -> list[float]:
@@ -852,7 +833,7 @@ def _score_adjacent_phrase(node, searcher, context) -> Matches | None:
     matched = common[found]
     norms = _bm25_norms_array(reader, fieldname, picked[0][0].B, picked[0][0].K1, picked[0][0].avgfl)[matched]
     scores = None
-    for scorer, weights in picked:  # as `_bm25` and `_bm25_of_two`: word by word, in order
+    for scorer, weights in picked:  # the words' scores added up in order, as `_AdjacentMatcher` does
         w = weights[found]
         word_scores = scorer.idf * ((w * (scorer.K1 + 1)) / (w + norms))
         scores = word_scores if scores is None else scores + word_scores
@@ -863,13 +844,6 @@ def _score_adjacent_phrase(node, searcher, context) -> Matches | None:
 
 #: Wider than any position list: (document index, position) as one number.
 _SPAN = 1 << 32
-
-
-def _weights_of(docs: set[int], ids: list[int], weights: list[float]) -> list[float]:
-    """The weights of the postings of `docs` (all of them, or some of `ids`)."""
-    if len(docs) == len(ids):
-        return weights
-    return list(compress(weights, map(docs.__contains__, ids)))
 
 
 def position_gaps(values: list[bytes]) -> list[list[int]]:
