@@ -252,12 +252,22 @@ def search(c, query, output="output", limit=10, json=False):
              "'none' leaves it out)",
     "no_browser": "leave out browser search and Pagefind",
     "work": "scratch folder, emptied at each run (default bench/work)",
+    "search_scale": "instead, measure search alone at N articles without building a site (index, bytes per "
+                    "browser query, CLI latency and memory); results in bench/results-search-N.json",
 })
-def bench(c, number=2000, out="bench/results.json", fakes=None, no_browser=False, work="bench/work"):
+def bench(c, number=2000, out="bench/results.json", fakes=None, no_browser=False, work="bench/work",
+          search_scale=0):
     """Measure ingest, builds (vs bare Pelican), rebuild, graph, search (vs Pagefind), zip; print the table."""
     from broadsheet import bench as harness
 
     console = _console()
+    if int(search_scale):
+        with console.status("bench") as status:
+            results = harness.run_search_scale(int(search_scale), Path(work),
+                                               progress=lambda step: status.update(f"bench: {step}"))
+        md = harness.write_search_scale(results, Path(f"bench/results-search-{int(search_scale)}.json"))
+        console.print(md.read_text(encoding="utf-8"))
+        return
     table_path = None if fakes == "none" else Path(fakes) if fakes else harness.FAKES_CSV
     with console.status("bench") as status:
         results = harness.run_benchmark(int(number), Path(work), table_path, browser=not no_browser,

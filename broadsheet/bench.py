@@ -26,6 +26,11 @@ largest single process of the step, workers included):
   article (at most `WEB_ARCHIVE_MIB`), whose peak memory, beside the first's, shows whether
   reading is streamed.
 
+`run_search_scale` (`invoke bench --search-scale N`) measures search alone at a larger size,
+without building a site: corpus, ingest, the Whoosh index and browser shards from the content
+files, the bytes each browser query loads (the engine under Node, `tests/search/node_query.js`,
+reading the shards from disk as the page would load them), and CLI latency and memory.
+
 A piece of Broadsheet that has not landed yet (a plugin, a module, a function) is reported as
 "not available yet" with the reason; a step that ran and broke is "failed" with the error.
 No figure is ever made up. Timings are wall-clock on a shared machine: read them with the
@@ -353,6 +358,28 @@ def step_cli_cold(output: str, query: str) -> dict[str, Any]:
     return {"status": "ok", "ms": round(seconds * 1000, 2)}
 
 
+def step_browser_bytes(search_dir: str, queries: dict[str, list[str]]) -> dict[str, Any]:
+    """Bytes each query loads after meta.js (which the page loads on opening), each in a fresh
+    engine: the browser engine run by Node on the shards as files."""
+    node = shutil.which("node")
+    if node is None:
+        return not_available("node is not installed")
+    flat = [q for qs in queries.values() for q in qs]
+    done = subprocess.run([node, str(PROJECT / "tests" / "search" / "node_query.js"), str(PROJECT / "theme" / "static" / "js"),
+                           search_dir], input=json.dumps({"queries": flat}), capture_output=True, text=True,
+                          check=True, timeout=STEP_TIMEOUT)
+    found = {r["query"]: r for r in json.loads(done.stdout)["queries"]}
+    errors = [f"{q}: {r['error']}" for q, r in found.items() if "error" in r]
+    if errors:
+        return failed("; ".join(errors))
+    by_kind = {kind: {"bytes": statistics.mean(found[q]["bytes"] for q in qs),
+                      "max_bytes": max(found[q]["bytes"] for q in qs),
+                      "files": statistics.mean(len(found[q]["shards"]) for q in qs)} for kind, qs in queries.items()}
+    return {"status": "ok", "by_kind": by_kind,
+            "queries": {q: {"bytes": r["bytes"], "files": len(r["shards"]), "complete": r.get("complete")}
+                        for q, r in found.items()}}
+
+
 def _p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20, method="inclusive")[18]
 
@@ -546,6 +573,7 @@ CHILD_STEPS: dict[str, Callable[..., dict[str, Any]]] = {
     "corpus": step_corpus, "ingest": step_ingest, "build": step_build, "whoosh": step_whoosh,
     "cli_queries": step_cli_queries, "cli_cold": step_cli_cold, "zip": step_zip, "rebuild": step_rebuild, "browser": step_browser,
     "web_archive": step_web_archive, "web_archive_read": step_web_archive_read,
+    "browser_bytes": step_browser_bytes,
 }
 
 
@@ -638,6 +666,71 @@ def run_benchmark(n: int = DEFAULT_N, work: Path = DEFAULT_WORK, fakes: Path | N
     results["web_archive"] = _web_archive(n, seed, _fresh(work / "web-archive"), progress)
     results["targets"] = evaluate_targets(results)
     return results
+
+
+def run_search_scale(n: int, work: Path = DEFAULT_WORK, seed: int = DEFAULT_SEED,
+                     progress: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
+    """Search alone at `n` synthetic articles, no site built: the index and shards made from the
+    content files as the plugin makes them, bytes per browser query, CLI latency and memory."""
+    run = _fresh(Path(work).resolve() / "search-scale")
+    raw, content, logs, output = run / "raw", run / "content", run / "logs", run / "site" / "output"
+    r: dict[str, Any] = {"version": RESULTS_VERSION, "machine": machine_info(), "options": {"n": n, "seed": seed}}
+    progress(f"corpus: generating {n} dumps")
+    r["corpus"] = run_step("corpus", {"n": n, "seed": seed, "dest": str(raw)}, logs)
+    if ok(r["corpus"]):
+        progress("ingest")
+        r["ingest"] = run_step("ingest", {"source": str(raw), "content": str(content),
+                                          "report": str(run / "ingest.json")}, logs)
+    if ok(r.get("ingest")):
+        progress("whoosh index and browser shards")
+        # Where the CLI looks for the index of a site built into `output`: beside it.
+        r["whoosh"] = run_step("whoosh", {"content": str(content), "index_dir": str(output.parent / ".search-index"),
+                                          "export_dir": str(output / "search")}, logs)
+    if ok(r.get("whoosh")):
+        progress("browser bytes per query")
+        r["browser_bytes"] = run_step("browser_bytes", {"search_dir": str(output / "search"),
+                                                        "queries": BROWSER_QUERIES}, logs)
+        progress("CLI queries")
+        r["cli_queries"] = run_step("cli_queries", {"output": str(output), "queries": CLI_QUERIES,
+                                                    "rounds": CLI_ROUNDS}, logs)
+        r["cli_cold"] = cli_cold(output, logs)
+    return r
+
+
+def search_scale_rows(r: dict[str, Any]) -> list[list[str]]:
+    """The table of `run_search_scale`: measure, Broadsheet, target, peak RSS."""
+    rows = []
+    w = r.get("whoosh")
+    rows.append(["Whoosh index from scratch (+ browser shards)",
+                 f"{w['seconds']:.1f} s (+ {w['export_seconds']:.1f} s, {w['export_files']} files, "
+                 f"{_size(w['export_bytes'])})" if ok(w) else _why(w), "", _mib(w)])
+    b = r.get("browser_bytes")
+    for kind, qs in BROWSER_QUERIES.items():
+        k = b["by_kind"][kind] if ok(b) else None
+        rows.append([f"browser search, {kind} query ({', '.join(qs)}), bytes after meta.js",
+                     f"{_size(k['bytes'])} mean, {_size(k['max_bytes'])} max, {k['files']:g} files" if k else _why(b),
+                     "≤ 300 KB", ""])
+    q = r.get("cli_queries")
+    rows.append([f"CLI query p50 / p95, index open ({len(CLI_QUERIES)} queries × {CLI_ROUNDS}, one process)",
+                 f"{q['p50_ms']:.1f} / {q['p95_ms']:.1f} ms" if ok(q) else _why(q), "p95 ≤ 100 ms, ≤ 500 MB", _mib(q)])
+    cold = r.get("cli_cold")
+    rows.append([f"CLI query, first in a fresh process ({CLI_COLD_RUNS} runs)",
+                 f"{cold['p50_ms']:.0f} ms median with opening the index (max {cold['max_ms']:.0f} ms); "
+                 f"whole process {cold['process_p50_seconds']:.2f} s" if ok(cold) else _why(cold), "", _mib(cold)])
+    return rows
+
+
+def write_search_scale(r: dict[str, Any], out: Path) -> Path:
+    """Write `out` (JSON) and its Markdown table beside it; returns the latter."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(r, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    lines = [f"Broadsheet search at {r['options']['n']} synthetic articles (no site built). "
+             f"Machine: {machine_line(r)}.", "", "| Measure | Broadsheet | Target | Peak RSS |", "|---|---|---|---|"]
+    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in search_scale_rows(r)]
+    md = out.with_suffix(".md")
+    md.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return md
 
 
 def _synthetic(n: int, seed: int, run: Path, browser: bool, progress) -> dict[str, Any]:

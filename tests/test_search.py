@@ -78,8 +78,8 @@ def site(tmp_path_factory):
     return {"base": base, "content": content, "output": output}
 
 
-def node_run(output: Path, queries=(), texts=(), limit=10) -> dict:
-    payload = json.dumps({"queries": list(queries), "analyse": list(texts), "limit": limit})
+def node_run(output: Path, queries=(), texts=(), limit=10, all=False) -> dict:
+    payload = json.dumps({"queries": list(queries), "analyse": list(texts), "limit": limit, "all": all})
     done = subprocess.run([NODE, str(NODE_QUERY), str(JS_DIR), str(output / "search")],
                           input=payload, capture_output=True, text=True, check=True, timeout=600)
     return json.loads(done.stdout)
@@ -366,19 +366,44 @@ def test_js_stop_words_are_whooshs():
     assert set(re.findall(r'"([^"]+)"', listed)) == set(STOP_WORDS)
 
 
-def test_shard_files_stay_bounded(site):
-    search_dir = site["output"] / "search"
-    meta = json.loads((search_dir / "meta.js").read_text().split(",", 2)[2].rsplit(");", 1)[0])
-    assert len(list((search_dir / "t").iterdir())) == meta["termShards"] <= export.MAX_TERM_SHARDS
-    assert len(list((search_dir / "d").iterdir())) == meta["docShards"] <= export.MAX_DOC_SHARDS
-    assert len(list((search_dir / "p").iterdir())) == meta["positionShards"] <= export.MAX_POSITION_SHARDS
-    assert export.MAX_TERM_SHARDS + export.MAX_POSITION_SHARDS + export.MAX_DOC_SHARDS + 1 <= 1000
+def test_shard_files_stay_bounded_in_bytes(site):
+    """Buckets and document shards stay near their target size whatever the corpus size (a
+    query loads a few of them); a long posting list is a file of its own; no folder holds
+    more than FOLDER_SIZE files. Checked with small targets, so that this corpus needs many."""
+    from search_index.index import open_or_create
+
+    ix, _ = open_or_create(index_path(site["output"]))
+    weighting = weighting_from_settings({})
+    targets = {"TARGET_TERM_SHARD_BYTES": 500, "LIST_FILE_CHARS": 40, "TARGET_DOC_SHARD_BYTES": 1_500,
+               "FOLDER_SIZE": 20}
+    saved = {name: getattr(export, name) for name in targets}
+    try:
+        for name, value in targets.items():
+            setattr(export, name, value)
+        report = export.export_browser_index(ix, site["base"] / "small" / "search", weighting)
+    finally:
+        for name, value in saved.items():
+            setattr(export, name, value)
+    out = site["base"] / "small" / "search"
+    meta = _register_payload((out / "meta.js").read_text())
+    assert report.lists > 10 and meta["termShards"] > 20 and meta["docShards"] > 10
+    assert meta["folderSize"] == 20
+    for kind in ("t", "p", "l", "q", "d"):
+        folders = [f for f in (out / kind).iterdir()]
+        assert folders and all(len(list(f.iterdir())) <= 20 for f in folders), kind
+    buckets = [p.stat().st_size for p in (out / "t").rglob("*.js")]
+    assert len(buckets) == meta["termShards"] and max(buckets) < 8 * 500
+    for shard in (out / "t").rglob("*.js"):
+        for terms in _register_payload(shard.read_text(encoding="utf-8")).values():
+            assert all(isinstance(v, int) or len(v) <= 40 for v in terms.values())
+    docs = [p.stat().st_size for p in (out / "d").rglob("*.js")]
+    assert len(docs) == meta["docShards"] and max(docs) < 3 * 1_500
 
 
 def test_shards_carry_no_article_bodies(site):
     """Document shards hold what a result shows (title, URL, date, an excerpt), not the text."""
     body = next(iter(HANDMADE))[2][1]  # the Zanzibar article's second paragraph
-    for shard in (site["output"] / "search" / "d").iterdir():
+    for shard in (site["output"] / "search" / "d").rglob("*.js"):
         text = shard.read_text(encoding="utf-8")
         assert "Zanzibar Ferry" not in text or body not in text
         assert all(len(r[3]) <= export.EXCERPT_CHARS for r in _register_payload(text) if r)
@@ -440,6 +465,46 @@ def test_browser_prefixes_find_what_the_cli_finds(site):
 def test_browser_ranking_matches_whoosh(site):
     score, misses = parity(site["output"], PARITY_QUERIES)
     assert score >= 0.9, misses
+
+
+def small_export(site, name: str, **targets) -> Path:
+    """The site's index exported again with small size targets (so that this corpus has long
+    lists, in many chunks), into `<base>/<name>/search`; returns `<base>/<name>`."""
+    from search_index.index import open_or_create
+
+    ix, _ = open_or_create(index_path(site["output"]))
+    saved = {name: getattr(export, name) for name in targets}
+    try:
+        for key, value in targets.items():
+            setattr(export, key, value)
+        export.export_browser_index(ix, site["base"] / name / "search", weighting_from_settings({}))
+    finally:
+        for key, value in saved.items():
+            setattr(export, key, value)
+    return site["base"] / name
+
+
+def test_browser_ranks_the_best_from_the_best_chunks(site):
+    """A word, or words ANDed, with long lists are ranked from their best chunks only, until
+    the ten best are certain: the same ten as Whoosh's, and as ranking every match gives,
+    having read fewer chunks than there are."""
+    out = small_export(site, "chunked", LIST_FILE_CHARS=40, CHUNK_POSTINGS=4)
+    words = [q for q in PARITY_QUERIES if not any(c in q for c in '":*') and " OR " not in q]
+    best = {r["query"]: r for r in node_run(out, words)["queries"]}
+    every = {r["query"]: r for r in node_run(out, words, all=True)["queries"]}
+    ix, weighting = open_index(site["output"]), weighting_from_settings({})
+    partial, misses = 0, []
+    for q in words:
+        assert best[q]["urls"] == every[q]["urls"][:len(best[q]["urls"])], q
+        assert best[q]["scores"] == every[q]["scores"][:len(best[q]["scores"])], q
+        if set(best[q]["urls"]) != set(top_urls(ix, q, weighting, 10)):  # as `parity` counts
+            misses.append(q)
+        if not best[q]["complete"]:
+            partial += 1
+            assert len(best[q]["urls"]) == 10
+            assert len([s for s in best[q]["shards"] if s.startswith("l/")]) < \
+                len([s for s in every[q]["shards"] if s.startswith("l/")]), q
+    assert partial >= 5 and len(misses) <= len(words) // 10, misses
 
 
 # -- FA-KES ---------------------------------------------------------------------------
@@ -605,6 +670,30 @@ def test_browser_typing_zero_results_more_years_keyboard(browser, root_url):
 
 
 @pytest.mark.browser
+def test_browser_page_shows_the_best_then_every_match(browser, site):
+    """With long lists in chunks, the page shows the ten best at once ("the 10 best of up to
+    N"), then every match for the next page or a year: the same counts as a full ranking."""
+    chunked = site["base"] / "chunked-page"
+    shutil.copytree(site["output"], chunked, ignore=shutil.ignore_patterns("search"))
+    small_export(site, "chunked-page", LIST_FILE_CHARS=40, CHUNK_POSTINGS=4)
+    full = node_run(site["output"], ["army"], all=True)["queries"][0]
+    assert not node_run(chunked, ["army"])["queries"][0]["complete"]
+    page, errors = watched_page(browser)
+    page.goto(f"{chunked.as_uri()}/search.html?q=army")
+    page.wait_for_function("document.getElementById('search-status').textContent.includes('best of up to')")
+    assert page.locator("#search-results li").count() == 10
+    shown = page.eval_on_selector_all("#search-results li a", "as => as.map(a => a.getAttribute('href'))")
+    assert len(shown) == len(full["urls"]) and all(h.split("?")[0].endswith(u) for h, u in zip(shown, full["urls"]))
+    page.click("#search-more")
+    page.wait_for_function("document.querySelectorAll('#search-results li').length > 10")
+    assert page.inner_text("#search-status").startswith(f"{full['total']} results")
+    years = page.eval_on_selector_all("#search-year option", "os => os.map(o => o.textContent).filter(t => t.includes('('))")
+    assert years
+    assert not errors
+    page.close()
+
+
+@pytest.mark.browser
 def test_browser_index_text_is_never_html(browser, root_url):
     page, errors = watched_page(browser)
     page.goto(f"{root_url}/search.html?q=quokka")
@@ -659,3 +748,18 @@ def test_fakes_titles_found_in_chromium(browser, fakes_site):
     }""", [[clean_query(t), t] for t in titles])
     assert sum(found) / len(titles) >= 0.95, (sum(found), len(titles))
     page.close()
+
+
+# -- the bench ------------------------------------------------------------------------
+
+def test_bench_search_scale_measures_bytes_and_cli(tmp_path):
+    """`invoke bench --search-scale N`: search alone at N articles, every step measured."""
+    from broadsheet import bench
+
+    r = bench.run_search_scale(60, tmp_path)
+    for step in ("corpus", "ingest", "whoosh", "browser_bytes", "cli_queries", "cli_cold"):
+        assert r[step]["status"] == "ok", (step, r[step])
+    assert all(k["bytes"] > 0 and k["files"] >= 2 for k in r["browser_bytes"]["by_kind"].values())
+    assert r["cli_queries"]["p95_ms"] > 0 and r["cli_queries"]["peak_rss_mib"] > 0
+    md = bench.write_search_scale(r, tmp_path / "results-search-60.json").read_text(encoding="utf-8")
+    assert "bytes after meta.js" in md and "p95" in md

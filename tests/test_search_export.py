@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "plugins"))
@@ -37,7 +39,13 @@ def export(index: Path, docs: list[SearchDocument], out: Path, table: Path | Non
     return export_browser_index(ix, out, WEIGHTING, table)
 
 
-def test_changed_articles_reread_only_their_terms_and_match_a_fresh_export(tmp_path):
+@pytest.mark.parametrize("chunked", [False, True])
+def test_changed_articles_reread_only_their_terms_and_match_a_fresh_export(tmp_path, monkeypatch, chunked):
+    if chunked:  # long lists cut into chunks, best first, as at 100,000 articles
+        from search_index import export as export_module
+
+        monkeypatch.setattr(export_module, "LIST_FILE_CHARS", 20)
+        monkeypatch.setattr(export_module, "CHUNK_POSTINGS", 3)
     docs = [document(n) for n in range(40)]
     table = tmp_path / "table.pickle"
     first = export(tmp_path / "ix", docs, tmp_path / "first", table)
@@ -49,6 +57,7 @@ def test_changed_articles_reread_only_their_terms_and_match_a_fresh_export(tmp_p
     fresh = export(tmp_path / "fresh-ix", docs, tmp_path / "fresh", None)
     assert shards(tmp_path / "again") == shards(tmp_path / "fresh")
     assert 0 < again.terms_read < first.terms_read / 2
+    assert (again.chunks > again.lists > 0) == chunked
 
     docs[5] = document(5)  # the word goes again: its postings go with it
     back = export(tmp_path / "ix", docs, tmp_path / "back", table)
@@ -78,11 +87,14 @@ def test_an_unreadable_table_means_a_full_export(tmp_path):
     assert shards(tmp_path / "out") == shards(tmp_path / "fresh")
 
 
-def test_postings_read_by_blocks_are_whooshs(tmp_path):
+def test_postings_read_by_blocks_are_whooshs(tmp_path, monkeypatch):
     """The export reads each term's postings a block at a time; what it gets is what Whoosh's
-    matchers give, in an index of several segments with deleted documents."""
+    matchers give, in an index of several segments with deleted documents, in small zlib
+    blocks as well as in the index's own."""
+    from search_index import index
     from search_index.export import _position_gaps_by_document
 
+    monkeypatch.setattr(index, "CODEC_OPTIONS", {"blocklimit": 64, "compression": 3})
     docs = [document(n) for n in range(300)]  # postings of common words span several blocks
     update_index(tmp_path / "ix", docs)
     docs[5] = document(5, " palmyra recaptured")

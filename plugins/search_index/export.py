@@ -2,26 +2,38 @@
 
 A page cannot `fetch` or `import` under `file://`, but it can add a `<script>` tag. So every
 shard is a script that calls `BroadsheetSearch.register(kind, id, data)`, and the search page
-(`theme/static/js/search-engine.js`) injects the shards a query needs:
+(`theme/static/js/search-engine.js`) injects the shards a query needs. Every file is bounded
+in bytes, not in number, so that what a query loads does not grow with the corpus. Files are
+numbered; file `n` of a kind lies in `<kind>/<n // FOLDER_SIZE>/<n>.js`, so that no folder
+holds more than FOLDER_SIZE files at any corpus size.
 
 - `meta.js`: collection statistics for BM25F (document count, average field lengths, the
   weighting parameters and field boosts), the shard layout, Whoosh's table from length code
-  to field length, and the year of every document as runs of document numbers;
-- `t/<n>.js`: postings of every term whose first three characters hash to bucket `n`, per
-  field, as one string of numbers (`encode_numbers`): the document frequency, then for each
-  document holding the term its document number (as the difference from the previous one)
-  and `2 * (length code - the field's smallest) + (1 if the term occurs more than once)`,
-  followed by the count minus 2 when it does (one character for most documents). Bucketing by a three-character key lets a `prefix*` query of three or more
-  characters load one shard;
-- `p/<n>.js`: the word positions of the same terms, loaded only for a "phrase" query: for
-  each document in posting order, the count and the differences between positions;
-- `d/<n>.js`: title, URL, date and the article's opening words (`EXCERPT_CHARS`) for a run
-  of consecutive document numbers, loaded only for the results on screen.
+  to field length, the year of every document as runs of document numbers, and each
+  outlet's and label's document count;
+- `t/<n>`: the terms whose first three characters hash to bucket `n`, per field. A term
+  whose postings fit in LIST_FILE_CHARS has them here, as one string of numbers
+  (`encode_numbers`): the document frequency, then for each document holding the term its
+  document number (as the difference from the previous one) and `2 * (length code - the
+  field's smallest) + (1 if the term occurs more than once)`, followed by the count minus 2
+  when it does (one character for most documents). A longer list stands here as
+  `[k, first chunk, chunks, document frequency]`: its postings are cut into chunks of
+  CHUNK_POSTINGS, the best first (ordered by their BM25 score in the field, then document
+  number), each chunk `l/<c>` in document order as above (its count first, not the document
+  frequency) with the value of the best posting of the chunks after it (`_chunks`). A word
+  or words ANDed load chunks only until the ten best documents are certain (the engine's
+  `bestOf`); anything else loads all of them. Bucketing by a three-character key lets a
+  `prefix*` query of three or more characters load one bucket;
+- `p/<n>`: the word positions of the same terms (and `q/<k>` those of long list `k`, for its
+  postings in document order), loaded only for a "phrase" query: for each document in
+  posting order, the count and the differences between positions;
+- `d/<n>`: title, URL, date and the article's opening words (`EXCERPT_CHARS`) of
+  `docsPerShard` consecutive documents (about TARGET_DOC_SHARD_BYTES), loaded only for the
+  results on screen;
+- `f/<n>`: the documents of one outlet or label (delta-encoded), loaded when a reader picks it.
 
 Numbers (document frequencies, quantised field lengths, document numbers) are read from the
-Whoosh reader itself, so the browser ranks with exactly what Whoosh ranks with. The number of
-files is bounded (`MAX_TERM_SHARDS + MAX_POSITION_SHARDS + MAX_DOC_SHARDS + 1`) whatever the
-corpus size.
+Whoosh reader itself, so the browser ranks with exactly what Whoosh ranks with.
 """
 
 from __future__ import annotations
@@ -42,17 +54,17 @@ from broadsheet.reuse import keep, load_kept
 from .index import TEXT_FIELDS, field_length
 from .query import gaps_of, read_postings
 
-FORMAT = 2
-#: Upper bounds on shard files, so that 100,000 articles stay under 1,000 files. Document
-#: shards get the largest share: the results on screen come from as many of them as there are
-#: results, so the fewer documents each holds, the less a query loads.
-MAX_TERM_SHARDS = 300
-MAX_POSITION_SHARDS = 200
-MAX_DOC_SHARDS = 499
-#: Aim for term shards about this big (bytes of JavaScript) before the bounds apply.
+FORMAT = 3
+#: Aim for term (and position) buckets about this big (bytes of JavaScript).
 TARGET_TERM_SHARD_BYTES = 8_000
-#: Fewest documents in a document shard (below this a shard is mostly JavaScript overhead).
-MIN_DOCS_PER_SHARD = 4
+#: A term's postings longer than this (characters) are split into chunks of their own.
+LIST_FILE_CHARS = 2_000
+#: Postings per chunk of a long list, the best first (see `_chunks`).
+CHUNK_POSTINGS = 1_000
+#: Aim for document shards about this big: the ten results on screen load up to ten of them.
+TARGET_DOC_SHARD_BYTES = 4_000
+#: Files of one kind per folder.
+FOLDER_SIZE = 1000
 #: Terms are bucketed by this many leading characters.
 KEY_LENGTH = 3
 #: How much of an article's text a result shows (cut at a space).
@@ -141,14 +153,17 @@ class ExportReport:
     documents: int
     #: How many terms were read back from Whoosh (all of them, unless the table was reused).
     terms_read: int = 0
+    #: Terms whose postings are cut into chunks (and their positions have a file of their own).
+    lists: int = 0
+    chunks: int = 0
 
     @property
     def files(self) -> int:
-        return self.term_shards + self.position_shards + self.doc_shards + 1
+        return self.term_shards + self.position_shards + self.doc_shards + self.lists + self.chunks + 1
 
     def summary(self) -> str:
         return (f"browser search index: {self.documents} documents, {self.term_shards} term shards, "
-                f"{self.position_shards} position shards, {self.doc_shards} document shards, "
+                f"{self.position_shards} position shards, {self.lists} long lists in {self.chunks} chunks, {self.doc_shards} document shards, "
                 f"{self.total_bytes / 1e6:.1f} MB, {self.terms_read} terms read from the index")
 
 
@@ -323,8 +338,7 @@ def export_browser_index(ix, target: Path, weighting: dict[str, Any],
     tmp = target.with_name(target.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
-    for sub in ("t", "p", "d"):
-        (tmp / sub).mkdir(parents=True)
+    tmp.mkdir(parents=True)
     digest = hashlib.sha256()
     with ix.searcher() as searcher:
         reader = searcher.reader()
@@ -343,25 +357,26 @@ def export_browser_index(ix, target: Path, weighting: dict[str, Any],
             table.read_all(reader, number)
         if cache_file is not None:
             table.save(cache_file)
-        by_key: dict[str, list[tuple[str, str, str, str]]] = {}
-        posting_bytes = 0
-        for (fieldname, text), (encoded, poses) in table.ordered():
-            by_key.setdefault(bucket_key(text), []).append((fieldname, text, encoded, poses))
-            posting_bytes += len(text) + len(encoded) + 6
-        term_shards = max(1, min(MAX_TERM_SHARDS, -(-posting_bytes // TARGET_TERM_SHARD_BYTES)))
-        position_shards = min(MAX_POSITION_SHARDS, term_shards)
-        terms: list[dict[str, dict[str, str]]] = [{} for _ in range(term_shards)]
-        positions: list[dict[str, dict[str, str]]] = [{} for _ in range(position_shards)]
-        for key, entries in by_key.items():
-            n = fnv1a(key) % term_shards
-            for fieldname, text, encoded, poses in entries:
-                terms[n].setdefault(fieldname, {})[text] = encoded
-                positions[n % position_shards].setdefault(fieldname, {})[text] = poses
+        averages = {f: _average_length(reader, f, order) or 1 for f in TEXT_FIELDS}
+        lengths = [byte_to_length(c) for c in range(256)]
+
+        def impact(fieldname: str, value: int, count: int) -> float:
+            # What `search-engine.js` multiplies by the term's idf and boost: BM25's share of
+            # one posting, the same operations in the same order.
+            length = lengths[(value >> 1) + min_codes[fieldname]]
+            K1, B = weighting["K1"], weighting["B"]
+            return (count * (K1 + 1)) / (count + K1 * ((1 - B) + B * length / averages[fieldname]))
+
+        terms, positions, long_positions, chunks = _term_shards(table.ordered(), impact)
         total = 0
         for n, shard in enumerate(terms):
-            total += _write(tmp / "t" / f"{n}.js", _js("terms", n, shard), digest)
+            total += _write(tmp, "t", n, _js("terms", n, shard), digest)
         for n, shard in enumerate(positions):
-            total += _write(tmp / "p" / f"{n}.js", _js("positions", n, shard), digest)
+            total += _write(tmp, "p", n, _js("positions", n, shard), digest)
+        for k, poses in enumerate(long_positions):
+            total += _write(tmp, "q", k, _js("positionList", k, poses), digest)
+        for c, chunk in enumerate(chunks):
+            total += _write(tmp, "l", c, _js("chunk", c, chunk), digest)
 
         records: dict[int, list[Any]] = {}
         years: dict[int, int] = {}
@@ -372,13 +387,21 @@ def export_browser_index(ix, target: Path, weighting: dict[str, Any],
                     if value:
                         facets.setdefault(name, {}).setdefault(value, []).append(number[docnum])
             records[number[docnum]] = [fields["title"], fields["url"], fields["display_date"][:10],
-                               excerpt(fields["body"])]
+                                       excerpt(fields["body"])]
             years[fields["year"]] = years.get(fields["year"], 0) + 1
-        docs_per_shard = max(MIN_DOCS_PER_SHARD, -(-doc_count_all // MAX_DOC_SHARDS))
+        docs_per_shard = _docs_per_shard([records[d] for d in range(doc_count_all)])
         doc_shards = max(1, -(-doc_count_all // docs_per_shard))
         for n in range(doc_shards):
             chunk = [records.get(d) for d in range(n * docs_per_shard, (n + 1) * docs_per_shard)]
-            total += _write(tmp / "d" / f"{n}.js", _js("docs", n, chunk), digest)
+            total += _write(tmp, "d", n, _js("docs", n, chunk), digest)
+        facet_counts: dict[str, dict[str, list[int]]] = {}
+        k = 0
+        for name, values in sorted(facets.items()):
+            facet_counts[name] = {}
+            for value, docs in sorted(values.items()):
+                facet_counts[name][value] = [len(docs), k]
+                total += _write(tmp, "f", k, _js("facet", k, encode_numbers(_deltas(sorted(docs)))), digest)
+                k += 1
 
         used_codes = max((max(c, default=0) for c in codes.values()), default=0)
         meta = {
@@ -386,33 +409,35 @@ def export_browser_index(ix, target: Path, weighting: dict[str, Any],
             "documents": len(records),
             "docCountAll": doc_count_all,
             "fields": {
-                f: {"avgLength": _average_length(reader, f, order) or 1,
+                f: {"avgLength": averages[f],
                     "boost": weighting["boosts"].get(f, 1.0), "minCode": min_codes[f]}
                 for f in TEXT_FIELDS
             },
             "B": weighting["B"],
             "K1": weighting["K1"],
-            "termShards": term_shards,
-            "positionShards": position_shards,
+            "termShards": len(terms),
             "docShards": doc_shards,
             "docsPerShard": docs_per_shard,
+            "folderSize": FOLDER_SIZE,
             "keyLength": KEY_LENGTH,
             "digits": DIGITS,
             "terminal": TERMINAL,
             "lengths": [byte_to_length(c) for c in range(used_codes + 1)],
             "years": {str(y): c for y, c in sorted(years.items())},
             "yearRuns": _year_runs(records),
-            # For the page's outlet and label filters: each value's documents, delta-encoded.
-            "facets": {name: {value: encode_numbers(_deltas(sorted(docs))) for value, docs in sorted(values.items())}
-                       for name, values in sorted(facets.items())},
+            # For the page's outlet and label filters: each value's count and file (`f/<k>`).
+            "facets": facet_counts,
         }
         # Shard URLs carry the version, so a browser never mixes shards of two builds.
         meta["version"] = digest.hexdigest()[:12]
-        total += _write(tmp / "meta.js", _js("meta", 0, meta), digest)
+        data = _js("meta", 0, meta).encode("utf-8")
+        (tmp / "meta.js").write_bytes(data)
+        total += len(data)
     if target.exists():
         shutil.rmtree(target)
     tmp.rename(target)
-    return ExportReport(term_shards, position_shards, doc_shards, total, len(records), table.reread)
+    return ExportReport(len(terms), len(positions), doc_shards, total, len(records), table.reread,
+                        len(long_positions), len(chunks))
 
 
 def _deltas(numbers: list[int]) -> list[int]:
@@ -429,8 +454,82 @@ def _year_runs(records: dict[int, list[Any]]) -> list[list[int]]:
     return runs
 
 
-def _write(path: Path, text: str, digest) -> int:
+def shard_path(kind: str, n: int) -> str:
+    """Where file `n` of a kind lies under the export (`search-engine.js` has the same rule)."""
+    return f"{kind}/{n // FOLDER_SIZE}/{n}.js"
+
+
+def _write(folder: Path, kind: str, n: int, text: str, digest) -> int:
+    path = folder / shard_path(kind, n)
+    path.parent.mkdir(parents=True, exist_ok=True)
     data = text.encode("utf-8")
     digest.update(data)
     path.write_bytes(data)
     return len(data)
+
+
+def _term_shards(ordered, impact) -> tuple[list[dict], list[dict], list[str], list[list[str]]]:
+    """(term buckets, position buckets, positions of the long lists, their chunks) of the
+    terms in `ordered`: a term whose postings are longer than LIST_FILE_CHARS stands in its
+    buckets as `[k, first chunk, chunks, document frequency]` and `k`, the others as their
+    postings and positions. Buckets are as many as it takes for the short postings to come
+    to about TARGET_TERM_SHARD_BYTES each. `impact(field, value, count)` orders postings."""
+    by_key: dict[str, list[tuple[str, str, Any, Any]]] = {}
+    long_positions: list[str] = []
+    chunks: list[list[str]] = []
+    posting_bytes = 0
+    for (fieldname, text), (encoded, poses) in ordered:
+        if len(encoded) > LIST_FILE_CHARS:
+            numbers = decode_numbers(encoded)
+            cut = _chunks(numbers, functools.partial(impact, fieldname))
+            entry = [len(long_positions), len(chunks), len(cut), numbers[0]]
+            by_key.setdefault(bucket_key(text), []).append((fieldname, text, entry, len(long_positions)))
+            long_positions.append(poses)
+            chunks += cut
+            posting_bytes += len(text) + 20
+        else:
+            by_key.setdefault(bucket_key(text), []).append((fieldname, text, encoded, poses))
+            posting_bytes += len(text) + len(encoded) + 6
+    count = max(1, -(-posting_bytes // TARGET_TERM_SHARD_BYTES))
+    terms: list[dict[str, dict[str, Any]]] = [{} for _ in range(count)]
+    positions: list[dict[str, dict[str, Any]]] = [{} for _ in range(count)]
+    for key, entries in by_key.items():
+        n = fnv1a(key) % count
+        for fieldname, text, encoded, poses in entries:
+            terms[n].setdefault(fieldname, {})[text] = encoded
+            positions[n].setdefault(fieldname, {})[text] = poses
+    return terms, positions, long_positions, chunks
+
+
+def _chunks(numbers: list[int], impact) -> list[list[str]]:
+    """A long list (`numbers`: decoded postings, document frequency first) cut into chunks
+    of CHUNK_POSTINGS, the postings of highest `impact(value, count)` first (ties: lower
+    document first), each `[postings in document order, value of the best posting after
+    it]`; the last chunk's second item is empty."""
+    postings: list[tuple[int, int, int]] = []  # (document, value, count)
+    i, doc = 1, 0
+    while i < len(numbers):
+        doc += numbers[i]
+        value = numbers[i + 1]
+        count = numbers[i + 2] + 2 if value & 1 else 1
+        postings.append((doc, value, count))
+        i += 3 if value & 1 else 2
+    ranked = sorted(postings, key=lambda p: (-impact(p[1], p[2]), p[0]))
+    out = []
+    for start in range(0, len(ranked), CHUNK_POSTINGS):
+        chunk = sorted(ranked[start:start + CHUNK_POSTINGS])
+        flat, previous = [len(chunk)], 0
+        for doc, value, count in chunk:
+            flat += (doc - previous, value, count - 2) if value & 1 else (doc - previous, value)
+            previous = doc
+        after = ranked[start + CHUNK_POSTINGS] if start + CHUNK_POSTINGS < len(ranked) else None
+        bound = "" if after is None else encode_numbers([after[1], after[2] - 2] if after[1] & 1 else [after[1]])
+        out.append([encode_numbers(flat), bound])
+    return out
+
+
+def _docs_per_shard(records: list[list[Any]]) -> int:
+    """How many consecutive documents a document shard holds: as many as come to about
+    TARGET_DOC_SHARD_BYTES on average (their records' JSON)."""
+    size = sum(len(json.dumps(r, ensure_ascii=False).encode("utf-8")) + 1 for r in records)
+    return max(1, TARGET_DOC_SHARD_BYTES * len(records) // max(1, size))

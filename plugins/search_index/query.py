@@ -12,26 +12,29 @@ changes (every commit adds and removes files in it).
 from __future__ import annotations
 
 import functools
-import heapq
 import logging
+import math
 import operator
 import os
 import re
 import time
 import zlib
 from dataclasses import asdict, dataclass
-from itertools import accumulate, compress
+from itertools import accumulate, chain, compress
 from pathlib import Path
 from pickle import loads
-from typing import Any
+from typing import Any, NamedTuple
 
+import numpy as np
 from whoosh import collectors, formats, index as whoosh_index, matching, query as whoosh_query, scoring
-from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, W3PerDocReader, _lenfield
+from whoosh.columns import NumericColumn
 from whoosh.qparser import MultifieldParser, Plugin, PrefixPlugin, syntax
 from whoosh.query.spans import Span, SpanNear2
 from whoosh.qparser.dateparse import DateParserPlugin
 from whoosh.searching import Results
 from whoosh.system import _INT_SIZE
+from whoosh.util.numeric import byte_to_length
 
 from broadsheet.reuse import collection_paused
 
@@ -183,11 +186,35 @@ class LengthTableBM25F(scoring.BM25F):
 
 
 def _length_table(reader, fieldname: str) -> list:
+    """`reader.doc_field_length(d, fieldname, 1)` of every document `d`."""
     tables = reader.__dict__.setdefault("_broadsheet_lengths", {})
     if fieldname not in tables:
-        tables[fieldname] = [reader.doc_field_length(d, fieldname, 1)
-                             for d in range(reader.doc_count_all())]
+        codes = _length_codes(reader, fieldname)
+        if codes is None:
+            tables[fieldname] = [reader.doc_field_length(d, fieldname, 1)
+                                 for d in range(reader.doc_count_all())]
+        else:
+            tables[fieldname] = list(map(_LENGTH_OF_CODE.__getitem__, codes))
     return tables[fieldname]
+
+
+#: What `doc_field_length` makes of a length code (a code of 0, no length, gives None).
+_LENGTH_OF_CODE = [None] + [byte_to_length(code) for code in range(1, 256)]
+
+
+def _length_codes(reader, fieldname: str) -> bytes | None:
+    """A Whoosh 3 segment's one-byte length codes of a field, every document's, read in one
+    piece (a call of `doc_field_length` per document took 1.4 s at 100,000 articles);
+    None for any other reader."""
+    perdoc = getattr(reader, "_perdoc", None)
+    if type(perdoc) is not W3PerDocReader or not reader.schema[fieldname].scorable:
+        return None
+    column = perdoc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
+    count = reader.doc_count_all()
+    if column is None or type(column) is not NumericColumn.Reader or column._fixedlen != 1:
+        return None
+    codes = column._dbfile.get(column._basepos, min(column._count, count))
+    return codes + bytes(count - len(codes))
 
 
 @dataclass
@@ -358,7 +385,7 @@ def top_hits(searcher, query, limit: int | None):
     Whoosh scores a document at a time through its tree of matchers, a dozen Python calls
     per document and term, and a common word matches most of the corpus (10,000 articles:
     50-90 ms for two words or a phrase). Here every match is scored a posting list at a time
-    (`score_every_match`). When a document's score is the sum of at most two parts at every
+    (`score_every_match`), as arrays. When a document's score is the sum of at most two parts at every
     step, the sums are Whoosh's to the last bit (addition of two numbers does not depend on
     their order); otherwise the documents that can reach the top are scored again by
     Whoosh's own matchers, so that hits, order and scores never differ from Whoosh's.
@@ -388,17 +415,17 @@ def top_hits(searcher, query, limit: int | None):
 class _Matched:
     """What `Results` asks its collector for: how many documents matched, and which."""
 
-    def __init__(self, scores: dict[int, float]):
+    def __init__(self, scores: Matches):
         self.scores = scores
 
     def count(self) -> int:
-        return len(self.scores)
+        return len(self.scores.ids)
 
     def computes_count(self) -> bool:
         return True
 
     def all_ids(self):
-        return self.scores.keys()
+        return self.scores.ids.tolist()
 
 
 def _top_hits_by_matcher(searcher, query, limit: int | None):
@@ -412,19 +439,21 @@ def _top_hits_by_matcher(searcher, query, limit: int | None):
     return collector.results()
 
 
-def _best(scores: dict[int, float], limit: int, slack: float = 0.0) -> list[tuple[float, int]]:
+def _best(scores: Matches, limit: int, slack: float = 0.0) -> list[tuple[float, int]]:
     """[(score, docnum)] of the `limit` best, higher scores first, then lower numbers; with
     `slack`, also those within that fraction of the last one."""
+    ids, values = scores
     if limit <= 0:
         return []
-    if len(scores) > limit:
-        last = heapq.nlargest(limit, scores.values())[-1]
+    if len(values) > limit:
+        last = float(np.partition(values, len(values) - limit)[len(values) - limit])
         floor = last - slack * max(1.0, abs(last))
-        best = list(compress(scores.items(), map(floor.__le__, scores.values())))
-    else:
-        best = list(scores.items())
-    best.sort(key=lambda ds: (-ds[1], ds[0]))
-    return [(s, d) for d, s in (best if slack else best[:limit])]
+        keep = values >= floor
+        ids, values = ids[keep], values[keep]
+    order = np.lexsort((ids, -values))
+    if not slack:
+        order = order[:limit]
+    return list(zip(values[order].tolist(), ids[order].tolist()))
 
 
 #: Sums taken in another order differ from Whoosh's by a few units in the last place; the
@@ -447,7 +476,7 @@ def _rescored_best(searcher, query, context, scores: dict[int, float], limit: in
             if not matcher.is_active() or matcher.id() != docnum - offset:
                 return None
             exact.append((matcher.score(), docnum))
-    return _best({d: s for s, d in exact}, limit)
+    return _best(_from_dict({d: s for s, d in exact}), limit)
 
 
 def _sums_two_at_a_time(node) -> bool:
@@ -461,26 +490,48 @@ def _sums_two_at_a_time(node) -> bool:
     return True  # a term, or a part scored by Whoosh's own matcher
 
 
-def score_every_match(searcher, query, context=None) -> dict[int, float]:
-    """{document number: score} of every document that `query` matches.
+class Matches(NamedTuple):
+    """Matched documents in ascending order, and their scores."""
+
+    ids: np.ndarray
+    scores: np.ndarray
+
+
+_NONE = Matches(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
+
+
+def _from_dict(found: dict[int, float]) -> Matches:
+    if not found:
+        return _NONE
+    ids = np.fromiter(found.keys(), dtype=np.int64, count=len(found))
+    scores = np.fromiter(found.values(), dtype=np.float64, count=len(found))
+    order = np.argsort(ids, kind="stable")
+    return Matches(ids[order], scores[order])
+
+
+def score_every_match(searcher, query, context=None) -> Matches:
+    """Every document that `query` matches, and its score.
 
     Terms and adjacent phrases of BM25F-scored fields are read a posting block at a time
-    and scored a posting list at a time, with Whoosh's arithmetic; AND, OR and NOT combine
-    them as Whoosh's matchers do. Any other part of a query is scored by Whoosh's own
-    matcher for it. A score equals Whoosh's up to the order in which its parts are added."""
+    and scored a posting list at a time, with Whoosh's arithmetic (element by element, the
+    same operations in the same order); AND, OR and NOT combine them as Whoosh's matchers
+    do. Any other part of a query is scored by Whoosh's own matcher for it. A score equals
+    Whoosh's up to the order in which its parts are added."""
     context = context or searcher.context()
-    scores: dict[int, float] = {}
+    parts = []
     for subsearcher, offset in searcher.leaf_searchers():
-        found = _score_node(query, subsearcher, context)
-        scores.update({d + offset: s for d, s in found.items()} if offset else found)
-    return scores
+        ids, scores = _score_node(query, subsearcher, context)
+        parts.append(Matches(ids + offset if offset else ids, scores))
+    if len(parts) == 1:
+        return parts[0]
+    return Matches(np.concatenate([p.ids for p in parts]), np.concatenate([p.scores for p in parts]))
 
 
 #: What a document gets from Whoosh for each NOT of an AND it passes (InverseMatcher's weight).
 _NOT_SCORE = 1.0
 
 
-def _score_node(node, searcher, context) -> dict[int, float]:
+def _score_node(node, searcher, context) -> Matches:
     kind = type(node)
     if kind is whoosh_query.And:
         return _boosted(_score_and(node, searcher, context), node.boost)
@@ -495,48 +546,65 @@ def _score_node(node, searcher, context) -> dict[int, float]:
     return found if found is not None else _score_by_matcher(node, searcher, context)
 
 
-def _boosted(scores: dict[int, float], boost: float) -> dict[int, float]:
-    return scores if boost == 1.0 else {d: s * boost for d, s in scores.items()}
+def _boosted(scores: Matches, boost: float) -> Matches:
+    return scores if boost == 1.0 else Matches(scores.ids, scores.scores * boost)
 
 
-def _score_and(node, searcher, context) -> dict[int, float]:
+def _score_and(node, searcher, context) -> Matches:
     wanted = [q for q in node.subqueries if not isinstance(q, whoosh_query.Not)]
     unwanted = [q.query for q in node.subqueries if isinstance(q, whoosh_query.Not)]
     if not wanted:
         return _score_by_matcher(node, searcher, context)
-    parts = sorted((_score_node(q, searcher, context) for q in wanted), key=len)
-    common = functools.reduce(lambda found, part: found & part.keys(), parts[1:], parts[0].keys())
+    parts = sorted((_score_node(q, searcher, context) for q in wanted), key=lambda m: len(m.ids))
+    common = parts[0].ids
+    for part in parts[1:]:
+        common = np.intersect1d(common, part.ids, assume_unique=True)
     for q in unwanted:
-        if common:
-            common = common - _score_node(q, searcher, context).keys()
-    first, *rest = parts
-    scores = {d: first[d] + rest[0][d] for d in common} if rest else {d: first[d] for d in common}
-    for part in rest[1:]:
-        scores = {d: s + part[d] for d, s in scores.items()}
+        if len(common):
+            common = np.setdiff1d(common, _score_node(q, searcher, context).ids, assume_unique=True)
+    # Added in the order the dictionaries were: the smallest part first, then the next.
+    scores = None
+    for ids, values in parts:
+        mine = values[np.searchsorted(ids, common)] if len(ids) != len(common) else values
+        scores = mine if scores is None else scores + mine
     if unwanted:
-        bonus = _NOT_SCORE * len(unwanted)
-        scores = {d: s + bonus for d, s in scores.items()}
-    return scores
+        scores = scores + _NOT_SCORE * len(unwanted)
+    return Matches(common, scores)
 
 
-def _score_or(node, searcher, context) -> dict[int, float]:
-    parts = sorted((_score_node(q, searcher, context) for q in node.subqueries), key=len)
-    scores = dict(parts[-1])
-    for part in parts[:-1]:
-        get = scores.get
-        for d, s in part.items():
-            scores[d] = get(d, 0.0) + s
-    return scores
+def _score_or(node, searcher, context) -> Matches:
+    parts = sorted((_score_node(q, searcher, context) for q in node.subqueries), key=lambda m: len(m.ids))
+    ids = _union([p.ids for p in parts])
+    # As `get(d, 0.0) + s` over the parts, the largest first: 0.0 + s is s.
+    scores = np.zeros(len(ids), dtype=np.float64)
+    for k, (part_ids, values) in enumerate([parts[-1]] + parts[:-1]):
+        at = np.searchsorted(ids, part_ids)
+        if k == 0:
+            scores[at] = values
+        else:
+            scores[at] += values
+    return Matches(ids, scores)
 
 
-def _score_by_matcher(node, searcher, context) -> dict[int, float]:
+def _union(arrays: list[np.ndarray]) -> np.ndarray:
+    """The sorted union of sorted arrays (by sorting: numpy's `union1d` hashes, ten times slower here)."""
+    if len(arrays) == 1:
+        return arrays[0]
+    ids = np.concatenate(arrays)
+    ids.sort(kind="stable")
+    if len(ids) > 1:
+        ids = ids[np.concatenate(([True], ids[1:] != ids[:-1]))]
+    return ids
+
+
+def _score_by_matcher(node, searcher, context) -> Matches:
     """Whoosh's matcher for `node`, read a document at a time."""
     scores = {}
     matcher = node.matcher(searcher, context)
     while matcher.is_active():
         scores[matcher.id()] = matcher.score()
         matcher.next()
-    return scores
+    return _from_dict(scores)
 
 
 def _term_bytes(searcher, fieldname: str, text) -> bytes | None:
@@ -557,37 +625,26 @@ def _bm25_scorer(searcher, context, fieldname: str, text: bytes):
     return scorer if type(scorer) is scoring.BM25FScorer else None
 
 
-def _score_term(node, searcher, context) -> dict[int, float] | None:
+def _score_term(node, searcher, context) -> Matches | None:
     if node.fieldname not in searcher.schema:
         return None
     text = _term_bytes(searcher, node.fieldname, node.text)
     if text is None:
-        return {}
+        return _NONE
     scorer = _bm25_scorer(searcher, context, node.fieldname, text)
     postings = read_postings(searcher.reader(), node.fieldname, text) if scorer else None
     if postings is None:
         return None
     ids, weights, _ = postings
-    return dict(zip(ids, _bm25(scorer, searcher.reader(), node.fieldname, ids, weights, node.boost)))
-
-
-def _bm25(scorer, reader, fieldname: str, ids, weights, boost: float = 1.0) -> list[float]:
-    """Whoosh's `bm25()` of each posting times the boost: the same operations in the same
-    order, so the same bits."""
-    norms = _bm25_norms(reader, fieldname, scorer.B, scorer.K1, scorer.avgfl)
-    idf, k1_plus_1 = scorer.idf, scorer.K1 + 1
-    if boost == 1.0:
-        return [idf * ((w * k1_plus_1) / (w + norms[d])) for d, w in zip(ids, weights)]
-    return [idf * ((w * k1_plus_1) / (w + norms[d])) * boost for d, w in zip(ids, weights)]
-
-
-def _bm25_of_two(first, second, reader, fieldname: str, ids, first_weights, second_weights):
-    """`_bm25` of two words of one field, added up, in one pass over the documents (the
-    words share B, K1 and the average length: they are the field's)."""
-    norms = _bm25_norms(reader, fieldname, first.B, first.K1, first.avgfl)
-    idf_1, idf_2, k1_plus_1 = first.idf, second.idf, first.K1 + 1
-    return [idf_1 * ((a * k1_plus_1) / (a + norms[d])) + idf_2 * ((b * k1_plus_1) / (b + norms[d]))
-            for d, a, b in zip(ids, first_weights, second_weights)]
+    ids = np.array(ids, dtype=np.int64)
+    norms = _bm25_norms_array(searcher.reader(), node.fieldname, scorer.B, scorer.K1, scorer.avgfl)
+    w = np.array(weights, dtype=np.float64)
+    # Whoosh's `bm25()` times the boost, an operation at a time over the arrays (each
+    # rounded as Python's is, so the same bits).
+    scores = scorer.idf * ((w * (scorer.K1 + 1)) / (w + norms[ids]))
+    if node.boost != 1.0:
+        scores = scores * node.boost
+    return Matches(ids, scores)
 
 
 def _bm25_norms(reader, fieldname: str, B: float, K1: float, avgfl: float) -> list[float]:
@@ -596,7 +653,18 @@ def _bm25_norms(reader, fieldname: str, B: float, K1: float, avgfl: float) -> li
     tables = reader.__dict__.setdefault("_broadsheet_norms", {})
     key = (fieldname, B, K1, avgfl)
     if key not in tables:
-        tables[key] = [K1 * ((1 - B) + B * fl / avgfl) for fl in _length_table(reader, fieldname)]
+        tables[key] = [K1 * ((1 - B) + B * fl / avgfl) if fl is not None else None
+                       for fl in _length_table(reader, fieldname)]
+    return tables[key]
+
+
+def _bm25_norms_array(reader, fieldname: str, B: float, K1: float, avgfl: float) -> np.ndarray:
+    """`_bm25_norms` as an array (NaN for a document without the field: it has no postings)."""
+    tables = reader.__dict__.setdefault("_broadsheet_norm_arrays", {})
+    key = (fieldname, B, K1, avgfl)
+    if key not in tables:
+        norms = _bm25_norms(reader, fieldname, B, K1, avgfl)
+        tables[key] = np.array([math.nan if n is None else n for n in norms], dtype=np.float64)
     return tables[key]
 
 
@@ -760,12 +828,13 @@ def _values_of(blocks: list[tuple[list[int], bytes]], wanted: set[int]) -> list[
     return found
 
 
-def _score_adjacent_phrase(node, searcher, context) -> dict[int, float] | None:
+def _score_adjacent_phrase(node, searcher, context) -> Matches | None:
     """The documents where the words stand next to each other in order, scored as the sum
     of the words' scores: what `_AdjacentMatcher` matches and scores.
 
     The documents that have every word are found first from postings without positions;
-    positions are then read only for them."""
+    positions are then read only for them, and matched as arrays: (document, position - k)
+    of the k-th word is a start of the phrase when every word has it."""
     fieldname = node.fieldname
     if node.slop != 1 or len(node.words) < 2 or fieldname not in searcher.schema \
             or type(searcher.schema[fieldname].format) is not formats.Positions:
@@ -774,49 +843,50 @@ def _score_adjacent_phrase(node, searcher, context) -> dict[int, float] | None:
     for word in node.words:
         text = _term_bytes(searcher, fieldname, word)
         if text is None:
-            return {}
+            return _NONE
         scorer = _bm25_scorer(searcher, context, fieldname, text)
         blocks: list[tuple[list[int], bytes]] = []
         postings = read_postings(reader, fieldname, text, blocks=blocks) if scorer else None
         if postings is None:
             return None
-        words.append((blocks, scorer, postings))
-    first_ids = words[0][2][0]
-    in_all = set(first_ids).intersection(*(ids for _, _, (ids, _, _) in words[1:]))
-    if not in_all:
-        return {}
-    common = first_ids if len(in_all) == len(first_ids) else \
-        list(compress(first_ids, map(in_all.__contains__, first_ids)))
-    picked = [(scorer, _weights_of(in_all, ids, weights), blocks) for blocks, scorer, (ids, weights, _) in words]
-    # Each word's positions minus its place in the phrase: the phrase starts where they
-    # agree (`initial=-k` also yields -k, never a position of the first word). Iterators all
-    # the way, so that no Python code runs per document.
-    gaps = [gaps_of(blocks, in_all, weights) for _, weights, blocks in picked]
-    starts = map(set, map(accumulate, gaps[0]))
-    for k, word_gaps in enumerate(gaps[1:-1], 1):
-        starts = map(set.intersection, starts, map(functools.partial(accumulate, initial=-k), word_gaps))
-    last = functools.partial(accumulate, initial=1 - len(gaps))
-    found = list(map(operator.not_, map(set.isdisjoint, starts, map(last, gaps[-1]))))
-    matched = list(compress(common, found))
-    if len(picked) == 2:
-        (first, first_weights, _), (second, second_weights, _) = picked
-        scores = _bm25_of_two(first, second, reader, fieldname, matched,
-                              compress(first_weights, found), compress(second_weights, found))
-    else:
-        scores = None
-        for scorer, weights, _ in picked:
-            word_scores = _bm25(scorer, reader, fieldname, matched, list(compress(weights, found)))
-            scores = word_scores if scores is None else [a + b for a, b in zip(scores, word_scores)]
+        ids, weights, _ = postings
+        words.append((blocks, scorer, np.array(ids, dtype=np.int64), np.array(weights, dtype=np.float64)))
+    common = words[0][2]
+    for _, _, ids, _ in words[1:]:
+        common = np.intersect1d(common, ids, assume_unique=True)
+    if not len(common):
+        return _NONE
+    wanted = set(common.tolist())
+    # Each word's weights at the common documents, and its positions there as keys
+    # document index * _SPAN + position - its place in the phrase.
+    starts = None
+    picked = []
+    for k, (blocks, scorer, ids, weights) in enumerate(words):
+        mine = weights[np.searchsorted(ids, common)] if len(ids) != len(common) else weights
+        picked.append((scorer, mine))
+        gaps = gaps_of(blocks, wanted, mine.tolist())
+        counts = np.fromiter(map(len, gaps), dtype=np.int64, count=len(gaps))
+        flat = np.fromiter(chain.from_iterable(gaps), dtype=np.int64, count=int(counts.sum()))
+        running = np.cumsum(flat)
+        before = np.concatenate(([0], running[np.cumsum(counts)[:-1] - 1]))
+        keys = np.repeat(np.arange(len(common), dtype=np.int64) * _SPAN - before, counts) + running - k
+        starts = keys if starts is None else np.intersect1d(starts, keys, assume_unique=True)
+    found = np.zeros(len(common), dtype=bool)
+    found[starts // _SPAN] = True
+    matched = common[found]
+    norms = _bm25_norms_array(reader, fieldname, picked[0][0].B, picked[0][0].K1, picked[0][0].avgfl)[matched]
+    scores = None
+    for scorer, weights in picked:  # the words' scores added up in order, as `_AdjacentMatcher` does
+        w = weights[found]
+        word_scores = scorer.idf * ((w * (scorer.K1 + 1)) / (w + norms))
+        scores = word_scores if scores is None else scores + word_scores
     if node.boost != 1.0:
-        scores = [s * node.boost for s in scores]
-    return dict(zip(matched, scores))
+        scores = scores * node.boost
+    return Matches(matched, scores)
 
 
-def _weights_of(docs: set[int], ids: list[int], weights: list[float]) -> list[float]:
-    """The weights of the postings of `docs` (all of them, or some of `ids`)."""
-    if len(docs) == len(ids):
-        return weights
-    return list(compress(weights, map(docs.__contains__, ids)))
+#: Wider than any position list: (document index, position) as one number.
+_SPAN = 1 << 32
 
 
 def position_gaps(values: list[bytes]) -> list[list[int]]:

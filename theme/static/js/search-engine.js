@@ -3,14 +3,19 @@
  * Shards are plain scripts (written by plugins/search_index/export.py) that call
  * BroadsheetSearch.register(kind, id, data). They are added as <script> tags on demand,
  * which works over HTTP and from file:// alike (no fetch, no XHR, no modules, no wasm).
- * A query loads meta.js once, the term shards its words hash to (and, for a "phrase",
- * the position shards of its words), and the document shards of the results on screen. Needs search-analysis.js. Also runs under Node
- * (tests), where `loadScript` is supplied by the caller.
+ * A query loads meta.js once, the term buckets its words hash to, then the long posting
+ * lists of its words that have a file of their own (and, for a "phrase", the positions of
+ * its words likewise), and the document shards of the results on screen. Needs
+ * search-analysis.js. Also runs under Node (tests), where `loadScript` is supplied by the caller.
  */
 (function (root) {
   "use strict";
   var A = root.BroadsheetAnalysis;
-  var store = { meta: {}, terms: {}, positions: {}, docs: {} };
+  var store = { meta: {}, terms: {}, positions: {}, chunk: {}, positionList: {}, docs: {}, facet: {} };
+  /* Where each kind of file lies (export.py: shard_path). */
+  var FOLDERS = { terms: "t", positions: "p", chunk: "l", positionList: "q", docs: "d", facet: "f" };
+  /* Results a query ranks for certain before it loads every posting of its words. */
+  var FIRST_PAGE = 10;
 
   function register(kind, id, data) { store[kind][id] = data; }
 
@@ -36,8 +41,9 @@
     var loadScript = options.loadScript || browserLoadScript;
     var pending = {}, loaded = [], meta = null, decoded = {}, digitOf = null;
 
-    function load(kind, id, path) {
-      var key = kind + ":" + id;
+    function load(kind, id) {
+      var key = kind + ":" + id, path = kind === "meta" ? "meta.js"
+        : FOLDERS[kind] + "/" + Math.floor(id / meta.folderSize) + "/" + id + ".js";
       if (store[kind][id] !== undefined) return Promise.resolve(store[kind][id]);
       if (!pending[key]) {
         var url = base + path + (meta ? "?v=" + meta.version : "");
@@ -52,8 +58,8 @@
 
     function ready() {
       if (meta) return Promise.resolve(meta);
-      return load("meta", 0, "meta.js").then(function (m) {
-        if (!m || m.format !== 2) throw new Error("meta.js is of an unknown format");
+      return load("meta", 0).then(function (m) {
+        if (!m || m.format !== 3) throw new Error("meta.js is of an unknown format");
         meta = m;
         digitOf = {};
         for (var k = 0; k < m.digits.length; k++) digitOf[m.digits.charCodeAt(k)] = k;
@@ -75,36 +81,86 @@
 
     function keyOf(term) { return Array.from(term).slice(0, meta.keyLength).join(""); }
     function shardOf(term) { return fnv1a(keyOf(term)) % meta.termShards; }
-    function positionShardOf(term) { return shardOf(term) % meta.positionShards; }
 
-    /* Shards needed by a query tree ("t/3.js", "p/3.js"...); an error for an unusable prefix. */
-    function shardsFor(node, acc) {
+    /* What a bucket holds for a term in a field: its postings (or positions), the number of
+     * the file that holds them, or undefined. */
+    function entry(kind, field, term) { return ((store[kind][shardOf(term)] || {})[field] || {})[term]; }
+
+    /* Buckets needed by a query tree ("terms:3", "positions:3"...); an error for an unusable prefix. */
+    function bucketsFor(node, acc) {
       if (!node) return acc;
-      if (node.op === "term") acc["t/" + shardOf(node.term)] = true;
+      if (node.op === "term") acc["terms:" + shardOf(node.term)] = true;
       else if (node.terms) node.terms.forEach(function (t) {
-        acc["t/" + shardOf(t)] = true;
-        if (node.op === "phrase") acc["p/" + positionShardOf(t)] = true;
+        acc["terms:" + shardOf(t)] = true;
+        if (node.op === "phrase") acc["positions:" + shardOf(t)] = true;
       });
       else if (node.op === "prefix") {
         if (Array.from(node.prefix).length < meta.keyLength) {
           throw new QueryError("a prefix search needs at least " + meta.keyLength +
                                " letters before the * (" + node.raw + ")");
         }
-        node.beginnings.concat(node.whole).forEach(function (t) { acc["t/" + shardOf(t)] = true; });
+        node.beginnings.concat(node.whole).forEach(function (t) { acc["terms:" + shardOf(t)] = true; });
       }
-      (node.children || []).forEach(function (c) { shardsFor(c, acc); });
-      if (node.child) shardsFor(node.child, acc);
+      (node.children || []).forEach(function (c) { bucketsFor(c, acc); });
+      if (node.child) bucketsFor(node.child, acc);
       return acc;
+    }
+
+    /* Chunks of long lists needed by a query tree, once its buckets are loaded ("chunk:12"...):
+     * all those of its words in the fields it searches. */
+    function listsFor(node, acc) {
+      if (!node) return acc;
+      function need(fields, t, phrase) {
+        fields.forEach(function (f) {
+          var e = entry("terms", f, t);
+          if (Array.isArray(e)) for (var c = 0; c < e[2]; c++) acc["chunk:" + (e[1] + c)] = true;
+          e = phrase ? entry("positions", f, t) : undefined;
+          if (typeof e === "number") acc["positionList:" + e] = true;
+        });
+      }
+      if (node.op === "term") need(fieldsOf(node), node.term, false);
+      else if (node.terms) node.terms.forEach(function (t) { need(fieldsOf(node), t, node.op === "phrase"); });
+      else if (node.op === "prefix") fieldsOf(node).forEach(function (f) {
+        prefixTerms(f, node).forEach(function (t) { need([f], t, false); });
+      });
+      (node.children || []).forEach(function (c) { listsFor(c, acc); });
+      if (node.child) listsFor(node.child, acc);
+      return acc;
+    }
+
+    function loadAll(keys) {
+      return Promise.all(Object.keys(keys).map(function (key) {
+        var at = key.indexOf(":");
+        return load(key.slice(0, at), +key.slice(at + 1));
+      }));
     }
 
     /* {df, docs, weights, lengths} of a term in a field (see export.py for the layout). */
     function postings(field, term) {
-      var id = shardOf(term), cacheKey = field + "\u0000" + term;
+      var cacheKey = field + "\u0000" + term;
       if (decoded[cacheKey]) return decoded[cacheKey];
-      var shard = store.terms[id] || {}, text = (shard[field] || {})[term];
-      if (!text) return null;
-      var flat = decodeNumbers(text), lengths = meta.lengths, minCode = meta.fields[field].minCode;
-      var p = { df: flat[0], docs: [], weights: [], lengths: [], positions: null }, i = 1, doc = 0;
+      var e = entry("terms", field, term);
+      if (!e) return null;
+      var p;
+      if (Array.isArray(e)) {  // a long list: its chunks merged in document order
+        var all = [];
+        for (var c = 0; c < e[2]; c++) Array.prototype.push.apply(all, chunkPostings(field, e[1] + c));
+        all.sort(function (a, b) { return a.doc - b.doc; });
+        p = { df: e[3], docs: [], weights: [], lengths: [], positions: null };
+        all.forEach(function (q) { p.docs.push(q.doc); p.weights.push(q.tf); p.lengths.push(q.length); });
+      } else {
+        var flat = decodeNumbers(e);
+        p = readPostings(field, flat);
+        p.df = flat[0];
+      }
+      decoded[cacheKey] = p;
+      return p;
+    }
+
+    /* Postings from `flat` (a count first, then documents and values) as {docs, weights, lengths}. */
+    function readPostings(field, flat) {
+      var lengths = meta.lengths, minCode = meta.fields[field].minCode;
+      var p = { docs: [], weights: [], lengths: [], positions: null }, i = 1, doc = 0;
       while (i < flat.length) {
         doc += flat[i];
         var v = flat[i + 1];
@@ -113,14 +169,34 @@
         if (v & 1) { p.weights.push(flat[i + 2] + 2); i += 3; }
         else { p.weights.push(1); i += 2; }
       }
-      decoded[cacheKey] = p;
       return p;
+    }
+
+    /* The postings of one chunk as [{doc, tf, length}]. */
+    function chunkPostings(field, c) {
+      var p = readPostings(field, decodeNumbers(store.chunk[c][0]));
+      return p.docs.map(function (d, j) { return { doc: d, tf: p.weights[j], length: p.lengths[j] }; });
+    }
+
+    /* The score of a posting (what termScores gives it), and of the best posting after a chunk. */
+    function postingScore(field, df, tf, length, boost) {
+      var f = meta.fields[field], idf = Math.log(meta.docCountAll / (df + 1)) + 1;
+      var s = idf * ((tf * (meta.K1 + 1)) / (tf + meta.K1 * ((1 - meta.B) + meta.B * length / f.avgLength)));
+      return s * boost;
+    }
+
+    function boundAfter(field, e, c, boost) {
+      var text = store.chunk[c][1];
+      if (!text) return 0;
+      var v = decodeNumbers(text), tf = v[0] & 1 ? v[1] + 2 : 1;
+      return postingScore(field, e[3], tf, meta.lengths[(v[0] >> 1) + meta.fields[field].minCode], boost);
     }
 
     /* Word positions of a term in each document of its postings (from p/<n>.js). */
     function positionsOf(field, term, p) {
       if (p.positions) return p.positions;
-      var shard = store.positions[positionShardOf(term)] || {}, text = (shard[field] || {})[term];
+      var text = entry("positions", field, term);
+      if (typeof text === "number") text = store.positionList[text];
       var flat = text ? decodeNumbers(text) : [], out = [], i = 0;
       while (i < flat.length) {
         var n = flat[i], pos = [], last = 0;
@@ -143,12 +219,7 @@
     function termScores(field, term, boost) {
       var p = postings(field, term), out = new Map();
       if (!p) return out;
-      var f = meta.fields[field], idf = Math.log(meta.docCountAll / (p.df + 1)) + 1;
-      for (var j = 0; j < p.docs.length; j++) {
-        var tf = p.weights[j];
-        var s = idf * ((tf * (meta.K1 + 1)) / (tf + meta.K1 * ((1 - meta.B) + meta.B * p.lengths[j] / f.avgLength)));
-        out.set(p.docs[j], s * boost);
-      }
+      for (var j = 0; j < p.docs.length; j++) out.set(p.docs[j], postingScore(field, p.df, p.weights[j], p.lengths[j], boost));
       return out;
     }
 
@@ -194,14 +265,18 @@
 
     /* The terms a prefix node looks for (see BroadsheetAnalysis.prefixTerms), as Whoosh
      * finds them: those beginning with one of its beginnings, and its whole terms. */
-    function prefixIn(field, node) {
+    function prefixTerms(field, node) {
       var found = {};
       function termsOf(t) { return (store.terms[shardOf(t)] || {})[field] || {}; }
       node.beginnings.forEach(function (b) {
         Object.keys(termsOf(b)).forEach(function (t) { if (t.indexOf(b) === 0) found[t] = true; });
       });
       node.whole.forEach(function (t) { if (termsOf(t)[t] !== undefined) found[t] = true; });
-      return union(Object.keys(found).sort().map(function (t) { return termScores(field, t, 1); }));
+      return Object.keys(found).sort();
+    }
+
+    function prefixIn(field, node) {
+      return union(prefixTerms(field, node).map(function (t) { return termScores(field, t, 1); }));
     }
 
     /* Map docnum -> score for a query tree (positive part; NOT handled by `and`). */
@@ -237,34 +312,132 @@
       return runs.length ? runs[lo][1] : null;
     }
 
-    /* Run a query: {hits: [{doc, score, year}], years: {year: count}} ranked like Whoosh
-     * (score descending, then document number). Rejects with QueryError for bad syntax. */
-    function search(text) {
+    /* Run a query: {hits: [{doc, score, year}], years: {year: count}, complete: true} ranked
+     * like Whoosh (score descending, then document number). A word, or words ANDed, whose
+     * postings are long gives instead the FIRST_PAGE best hits only, as soon as they are
+     * certain ({hits, complete: false, atMost: an upper bound of the matches}); with
+     * `options.all` every hit. Rejects with QueryError for bad syntax. */
+    function search(text, options) {
       return ready().then(function () {
         var tree = A.parseQuery(text);
-        if (!tree) return { tree: null, hits: [], years: {} };
-        var paths = Object.keys(shardsFor(tree, {}));
-        return Promise.all(paths.map(function (path) {
-          var id = +path.slice(2);
-          return load(path[0] === "t" ? "terms" : "positions", id, path + ".js");
-        })).then(function () {
-          var scores = tree.op === "not" ? new Map() : evaluate(tree), hits = [], years = {};
-          scores.forEach(function (s, d) {
-            var y = yearOf(d);
-            hits.push({ doc: d, score: s, year: y });
-            years[y] = (years[y] || 0) + 1;
-          });
-          hits.sort(function (a, b) { return b.score - a.score || a.doc - b.doc; });
-          return { tree: tree, hits: hits, years: years };
+        if (!tree) return { tree: null, hits: [], years: {}, complete: true };
+        return loadAll(bucketsFor(tree, {})).then(function () {
+          var words = rankedWords(tree);
+          return words && !(options && options.all) ? bestOf(tree, words) : everything(tree);
         });
       });
     }
+
+    function everything(tree) {
+      return loadAll(listsFor(tree, {})).then(function () {
+        var scores = tree.op === "not" ? new Map() : evaluate(tree), hits = [], years = {};
+        scores.forEach(function (s, d) {
+          var y = yearOf(d);
+          hits.push({ doc: d, score: s, year: y });
+          years[y] = (years[y] || 0) + 1;
+        });
+        hits.sort(byRank);
+        return { tree: tree, hits: hits, years: years, complete: true };
+      });
+    }
+
+    function byRank(a, b) { return b.score - a.score || a.doc - b.doc; }
+
+    /* The term nodes of a query that `bestOf` can rank: a word, or words ANDed. */
+    function rankedWords(tree) {
+      if (tree.op === "term") return [tree];
+      if (tree.op === "and" && tree.children.every(function (c) { return c.op === "term"; })) return tree.children;
+      return null;
+    }
+
+    /* The FIRST_PAGE best hits of `words` ANDed, reading the chunks of their long lists best
+     * first (each word in each field it searches is a list), a chunk of each at a time,
+     * until no document outside the best can overtake them: the threshold algorithm of
+     * Fagin et al., with scores added in `evaluate`'s order so that they are its scores. */
+    function bestOf(tree, words) {
+      var lists = words.map(function (node) {
+        return fieldsOf(node).map(function (f) {
+          var e = entry("terms", f, node.term), l = { field: f, entry: e, boost: boostOf(node, f), next: 0,
+                                                       scores: new Map(), complete: true, bound: 0, df: 0 };
+          if (Array.isArray(e)) { l.complete = false; l.df = e[3]; l.bound = Infinity; }
+          else if (e) { l.scores = termScores(f, node.term, l.boost); l.df = postings(f, node.term).df; }
+          return l;
+        });
+      });
+      function round() {
+        var done = settled(lists, tree);
+        if (done) return done;
+        var wanted = {};
+        lists.forEach(function (ls) { ls.forEach(function (l) { if (!l.complete) wanted["chunk:" + (l.entry[1] + l.next)] = true; }); });
+        if (!Object.keys(wanted).length) return everything(tree);
+        return loadAll(wanted).then(function () {
+          lists.forEach(function (ls) { ls.forEach(function (l) { if (!l.complete) readChunk(l); }); });
+          return round();
+        });
+      }
+      return round();
+    }
+
+    function readChunk(l) {
+      var c = l.entry[1] + l.next;
+      chunkPostings(l.field, c).forEach(function (q) { l.scores.set(q.doc, postingScore(l.field, l.df, q.tf, q.length, l.boost)); });
+      l.next++;
+      l.complete = l.next === l.entry[2];
+      l.bound = boundAfter(l.field, l.entry, c, l.boost);
+    }
+
+    /* The result of `bestOf` if the best hits are certain with the chunks read so far, else null. */
+    function settled(lists, tree) {
+      var seen = new Set(), exact = [], open = [];
+      if (lists.every(function (ls) { return ls.every(function (l) { return l.complete; }); })) return null;
+      lists.forEach(function (ls) { ls.forEach(function (l) { l.scores.forEach(function (_, d) { seen.add(d); }); }); });
+      seen.forEach(function (d) {
+        var total = 0, ceiling = 0, known = true;
+        for (var i = 0; i < lists.length; i++) {
+          var word = null, wordCeiling = 0, maybe = false;
+          lists[i].forEach(function (l) {
+            var s = l.scores.get(d);
+            if (s !== undefined) { word = (word === null ? 0 : word) + s; wordCeiling += s; }
+            else if (!l.complete) { wordCeiling += l.bound; maybe = true; }
+          });
+          if (word === null && !maybe) return;  // lacks a word: no match
+          if (word === null || maybe) known = false;
+          total = i === 0 ? word : total + word;
+          ceiling += wordCeiling;
+        }
+        if (known) exact.push({ doc: d, score: total, year: yearOf(d) });
+        else open.push(ceiling);
+      });
+      // A document in no chunk read yet: at most the bound of every list still open.
+      var unseen = 0;
+      for (var i = 0; i < lists.length; i++) {
+        var open_i = lists[i].filter(function (l) { return !l.complete; });
+        if (!open_i.length) { unseen = -Infinity; break; }
+        open_i.forEach(function (l) { unseen += l.bound; });
+      }
+      exact.sort(byRank);
+      if (!open.length && unseen === -Infinity) {  // every match is known (a word in short lists only)
+        var years = {};
+        exact.forEach(function (h) { years[h.year] = (years[h.year] || 0) + 1; });
+        return { tree: tree, hits: exact, years: years, complete: true };
+      }
+      if (exact.length < FIRST_PAGE) return null;
+      var last = exact[FIRST_PAGE - 1].score;
+      if (unseen >= last || open.some(function (c) { return c >= last; })) return null;
+      var atMost = Math.min.apply(null, lists.map(function (ls) {
+        return ls.reduce(function (n, l) { return n + l.df; }, 0);
+      }));
+      return { tree: tree, hits: exact.slice(0, FIRST_PAGE), years: null, complete: false, atMost: atMost };
+    }
+
+    /* Documents per year in the whole archive. */
+    function corpusYears() { return ready().then(function () { return meta.years; }); }
 
     /* Stored records [title, url, date, excerpt] of the given documents. */
     function documents(docs) {
       var ids = {};
       docs.forEach(function (d) { ids[Math.floor(d / meta.docsPerShard)] = true; });
-      return Promise.all(Object.keys(ids).map(function (id) { return load("docs", id, "d/" + id + ".js"); }))
+      return Promise.all(Object.keys(ids).map(function (id) { return load("docs", +id); }))
         .then(function () {
           return docs.map(function (d) {
             var rec = store.docs[Math.floor(d / meta.docsPerShard)][d % meta.docsPerShard];
@@ -273,27 +446,36 @@
         });
     }
 
-    /* The page's filters: {facet: {value: Set of documents}} (outlet, labels), empty without. */
-    var facetSets = null;
+    /* The page's filters: {facet: {value: number of documents}} (outlet, labels), empty without. */
     function facets() {
       return ready().then(function () {
-        if (!facetSets) {
-          facetSets = {};
-          Object.keys(meta.facets || {}).forEach(function (name) {
-            facetSets[name] = {};
-            Object.keys(meta.facets[name]).forEach(function (value) {
-              var docs = new Set(), d = 0;
-              decodeNumbers(meta.facets[name][value]).forEach(function (delta) { d += delta; docs.add(d); });
-              facetSets[name][value] = docs;
-            });
-          });
-        }
-        return facetSets;
+        var out = {};
+        Object.keys(meta.facets || {}).forEach(function (name) {
+          out[name] = {};
+          Object.keys(meta.facets[name]).forEach(function (value) { out[name][value] = meta.facets[name][value][0]; });
+        });
+        return out;
+      });
+    }
+
+    /* The documents of one facet value, as a Set (loaded when a reader picks the value). */
+    var facetSets = {};
+    function facetDocuments(name, value) {
+      return ready().then(function () {
+        var k = meta.facets[name][value][1];
+        if (facetSets[k]) return facetSets[k];
+        return load("facet", k).then(function (text) {
+          var docs = new Set(), d = 0;
+          decodeNumbers(text).forEach(function (delta) { d += delta; docs.add(d); });
+          facetSets[k] = docs;
+          return docs;
+        });
       });
     }
 
     return {
-      ready: ready, search: search, documents: documents, facets: facets,
+      ready: ready, search: search, documents: documents, facets: facets, facetDocuments: facetDocuments,
+      corpusYears: corpusYears,
       loaded: function () { return loaded.slice(); }
     };
   }

@@ -9,7 +9,7 @@
   var input = document.getElementById("search-input");
   var yearSelect = document.getElementById("search-year");
   var facetSelects = Array.prototype.slice.call(document.querySelectorAll("select[data-facet]"));
-  var facetSets = {};
+  var facetSets = {};  // {facet: {value: Set of documents}}, each loaded when first picked
   var status = document.getElementById("search-status");
   var list = document.getElementById("search-results");
   var more = document.getElementById("search-more");
@@ -38,28 +38,30 @@
     });
   }
 
-  function fillFacets(sets) {
-    facetSets = sets;
+  function fillFacets(counts) {
     facetSelects.forEach(function (select) {
-      var values = sets[select.getAttribute("data-facet")];
+      var values = counts[select.getAttribute("data-facet")];
       if (!values) return;
+      facetSets[select.getAttribute("data-facet")] = {};
       Object.keys(values).sort().forEach(function (v) {
         var opt = document.createElement("option");
         opt.value = v;
-        opt.textContent = v + " (" + values[v].size + ")";
+        opt.textContent = v + " (" + values[v] + ")";
         select.appendChild(opt);
       });
       select.parentNode.hidden = false;
     });
   }
 
-  function fillYears(years) {
+  /* The year filter: this query's years and counts, or (`counted` false) every year of the
+   * archive, before the query's matches are all known. */
+  function fillYears(years, counted) {
     var keep = yearSelect.value;
     while (yearSelect.options.length > 1) yearSelect.remove(1);
     Object.keys(years).sort().forEach(function (y) {
       var opt = document.createElement("option");
       opt.value = y;
-      opt.textContent = y + " (" + years[y] + ")";
+      opt.textContent = counted ? y + " (" + years[y] + ")" : y;
       yearSelect.appendChild(opt);
     });
     yearSelect.value = years[keep] ? keep : "";
@@ -69,13 +71,37 @@
     var hits = selectedHits(), q = current.query, y = yearSelect.value;
     var n = hits.length, filters = facetSelects.filter(function (s) { return s.value; })
       .map(function (s) { return s.value; });
-    say(n + (n === 1 ? " result" : " results") + " for \u201c" + q + "\u201d" + (y ? " in " + y : "") +
-        (filters.length ? " (" + filters.join(", ") + ")" : ""));
+    if (!current.complete) {
+      say("The " + n + " best of up to " + current.atMost.toLocaleString("en") + " results for \u201c" + q + "\u201d");
+    } else {
+      say(n + (n === 1 ? " result" : " results") + " for \u201c" + q + "\u201d" + (y ? " in " + y : "") +
+          (filters.length ? " (" + filters.join(", ") + ")" : ""));
+    }
     status.className = "";
   }
 
+  /* Every match of the current query, when only the best were ranked so far (for the next
+   * page and the filters). */
+  function completeResults(mine) {
+    if (!current || current.complete) return Promise.resolve();
+    return engine.search(current.query, { all: true }).then(function (r) {
+      if (mine !== generation) return;
+      current.hits = r.hits;
+      current.complete = true;
+      fillYears(r.years, true);
+    });
+  }
+
   function showMore() {
-    var mine = generation, hits = selectedHits().slice(shown, shown + PAGE);
+    var mine = generation;
+    if (!current.complete && shown >= current.hits.length) {
+      return completeResults(mine).then(function () {
+        if (mine !== generation) return;
+        renderStatus();
+        return showMore();
+      }, indexProblem);
+    }
+    var hits = selectedHits().slice(shown, shown + PAGE);
     if (!hits.length) { more.hidden = true; return Promise.resolve(); }
     return engine.documents(hits.map(function (h) { return h.doc; })).then(function (docs) {
       if (mine !== generation) return;
@@ -97,7 +123,7 @@
         list.appendChild(li);
       });
       shown += hits.length;
-      more.hidden = shown >= selectedHits().length;
+      more.hidden = current.complete && shown >= selectedHits().length;
     }, indexProblem);
   }
 
@@ -116,10 +142,15 @@
     updateUrl(query);
     if (!query) { current = null; resetList(); say(""); return Promise.resolve(); }
     say("Searching\u2026");
-    return engine.search(query).then(function (r) {
+    // With a filter chosen, every match is needed (the best ten may all be filtered out).
+    var filtered = yearSelect.value || facetSelects.some(function (s) { return s.value; });
+    return loadChosenFacets().then(function () { return engine.search(query, { all: filtered }); }).then(function (r) {
       if (mine !== generation) return;
-      current = { query: query, tree: r.tree, hits: r.hits };
-      fillYears(r.years);
+      current = { query: query, tree: r.tree, hits: r.hits, complete: r.complete, atMost: r.atMost };
+      if (r.complete) { fillYears(r.years, true); return r; }
+      return engine.corpusYears().then(function (years) { fillYears(years, false); return r; });
+    }).then(function (r) {
+      if (!r || mine !== generation) return;
       resetList();
       renderStatus();
       return showMore();
@@ -141,11 +172,22 @@
     timer = setTimeout(function () { run(input.value); }, DEBOUNCE_MS);
   });
   form.addEventListener("submit", function (e) { e.preventDefault(); clearTimeout(timer); run(input.value); });
+  /* The documents of every chosen facet value, loaded if not yet. */
+  function loadChosenFacets() {
+    return Promise.all(facetSelects.filter(function (s) { return s.value; }).map(function (s) {
+      var name = s.getAttribute("data-facet"), value = s.value;
+      if (facetSets[name][value]) return null;
+      return engine.facetDocuments(name, value).then(function (docs) { facetSets[name][value] = docs; });
+    }));
+  }
+
   [yearSelect].concat(facetSelects).forEach(function (select) {
     select.addEventListener("change", function () {
-      if (!current) return;
-      generation++;
-      resetList(); renderStatus(); showMore();
+      var mine = ++generation;
+      loadChosenFacets().then(function () { return completeResults(mine); }).then(function () {
+        if (!current || mine !== generation) return;
+        resetList(); renderStatus(); showMore();
+      }, indexProblem);
     });
   });
   more.addEventListener("click", function () {
