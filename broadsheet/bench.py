@@ -57,6 +57,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from broadsheet.site import search_index_folder
+
 PROJECT = Path(__file__).resolve().parent.parent
 PLUGINS_DIR = PROJECT / "plugins"
 DEFAULT_N = 2000
@@ -683,8 +685,8 @@ def run_search_scale(n: int, work: Path = DEFAULT_WORK, seed: int = DEFAULT_SEED
                                           "report": str(run / "ingest.json")}, logs)
     if ok(r.get("ingest")):
         progress("whoosh index and browser shards")
-        # Where the CLI looks for the index of a site built into `output`: beside it.
-        r["whoosh"] = run_step("whoosh", {"content": str(content), "index_dir": str(output.parent / ".search-index"),
+        # Where the CLI looks for the index of a site built into `output`.
+        r["whoosh"] = run_step("whoosh", {"content": str(content), "index_dir": str(search_index_folder(output)),
                                           "export_dir": str(output / "search")}, logs)
     if ok(r.get("whoosh")):
         progress("browser bytes per query")
