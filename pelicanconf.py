@@ -11,6 +11,8 @@ import sys
 # Plugins import the `broadsheet` package that sits beside this file.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from broadsheet.versions import VERSIONS_PATTERN  # noqa: E402
+
 SITENAME = "Broadsheet archive"
 SITESUBTITLE = "Al-Alam English news pages, 2013-2017, as scraped"
 AUTHOR = ""
@@ -65,7 +67,9 @@ JINJA_ENVIRONMENT = {"trim_blocks": True, "lstrip_blocks": True, "extensions": [
 # Scraped text must stay literal: no Markdown extensions (tables, footnotes, smartypants).
 MARKDOWN = {"extensions": [], "output_format": "html5"}
 READERS = {"html": None, "htm": None, "rst": None}
-IGNORE_FILES = [".*"]
+# An article's earlier versions (content/YYYY/MM/<slug>.versions/N.md) are not articles:
+# plugins/versions reads them beside each article.
+IGNORE_FILES = [".*", VERSIONS_PATTERN]
 STATIC_PATHS = []
 
 FEED_ALL_ATOM = None
