@@ -22,7 +22,7 @@ RELATIVE_URLS = True
 PATH = "content"
 THEME = "theme"
 PLUGIN_PATHS = ["plugins"]
-PLUGINS = ["yaml_reader", "archive_pages", "related_graph", "search_index", "facets", "unchanged_pages"]
+PLUGINS = ["yaml_reader", "archive_pages", "related_graph", "search_index", "facets", "versions", "unchanged_pages"]
 
 #: The outlet's local time: datelines and the ticks in related pics are read in it.
 SOURCE_TIMEZONE = "Asia/Tehran"
@@ -103,3 +103,12 @@ RELATED_GRAPH_PAGE_DATA = "data/graph-page.js"
 #: Above this many nodes the graph page lays nodes out on a timeline instead of by force.
 RELATED_GRAPH_FORCE_LAYOUT_MAX_NODES = 1000
 RELATED_GRAPH_NEIGHBOURHOOD_MAX_NODES = 20
+
+# versions plugin: an article's earlier versions (content/YYYY/MM/<slug>.versions/N.md).
+#: Each earlier version's page; {stem} is the article's page without `.html`.
+VERSION_URL = "{stem}/v{number}.html"
+#: The article's TimeMap (RFC 7089, application/link-format).
+TIMEMAP_URL = "{stem}/timemap.link"
+VERSIONS_JSONL_SAVE_AS = "data/versions.jsonl"
+#: How many of the most edited articles the corpus page lists.
+VERSIONS_MOST_EDITED = 10

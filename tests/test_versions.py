@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
+import subprocess
+import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+import lxml.html
 import pytest
 import yaml
 
@@ -14,7 +18,7 @@ from broadsheet import versions
 from broadsheet.article import read_content_file, read_markdown_file
 from broadsheet.dumps import parse_dump, render_dump
 from broadsheet.ingest import ingest
-from conftest import SEED
+from conftest import DATA, SEED, build_site
 
 SEED_ARTICLE = parse_dump(SEED.read_bytes(), SEED.name, "Asia/Tehran")
 FIRST = SEED_ARTICLE.paragraphs[0]
@@ -60,26 +64,35 @@ def kept(content: Path) -> list[versions.Version]:
     return found
 
 
-@pytest.fixture
-def history(tmp_path):
-    """A dump ingested, its title edited by the archivist, then its body, title and related list
-    changed by the outlet, one re-ingest each (with an unchanged re-ingest after each)."""
-    source, content = tmp_path / "raw", tmp_path / "content"
+PARAGRAPHS = [REWORDED, *SEED_ARTICLE.paragraphs[1:]]
+#: The outlet's three changes, one re-ingest each: the body, then the title, then the related list.
+STEPS = [dict(paragraphs=PARAGRAPHS),
+         dict(paragraphs=PARAGRAPHS, title=NEW_TITLE),
+         dict(paragraphs=PARAGRAPHS, title=NEW_TITLE, related_json=RELATED, related_status="ok")]
+
+
+def make_history(base: Path, also=lambda source, step: None) -> dict:
+    """A dump ingested, its title edited by the archivist, then STEPS (with an unchanged
+    re-ingest after each); `also(source, step)` changes other dumps before each ingest."""
+    source, content = base / "raw", base / "content"
     write_dump(source)
+    also(source, 0)
     ingest(source, content, seen_at=at(1))
-    edit_title(only_article(content), TITLE_EDIT)
-    paragraphs = [REWORDED, *SEED_ARTICLE.paragraphs[1:]]
-    steps = [dict(paragraphs=paragraphs),
-             dict(paragraphs=paragraphs, title=NEW_TITLE),
-             dict(paragraphs=paragraphs, title=NEW_TITLE, related_json=RELATED,
-                  related_status="ok")]
+    edit_title(next(p for p in content.rglob("*.md") if "syrian-army" in p.name), TITLE_EDIT)
     counts = []
-    for hour, changes in enumerate(steps, 2):
+    for hour, changes in enumerate(STEPS, 2):
         write_dump(source, **changes)
+        also(source, hour - 1)
         ingest(source, content, seen_at=at(hour))
         ingest(source, content, seen_at=at(hour + 10))  # unchanged: keeps no version
-        counts.append(len(kept(content)))
+        counts.append(len(versions.read_versions(
+            next(p for p in content.rglob("syrian-army*.md") if not versions.is_version_path(p)))[0]))
     return {"source": source, "content": content, "counts": counts}
+
+
+@pytest.fixture
+def history(tmp_path):
+    return make_history(tmp_path)
 
 
 def test_each_changed_reingest_keeps_one_version_and_unchanged_ones_none(history):
@@ -149,3 +162,173 @@ def test_an_edited_body_is_kept_as_edited_and_named(tmp_path):
     (one,) = kept(content)
     assert one.changed == ["signature"] and one.edited == ["body"]
     assert one.fields["signature"] == SEED_ARTICLE.signature
+
+
+# -- the site ------------------------------------------------------------------------------------
+
+ARABIC = parse_dump((DATA / "site" / "arabic.txt").read_bytes(), "arabic.txt", "Asia/Tehran")
+INJECTED = "Before <script>alert(1)</script> after."
+
+
+def _others(source: Path, step: int) -> None:
+    """An article whose old text holds markup, and an Arabic one, each changed at the first step."""
+    write_dump(source, "injected.txt", title="A story with markup in it", paragraphs=[INJECTED if step == 0 else
+                                                                                   "Before after."])
+    path = source / "arabic.txt"
+    path.write_text(render_dump(dataclasses.replace(
+        ARABIC, paragraphs=ARABIC.paragraphs if step == 0 else [ARABIC.paragraphs[0] + " تحديث"]
+        + ARABIC.paragraphs[1:])), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    base = tmp_path_factory.mktemp("versions-site")
+    made = make_history(base, _others)
+    build_site(made["content"], base / "output")
+    output = base / "output"
+    rows = [json.loads(line) for line in (output / "data" / "articles.jsonl").read_text().splitlines()]
+    return {**made, "output": output, "rows": {r["title"]: r for r in rows}}
+
+
+def page(site, rel: str) -> lxml.html.HtmlElement:
+    return lxml.html.fromstring((site["output"] / rel).read_bytes())
+
+
+def cls(name: str) -> str:
+    """An XPath test for an element of class `name`."""
+    return f"contains(concat(' ', @class, ' '), ' {name} ')"
+
+
+def diff_marks(site, rel: str) -> list[tuple[str, str]]:
+    """The insertions and deletions of a version page's diff, in order."""
+    return [(e.tag, e.text_content()) for e in page(site, rel).xpath(f"//*[{cls('diff')}]//*[self::ins or self::del]")]
+
+
+def story(site) -> str:
+    return site["rows"][TITLE_EDIT]["url"]
+
+
+def test_version_files_are_not_articles(site):
+    assert len(site["rows"]) == 3
+    assert site["rows"][TITLE_EDIT]["versions"] == 4
+    assert site["rows"]["A story with markup in it"]["versions"] == 2
+
+
+def test_the_article_says_how_many_versions_and_lists_them(site):
+    doc = page(site, story(site))
+    (notice,) = doc.xpath(f"//*[{cls('versions-notice')}]")
+    assert notice.xpath(".//h2")[0].text_content().startswith("4 versions; this text since 12 Apr 2026 04:00")
+    items = notice.xpath(".//ol//li")
+    assert [i.text_content().split(":")[0].strip() for i in items] == \
+        ["Version 1", "Version 2", "Version 3", "Version 4 (latest)"]
+    links = [a.get("href") for a in notice.xpath(".//ol//a")]
+    stem = story(site)[: -len(".html")]
+    assert [link.rsplit("/", 2)[-2:] for link in links] == [[stem.rsplit("/", 1)[1], f"v{n}.html"] for n in (1, 2, 3)]
+    assert doc.xpath('//link[@rel="timemap"]')[0].get("type") == "application/link-format"
+
+
+def test_each_version_page_shows_exactly_its_diff(site):
+    stem = story(site)[: -len(".html")]
+    assert diff_marks(site, f"{stem}/v1.html") == [("del", "forces"), ("ins", "troops")]
+    assert diff_marks(site, f"{stem}/v2.html") == [
+        ("del", "Troops Take Key"), ("ins", "Retakes"), ("del", "from ISIS "),
+        ("del", "Latakia, Kill Militants in Raqqa"), ("ins", "Latakia")]
+    related = diff_marks(site, f"{stem}/v3.html")
+    assert related[-1] == ("ins", "An article listed as related")
+    assert {kind for kind, _ in related[:-1]} == {"del"} and len(related) == 11
+    v1 = page(site, f"{stem}/v1.html")
+    assert v1.xpath("//h1")[0].text_content() == SEED_ARTICLE.title  # the outlet's title, not the edit
+    assert v1.xpath(f"//*[{cls('article-body')}]/p")[0].text_content() == FIRST
+
+
+def test_markup_in_an_old_version_shows_as_text(site):
+    rel = site["rows"]["A story with markup in it"]["url"][: -len(".html")] + "/v1.html"
+    html = (site["output"] / rel).read_text(encoding="utf-8")
+    assert "<script>alert(1)</script>" not in html
+    assert diff_marks(site, rel) == [("del", "<script>alert(1)</script> ")]
+    assert page(site, rel).xpath(f"//*[{cls('article-body')}]/p")[0].text_content() == INJECTED
+
+
+def test_arabic_versions_read_right_to_left(site):
+    row = next(r for t, r in site["rows"].items() if r["versions"] == 2 and "markup" not in t)
+    doc = page(site, row["url"][: -len(".html")] + "/v1.html")
+    assert {(e.get("lang"), e.get("dir")) for e in doc.xpath(f"//article | //*[{cls('diff')}]")} == {("ar", "rtl")}
+    assert diff_marks(site, row["url"][: -len(".html")] + "/v1.html") == [("ins", " تحديث")]
+
+
+def test_a_version_is_cited_as_that_version(site):
+    stem = story(site)[: -len(".html")]
+    v2 = page(site, f"{stem}/v2.html")
+    assert "Version 2 of 4." in v2.xpath(f"//*[{cls('reference')}]")[0].text_content()
+    assert json.loads(v2.xpath('//script[@type="application/ld+json"]')[0].text)["version"] == "2 of 4"
+    assert "ET  - Version 2 of 4" in (site["output"] / f"{stem}/v2.ris").read_text()
+    assert json.loads((site["output"] / f"{stem}/v2.csl.json").read_text())[0]["version"] == "2 of 4"
+    assert "version = {2 of 4}" in (site["output"] / f"{stem}/v2.bib").read_text()
+    # the latest, at the article's own URL, is cited as the latest version
+    assert "version = {4 of 4}" in (site["output"] / f"{stem}.bib").read_text()
+    assert "Version 4 of 4." in page(site, story(site)).xpath(f"//*[{cls('reference')}]")[0].text_content()
+
+
+def test_the_timemap_lists_every_version(site):
+    stem = story(site)[: -len(".html")]
+    lines = (site["output"] / f"{stem}/timemap.link").read_text().rstrip("\n").split(",\n")
+    name = stem.rsplit("/", 1)[1]
+    assert lines[0] == f'<../{name}.html>;rel="original"'
+    assert lines[1].startswith('<timemap.link>;rel="self";type="application/link-format";from=')
+    assert [line.split(";")[1] for line in lines[2:]] == \
+        ['rel="first memento"', 'rel="memento"', 'rel="memento"', 'rel="last memento"']
+    assert lines[3].endswith('datetime="Sun, 12 Apr 2026 02:00:00 GMT"')
+
+
+def test_data_lists_every_version_and_the_corpus_page_counts_them(site):
+    rows = [json.loads(line) for line in (site["output"] / "data" / "versions.jsonl").read_text().splitlines()]
+    mine = [r for r in rows if r["article"] == story(site)]
+    assert [(r["version"], r["of"]) for r in mine] == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert (mine[0]["words_added"], mine[0]["words_removed"]) == (1, 1)
+    assert len(rows) == 4 + 2 + 2
+    corpus = page(site, "corpus.html")
+    section = corpus.xpath("//*[@id='versions-heading']")[0].getparent()
+    assert "3 articles changed after they were first archived" in section.text_content()
+    assert [a.text_content() for a in section.xpath(".//table//a")][0] == TITLE_EDIT
+
+
+def test_version_pages_pass_the_nu_html_checker(site):
+    from test_site import _vnu_jar
+
+    if shutil.which("java") is None:
+        pytest.skip("java is not installed: the W3C Nu Html Checker needs it")
+    stem = story(site)[: -len(".html")]
+    pages = [story(site), f"{stem}/v1.html", f"{stem}/v2.html", f"{stem}/v3.html", "corpus.html",
+             site["rows"]["A story with markup in it"]["url"][: -len(".html")] + "/v1.html"]
+    result = subprocess.run(["java", "-jar", str(_vnu_jar()), "--errors-only", "--format", "json",
+                             *[str(site["output"] / p) for p in pages]], capture_output=True, text=True, timeout=300)
+    messages = json.loads(result.stderr or result.stdout)["messages"]
+    assert [f"{m.get('url', '').rsplit('/output/', 1)[-1]}:{m.get('lastLine')}: {m['message']}"
+            for m in messages if m.get("type") == "error" or m.get("subType") == "fatal"] == []
+
+
+@pytest.mark.browser
+def test_version_pages_pass_axe_and_open_from_the_zip(site, reader, tmp_path):
+    from broadsheet import bag
+    from e2e.fixtures import Watch, axe_violations
+
+    zip_path = tmp_path / "archive.zip"
+    bag.make_offline_zip(site["content"], zip_path, cache_path=tmp_path / "cache")
+    with zipfile.ZipFile(zip_path) as z:
+        z.extractall(tmp_path / "unzipped")
+    (root,) = [p for p in (tmp_path / "unzipped").rglob("index.html") if p.parent.name == "data"]
+    root = root.parent
+    watch = Watch(root.parent.as_uri())
+    watch.attach(reader)
+    reader.goto((root / story(site)).as_uri())
+    reader.get_by_role("link", name="Version 1", exact=True).click()
+    reader.wait_for_url("**/v1.html")
+    assert reader.locator(".diff del").first.inner_text() == "forces"
+    reader.get_by_role("link", name="version 2").first.click()
+    reader.wait_for_url("**/v2.html")
+    reader.get_by_role("link", name="the article's page").click()
+    reader.wait_for_url("**/" + story(site))
+    watch.assert_clean()  # before axe, which reads the stylesheets itself (refused from file://)
+    for n in (1, 2):
+        reader.goto((root / story(site)[: -len(".html")] / f"v{n}.html").as_uri())
+        assert axe_violations(reader) == []

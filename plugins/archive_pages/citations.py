@@ -35,6 +35,7 @@ class Citation:
     url: str | None  # absolute URL, when the site has one
     language: str  # BCP 47: en, ar, fa
     identifier: str | None = None  # the outlet's id, when known
+    version: str | None = None  # the version cited, when the article has several: "2 of 3"
 
 
 def latex_text(text: str) -> str:
@@ -67,6 +68,8 @@ def bibtex(c: Citation) -> str:
         fields.append(("url", c.url))
     if c.identifier:
         fields.append(("number", latex_text(c.identifier)))
+    if c.version:
+        fields.append(("version", latex_text(c.version)))
     body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields)
     return f"@article{{{c.key},\n{body}\n}}\n"
 
@@ -91,6 +94,8 @@ def ris(c: Citation) -> str:
         lines.append(("UR", c.url))
     if c.identifier:
         lines.append(("M1", _one_line(c.identifier)))
+    if c.version:
+        lines.append(("ET", f"Version {_one_line(c.version)}"))
     lines.append(("ER", ""))
     return "".join(f"{tag}  - {value}\n" for tag, value in lines)
 
@@ -109,6 +114,8 @@ def csl_item(c: Citation) -> dict:
         item["URL"] = c.url
     if c.identifier:
         item["number"] = c.identifier
+    if c.version:
+        item["version"] = c.version
     return item
 
 
@@ -119,7 +126,8 @@ def csl_json(c: Citation) -> str:
 
 def reference(c: Citation) -> str:
     """A plain-text reference (Chicago-like, newspaper style) without the URL."""
-    return f"“{c.title}.” {c.container}, {c.date.day} {c.date:%B %Y}. {c.archive}."
+    version = f" Version {c.version}." if c.version else ""
+    return f"“{c.title}.” {c.container}, {c.date.day} {c.date:%B %Y}.{version} {c.archive}."
 
 
 def highwire_meta(c: Citation) -> list[tuple[str, str]]:
@@ -155,6 +163,8 @@ def json_ld(c: Citation, date_iso: str) -> Markup:
         data["mainEntityOfPage"] = c.url
     if c.identifier:
         data["identifier"] = c.identifier
+    if c.version:
+        data["version"] = c.version
     text = json.dumps(data, ensure_ascii=False, indent=1)
     # `</script>` or `<!--` in a title must not end the script element.
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
