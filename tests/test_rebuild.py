@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from broadsheet import bag, rebuild as pipeline
+from broadsheet import bag, rebuild as pipeline, versions
 from broadsheet.dumps import parse_dump, render_dump
 from conftest import ROOT, SEED
 
@@ -153,8 +153,12 @@ def test_pages_of_unchanged_articles_are_linked_not_rendered(project):
 
 
 def _same_as_a_clean_build(project: Project, clean_base: Path) -> None:
+    """A clean rebuild of the same dumps, given the articles' history (their kept versions,
+    which no dump holds any more), makes the same content, site and zip."""
     clean = Project(clean_base)
     shutil.copytree(project.source, clean.source)
+    for kept in project.content.rglob("*" + versions.SUFFIX):
+        shutil.copytree(kept, clean.content / kept.relative_to(project.content))
     clean.rebuild()
     assert contents(project.content) == contents(clean.content)
     assert contents(project.output) == contents(clean.output)  # pages, data exports, search shards
@@ -164,9 +168,12 @@ def _same_as_a_clean_build(project: Project, clean_base: Path) -> None:
 def test_incremental_rebuild_equals_a_clean_build(project, tmp_path):
     project.rebuild()
     write_dump(project.source, 9)  # added
-    write_dump(project.source, 2, variant=" (updated)")  # changed
+    write_dump(project.source, 2, variant=" (updated)")  # changed: its earlier text is kept as a version
     (project.source / "004.txt").unlink()  # deleted
     project.rebuild()
+    (kept,) = project.content.rglob("*" + versions.SUFFIX)
+    assert [p.name for p in kept.iterdir()] == ["1.md"]
+    assert (project.output / kept.relative_to(project.content).with_suffix("").as_posix() / "v1.html").is_file()
     _same_as_a_clean_build(project, tmp_path / "clean")
 
 
