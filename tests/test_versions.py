@@ -6,6 +6,7 @@ import dataclasses
 import json
 import shutil
 import subprocess
+import sys
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,7 +19,8 @@ from broadsheet import versions
 from broadsheet.article import read_content_file, read_markdown_file
 from broadsheet.dumps import parse_dump, render_dump
 from broadsheet.ingest import ingest
-from conftest import DATA, SEED, build_site
+from broadsheet.site import load_settings
+from conftest import DATA, ROOT, SEED, build_site
 
 SEED_ARTICLE = parse_dump(SEED.read_bytes(), SEED.name, "Asia/Tehran")
 FIRST = SEED_ARTICLE.paragraphs[0]
@@ -167,7 +169,7 @@ def test_an_edited_body_is_kept_as_edited_and_named(tmp_path):
 # -- the site ------------------------------------------------------------------------------------
 
 ARABIC = parse_dump((DATA / "site" / "arabic.txt").read_bytes(), "arabic.txt", "Asia/Tehran")
-INJECTED = "Before <script>alert(1)</script> after."
+INJECTED = "Before <script>alert(1)</script> withdrawn after."
 
 
 def _others(source: Path, step: int) -> None:
@@ -245,7 +247,7 @@ def test_markup_in_an_old_version_shows_as_text(site):
     rel = site["rows"]["A story with markup in it"]["url"][: -len(".html")] + "/v1.html"
     html = (site["output"] / rel).read_text(encoding="utf-8")
     assert "<script>alert(1)</script>" not in html
-    assert diff_marks(site, rel) == [("del", "<script>alert(1)</script> ")]
+    assert diff_marks(site, rel) == [("del", "<script>alert(1)</script> withdrawn ")]
     assert page(site, rel).xpath(f"//*[{cls('article-body')}]/p")[0].text_content() == INJECTED
 
 
@@ -332,3 +334,16 @@ def test_version_pages_pass_axe_and_open_from_the_zip(site, reader, tmp_path):
     for n in (1, 2):
         reader.goto((root / story(site)[: -len(".html")] / f"v{n}.html").as_uri())
         assert axe_violations(reader) == []
+
+
+def test_search_finds_earlier_versions_only_with_version_all(site):
+    sys.path.insert(0, str(ROOT / "plugins"))
+    from search_index.query import search
+
+    settings = load_settings()
+    assert search(site["output"], "withdrawn", 10, settings)[0] == []  # only the old text said it
+    hits, total, _ = search(site["output"], "withdrawn version:all", 10, settings)
+    assert total == 1 and [h.url for h in hits] == [site["rows"]["A story with markup in it"]["url"][:-5] + "/v1.html"]
+    latest = search(site["output"], "troops version:all", 10, settings)[0]
+    assert site["rows"][TITLE_EDIT]["url"] in [h.url for h in latest]
+    assert any(h.url.endswith("/v2.html") for h in latest)  # version 2 said "troops" too
