@@ -347,3 +347,21 @@ def test_search_finds_earlier_versions_only_with_version_all(site):
     latest = search(site["output"], "troops version:all", 10, settings)[0]
     assert site["rows"][TITLE_EDIT]["url"] in [h.url for h in latest]
     assert any(h.url.endswith("/v2.html") for h in latest)  # version 2 said "troops" too
+
+
+def test_keep_version_takes_a_captures_time_and_never_overwrites(tmp_path):
+    """What a web-archive input calls for a changed recapture: the earlier text and its capture time."""
+    article = tmp_path / "2016" / "03" / "story.md"
+    text = {"title": "Earlier", "date": "2016-03-20T21:30:46+03:30", "signature": None, "source": {"sha256": "ab"}}
+    first = versions.keep_version(article, text, ["Old words."], seen="2016-03-21T00:00:00+00:00",
+                                  replaced="2016-04-01T00:00:00+00:00", changed=["body"])
+    (first.parent / "2.md").write_text("someone else's\n")  # taken since: the next number is used
+    second = versions.keep_version(article, {**text, "title": "Later"}, ["New words."], seen=None,
+                                   replaced="2016-05-01T00:00:00+00:00", changed=["title"])
+    assert (first.name, second.name) == ("1.md", "3.md")
+    assert (first.parent / "2.md").read_text() == "someone else's\n"
+    found, problems = versions.read_versions(article)
+    assert [(v.number, v.seen, v.title) for v in found] == [
+        (1, "2016-03-21T00:00:00+00:00", "Earlier"), (3, "2016-04-01T00:00:00+00:00", "Later")]
+    assert problems == [f"{first.parent / '2.md'}: not a readable version file (no YAML front matter (expected a first line '---')); skipped"]
+    assert sorted(p.name for p in first.parent.iterdir()) == ["1.md", "2.md", "3.md"]  # no temporary file left
