@@ -12,6 +12,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from broadsheet.ordering import newest_first  # noqa: E402
+from broadsheet.versions import VERSIONS_PATTERN  # noqa: E402
 
 SITENAME = "Broadsheet archive"
 SITESUBTITLE = "Al-Alam English news pages, 2013-2017, as scraped"
@@ -22,8 +23,10 @@ RELATIVE_URLS = True
 PATH = "content"
 THEME = "theme"
 PLUGIN_PATHS = ["plugins"]
-#: deposit reads what archive_pages and related_graph computed: it comes after them.
-PLUGINS = ["yaml_reader", "archive_pages", "related_graph", "deposit", "search_index", "facets", "unchanged_pages"]
+#: deposit reads what archive_pages and related_graph computed: it comes after them; versions
+#: reads archive_pages' display.
+PLUGINS = ["yaml_reader", "archive_pages", "related_graph", "deposit", "search_index", "facets", "versions",
+           "unchanged_pages"]
 
 #: The outlet's local time: datelines and the ticks in related pics are read in it.
 SOURCE_TIMEZONE = "Asia/Tehran"
@@ -72,7 +75,9 @@ JINJA_ENVIRONMENT = {"trim_blocks": True, "lstrip_blocks": True, "extensions": [
 # Scraped text must stay literal: no Markdown extensions (tables, footnotes, smartypants).
 MARKDOWN = {"extensions": [], "output_format": "html5"}
 READERS = {"html": None, "htm": None, "rst": None}
-IGNORE_FILES = [".*"]
+# An article's earlier versions (content/YYYY/MM/<slug>.versions/N.md) are not articles:
+# plugins/versions reads them beside each article.
+IGNORE_FILES = [".*", VERSIONS_PATTERN]
 STATIC_PATHS = []
 
 FEED_ALL_ATOM = None
@@ -106,3 +111,12 @@ RELATED_GRAPH_PAGE_DATA = "data/graph-page.js"
 #: Above this many nodes the graph page lays nodes out on a timeline instead of by force.
 RELATED_GRAPH_FORCE_LAYOUT_MAX_NODES = 1000
 RELATED_GRAPH_NEIGHBOURHOOD_MAX_NODES = 20
+
+# versions plugin: an article's earlier versions (content/YYYY/MM/<slug>.versions/N.md).
+#: Each earlier version's page; {stem} is the article's page without `.html`.
+VERSION_URL = "{stem}/v{number}.html"
+#: The article's TimeMap (RFC 7089, application/link-format).
+TIMEMAP_URL = "{stem}/timemap.link"
+VERSIONS_JSONL_SAVE_AS = "data/versions.jsonl"
+#: How many of the most edited articles the corpus page lists.
+VERSIONS_MOST_EDITED = 10

@@ -219,7 +219,7 @@ def rebuild(c, source="raw", content="content", output="output", zip="dist/broad
 
 @task(help={
     "query": 'Whoosh query: words (ANDed), OR, NOT, "phrases", prefix*, title:word, '
-             "year:2016, date:[2016-01 to 2016-06]",
+             "year:2016, date:[2016-01 to 2016-06]; version:all searches earlier versions of articles too",
     "output": "the built site whose index to search; default output/",
     "limit": "how many hits to show; default 10",
     "json": "print a JSON list of {title, url, date, score, snippet}",

@@ -39,6 +39,7 @@ import lxml.html
 from broadsheet import __version__, site
 from broadsheet.article import front_matter_problems, split_markdown_file
 from broadsheet.reuse import file_stamp, keep, load_kept
+from broadsheet.versions import is_version_path
 
 #: Every zip entry carries this timestamp (the earliest a zip can hold), so the build time never shows.
 ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
@@ -127,8 +128,8 @@ def corpus_facts(content: Path, cache_file: Path | None = None) -> CorpusFacts:
     dates = []
     for path in sorted(Path(content).rglob("*.md")):
         rel = path.relative_to(content)
-        if any(part.startswith(".") for part in rel.parts):
-            continue
+        if any(part.startswith(".") for part in rel.parts) or is_version_path(rel):
+            continue  # hidden, or an earlier version of an article (broadsheet/versions.py)
         stamp = file_stamp(path)
         if stamp is None:
             continue

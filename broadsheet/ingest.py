@@ -37,6 +37,7 @@ import slugify as _slugify_package
 import yaml
 from slugify import slugify
 
+from broadsheet import versions
 from broadsheet.article import Article, read_content_file, render_markdown_file
 from broadsheet.files import atomic_write, write_temporary
 from broadsheet.dumps import DEFAULT_TIMEZONE, MAX_DUMP_BYTES, DumpError, Rejection, parse_dump
@@ -573,15 +574,18 @@ class _Placed:
 
 def place_article(content: Path, rel: str, rec: Parsed, base: dict[str, str] | None,
                   previous_rel: str | None, drop_previous: bool, renderer: _Renderer,
-                  stager: _Stager) -> _Placed:
+                  stager: _Stager, previous: _Previous | None = None) -> _Placed:
     """Write one article to `content/rel`, keeping what the archivist changed.
 
     `previous_rel` is where this source's article was last written (it may have moved);
     `drop_previous` says that file is no longer any article's and goes once merged.
+    `previous`: what ingest wrote last from the same source; when the source text changed
+    since, that text is kept as a version first (`_keep_previous_version`).
     """
     target = content / rel
     renderer.render(rec)
-    state = {"source": rec.ref, "fields": rec.fields, "written": rec.written}
+    state = {"source": rec.ref, "fields": rec.fields, "written": rec.written,
+             "text": {"title": rec.title, "date": rec.date.isoformat()}}
     existing_path = target if target.exists() else (content / previous_rel if previous_rel else None)
     if existing_path == target and _read_bytes(target) == rec.data:
         return _Placed(rel, state, False, [])  # nothing to merge
@@ -602,6 +606,10 @@ def place_article(content: Path, rel: str, rec: Parsed, base: dict[str, str] | N
     article = renderer.article(rec)
     new_fields = _fields(article.front_matter(), article.paragraphs)
     current_fields = _fields(*existing)
+    if previous is not None:
+        _keep_previous_version(existing_path, current_fields, previous, rec.fields)
+    if existing_path != target and drop_previous:
+        versions.move_versions(existing_path, target)
     merged, clashes = merge_edits(new_fields, current_fields, base)
     if existing_path == target and merged == current_fields:
         # nothing to change: leave the archivist's formatting and the mtime alone
@@ -610,6 +618,43 @@ def place_article(content: Path, rel: str, rec: Parsed, base: dict[str, str] | N
     if existing_path != target and drop_previous:
         existing_path.unlink(missing_ok=True)
     return _Placed(rel, state, True, clashes)
+
+
+# -- versions (the files are broadsheet/versions.py's) ------------------------------------
+
+@dataclass
+class _Previous:
+    """What ingest wrote last from one source, for keeping it as a version when it changed."""
+
+    fields: dict[str, str]  # each field's fingerprint, as the state file keeps them
+    text: dict[str, Any]  # the outlet's title and date as written (the state's `text`)
+    replaced: str  # when this run saw the new text (versions.timestamp)
+
+
+def _keep_previous_version(path: Path, current: dict[str, Any], previous: _Previous,
+                           now: dict[str, str]) -> Path | None:
+    """When the source text changed (versions.TEXT_FIELDS: fingerprints `previous.fields`
+    against `now`), keep the text ingest wrote last as the article's next version. That text
+    is the file at `path` where the archivist left a field as ingest wrote it; an edited title
+    or date comes from the state's copy of the outlet's; any other edited field is kept as
+    edited and named in the version's `edited`."""
+    changed = versions.changed_fields(previous.fields, now)
+    if not changed:
+        return None
+    text: dict[str, Any] = {}
+    edited = []
+    for name in (*versions.TEXT_FIELDS, *versions.KEPT_WITH_TEXT):
+        if name not in current and name not in previous.fields:
+            continue
+        value = current.get(name)
+        if name in previous.fields and _fingerprint(value) != previous.fields[name]:
+            if name in previous.text and _fingerprint(previous.text[name]) == previous.fields[name]:
+                value = previous.text[name]
+            else:
+                edited.append(name)
+        text[name] = value
+    return versions.keep_version(path, text, list(text.pop("body", None) or []), seen=None,
+                                 replaced=previous.replaced, changed=changed, edited=edited)
 
 
 def _holds(path: str, written: str) -> bool:
@@ -692,11 +737,12 @@ def _state_digest(text: str | None) -> str | None:
 def _place_all(content: Path, outcomes: list[Parsed | Rejection], old_state: dict[str, Any],
                old_stamps: dict[str, list[int]], renderer: _Renderer, stager: _Stager,
                report: IngestReport, check_removals: Callable[[list[str], int], None],
-               ) -> tuple[dict[str, Any], dict[str, list[int] | None]]:
+               replaced: str = "") -> tuple[dict[str, Any], dict[str, list[int] | None]]:
     """Fold duplicates, choose paths, write what changed, and note it all in `report`;
     returns the new state of the outputs and their stamps. Before anything is written,
     `check_removals(sources of the articles that would go, articles ingest wrote)` may stop
-    the run; articles whose source could not be read (UNREAD) stay as they are."""
+    the run; articles whose source could not be read (UNREAD) stay as they are. `replaced`:
+    the time a version replaced by this run is noted as replaced (broadsheet.versions)."""
     records = [o for o in outcomes if isinstance(o, Parsed)]
     for o in outcomes:
         if isinstance(o, Rejection):
@@ -736,8 +782,10 @@ def _place_all(content: Path, outcomes: list[Parsed | Rejection], old_state: dic
                     stamps[rel] = old_stamps[rel]  # the others are stamped anew below
                 report.unchanged += 1
                 continue
+        previous = (_Previous(last["fields"], last.get("text") or {}, replaced)
+                    if last and last["source"] == rec.ref and replaced else None)
         placed = place_article(content, rel, rec, last["fields"] if last else None, previous_rel,
-                               previous_rel not in paths, renderer, stager)
+                               previous_rel not in paths, renderer, stager, previous)
         new_state[rel] = placed.state
         if placed.written:
             report.written += 1
@@ -804,13 +852,15 @@ def _removal_check(source: Path, content: Path, found_files: bool, allow: bool) 
 
 def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
            on_progress: Callable[[int, int], None] | None = None,
-           mapping: Mapping | None = None, allow_removals: bool = False) -> IngestReport:
+           mapping: Mapping | None = None, allow_removals: bool = False,
+           seen_at: datetime | None = None) -> IngestReport:
     """Ingest every file under `source` into `content/`; see the module docstring.
     `read` counts dumps and table rows (a table that cannot be read at all counts once).
     `on_progress` counts the files parsed (unchanged dumps are not).
     Raises IngestRefused (a source that does not exist, removals beyond REMOVALS_SHARE
     without `allow_removals`) before changing anything, WriteFailed when content/ cannot
-    be written (each file is whole, old or new)."""
+    be written (each file is whole, old or new). `seen_at`: the time noted in the versions
+    this run keeps (broadsheet/versions.py) as when it saw the new text; default now."""
     source, content = Path(source), Path(content)
     if not source.exists():
         raise IngestRefused(f"ingest stopped: the source {source} does not exist (a typo?); "
@@ -857,7 +907,8 @@ def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
         try:
             new_state, output_stamps = _place_all(content, outcomes, old_state, old_stamps,
                                                   _Renderer(base_dir, timezone, mapping), stager, report,
-                                                  check_removals)
+                                                  check_removals,
+                                                  versions.timestamp(seen_at or datetime.now().astimezone()))
             if new_state != old_state or state.get("version") != STATE_VERSION:
                 state_text = json.dumps({"version": STATE_VERSION, "outputs": new_state},
                                         indent=1, sort_keys=True, ensure_ascii=False) + "\n"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from broadsheet import bag, rebuild as pipeline
+from broadsheet import bag, rebuild as pipeline, versions
 from broadsheet.background import Background, BackgroundFailed
 from broadsheet.dumps import parse_dump, render_dump
 from conftest import ROOT, SEED
@@ -163,12 +163,15 @@ def same_date_copy(source: Path, n: int) -> Path:
 
 
 def _same_as_a_clean_build(project: Project, clean_base: Path, hash_seeds: tuple[int, ...] = (0,)) -> None:
-    """A clean rebuild of the same source, in a process of its own for each hash seed: Pelican
+    """A clean rebuild of the same source, given the articles' kept versions, in a process of its
+    own for each hash seed: Pelican
     reads files in the order of a set, which changes with the seed, so an order that a tie
     leaves to the file system shows here."""
     for seed in hash_seeds:
         clean = Project(clean_base / f"seed-{seed}")
         shutil.copytree(project.source, clean.source)
+        for kept in project.content.rglob("*" + versions.SUFFIX):  # history no dump holds any more
+            shutil.copytree(kept, clean.content / kept.relative_to(project.content))
         proc = subprocess.run(clean.command(), cwd=ROOT, capture_output=True, text=True,
                               env={**os.environ, "PYTHONHASHSEED": str(seed)})
         assert proc.returncode == 0, proc.stderr
@@ -182,9 +185,12 @@ def test_incremental_rebuild_equals_a_clean_build(project, tmp_path):
     project.rebuild()
     write_dump(project.source, 9)  # added
     same_date_copy(project.source, 9)  # added, with the same date as another one
-    write_dump(project.source, 2, variant=" (updated)")  # changed
+    write_dump(project.source, 2, variant=" (updated)")  # changed: its earlier text is kept as a version
     (project.source / "004.txt").unlink()  # deleted
     project.rebuild()
+    (kept,) = project.content.rglob("*" + versions.SUFFIX)
+    assert [p.name for p in kept.iterdir()] == ["1.md"]
+    assert (project.output / kept.relative_to(project.content).with_suffix("").as_posix() / "v1.html").is_file()
     _same_as_a_clean_build(project, tmp_path / "clean")
 
 

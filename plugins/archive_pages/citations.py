@@ -38,6 +38,7 @@ class Citation:
     #: Web-archive input: when the page was captured, cited as the access date (with `url`
     #: then the page's original URL, as Zotero's "Accessed" goes with the URL it was read at).
     accessed: datetime | None = None
+    version: str | None = None  # the version cited, when the article has several: "2 of 3"
 
 
 def latex_text(text: str) -> str:
@@ -72,6 +73,8 @@ def bibtex(c: Citation) -> str:
         fields.append(("urldate", c.accessed.date().isoformat()))
     if c.identifier:
         fields.append(("number", latex_text(c.identifier)))
+    if c.version:
+        fields.append(("version", latex_text(c.version)))
     body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields)
     return f"@article{{{c.key},\n{body}\n}}\n"
 
@@ -98,6 +101,8 @@ def ris(c: Citation) -> str:
         lines.append(("Y2", c.accessed.strftime("%Y/%m/%d")))  # Zotero's "Accessed"
     if c.identifier:
         lines.append(("M1", _one_line(c.identifier)))
+    if c.version:
+        lines.append(("ET", f"Version {_one_line(c.version)}"))
     lines.append(("ER", ""))
     return "".join(f"{tag}  - {value}\n" for tag, value in lines)
 
@@ -118,6 +123,8 @@ def csl_item(c: Citation) -> dict:
         item["accessed"] = {"date-parts": [[c.accessed.year, c.accessed.month, c.accessed.day]]}
     if c.identifier:
         item["number"] = c.identifier
+    if c.version:
+        item["version"] = c.version
     return item
 
 
@@ -129,7 +136,8 @@ def csl_json(c: Citation) -> str:
 def reference(c: Citation) -> str:
     """A plain-text reference (Chicago-like, newspaper style) without the URL."""
     accessed = f" Accessed {c.accessed.day} {c.accessed:%B %Y}." if c.accessed else ""
-    return f"“{c.title}.” {c.container}, {c.date.day} {c.date:%B %Y}. {c.archive}.{accessed}"
+    version = f" Version {c.version}." if c.version else ""
+    return f"“{c.title}.” {c.container}, {c.date.day} {c.date:%B %Y}.{version} {c.archive}.{accessed}"
 
 
 def highwire_meta(c: Citation) -> list[tuple[str, str]]:
@@ -165,6 +173,8 @@ def json_ld(c: Citation, date_iso: str) -> Markup:
         data["mainEntityOfPage"] = c.url
     if c.identifier:
         data["identifier"] = c.identifier
+    if c.version:
+        data["version"] = c.version
     text = json.dumps(data, ensure_ascii=False, indent=1)
     # `</script>` or `<!--` in a title must not end the script element.
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

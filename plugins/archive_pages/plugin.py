@@ -317,6 +317,8 @@ class ArchivePagesGenerator(Generator):
             "warnings": list(r.warnings),
             "text": r.body,
             "paragraphs": list(r.paragraphs),
+            # how many texts the source had (plugins/versions attaches them; 1 without it)
+            "versions": article.versions.count if getattr(article, "versions", None) else 1,
         }
 
     def _data_lines(self, article) -> tuple[str, str]:

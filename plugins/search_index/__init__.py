@@ -149,6 +149,32 @@ def documents_for(articles, index_folder: Path) -> list:
     return documents
 
 
+#: Inside the index folder: a second index of the articles' earlier versions (plugins/versions),
+#: which `version:all` searches too; the first holds the latest texts only.
+VERSIONS_INDEX_DIR = "versions"
+
+
+def version_documents(articles, settings) -> list:
+    """A SearchDocument per earlier version of each article (broadsheet/versions.py), keyed
+    and linked by its version page (VERSION_URL)."""
+    from datetime import datetime
+
+    from broadsheet import versions
+
+    from .index import SearchDocument
+
+    pattern = settings.get("VERSION_URL") or "{stem}/v{number}.html"
+    documents = []
+    for article in articles:
+        stem = article.save_as[: -len(".html")] if article.save_as.endswith(".html") else article.save_as
+        for v in versions.read_versions(Path(article.source_path))[0]:
+            url = pattern.format(stem=stem, number=v.number)
+            documents.append(SearchDocument(key=url, url=url, title=v.title, body="\n\n".join(v.paragraphs),
+                                            date=datetime.fromisoformat(str(v.fields.get("date"))),
+                                            signature=v.fields.get("signature")))
+    return documents
+
+
 def write_sources(articles, documents, index_folder: Path) -> None:
     stamps = {d.key: [source_stamp(a), d.content_hash] for a, d in zip(articles, documents)}
     atomic_write(index_folder / SOURCES_FILE, json.dumps(stamps, ensure_ascii=False))
@@ -168,6 +194,7 @@ def _index_and_export(settings, articles) -> None:
     documents = documents_for(articles, path)
     ix, report = update_index(path, documents)
     write_sources(articles, documents, path)
+    update_index(path / VERSIONS_INDEX_DIR, version_documents(articles, settings))
     indexed = time.perf_counter()
     log.info("%s (%s, %.1f s)", report.summary(), path, indexed - started)
     target = Path(settings["OUTPUT_PATH"]) / settings["SEARCH_OUTPUT_DIR"]

@@ -237,8 +237,9 @@ def _folder_stamp(path: Path) -> tuple[int, int] | None:
     return st.st_ino, st.st_mtime_ns
 
 
-def open_index(output: Path, settings: dict[str, Any] | None = None):
-    path = index_path(output, (settings or {}).get("SEARCH_INDEX_PATH"))
+def open_index(output: Path, settings: dict[str, Any] | None = None, part: str = ""):
+    """The index of `output` (`part`: an index inside its folder, such as VERSIONS_INDEX_DIR)."""
+    path = index_path(output, (settings or {}).get("SEARCH_INDEX_PATH")) / part
     if not whoosh_index.exists_in(str(path), INDEX_NAME):
         raise IndexMissing(
             f"no search index at {path} (it is written by every build of {output}; "
@@ -246,9 +247,9 @@ def open_index(output: Path, settings: dict[str, Any] | None = None):
     return whoosh_index.open_dir(str(path), indexname=INDEX_NAME)
 
 
-def _searcher(output: Path, settings: dict[str, Any] | None, weighting: dict[str, Any]) -> _Open:
-    """The cached searcher of the index of `output`, reopened if the folder changed."""
-    path = index_path(output, (settings or {}).get("SEARCH_INDEX_PATH"))
+def _searcher(output: Path, settings: dict[str, Any] | None, weighting: dict[str, Any], part: str = "") -> _Open:
+    """The cached searcher of the index of `output` (or of its `part`), reopened if the folder changed."""
+    path = index_path(output, (settings or {}).get("SEARCH_INDEX_PATH")) / part
     key = (str(path), repr(sorted(weighting.items())))
     stamp = _folder_stamp(path)
     cached = _open.get(key)
@@ -257,17 +258,39 @@ def _searcher(output: Path, settings: dict[str, Any] | None, weighting: dict[str
     if cached is not None:
         cached.searcher.close()
         del _open[key]
-    ix = open_index(output, settings)
+    ix = open_index(output, settings, part)
     opened = _Open(stamp, ix, ix.searcher(weighting=model(weighting)), make_parser(ix.schema, weighting))
     _open[key] = opened
     return opened
 
 
+#: `version:all` in a query: earlier versions of articles are searched too (their own index).
+ALL_VERSIONS = re.compile(r"(?<!\S)version:all(?!\S)", re.IGNORECASE)
+
+
 def search(output: Path, text: str, limit: int = 10,
            settings: dict[str, Any] | None = None) -> tuple[list[Hit], int, float]:
-    """Ranked hits for `text` in the site built into `output`: (hits, total matches, seconds)."""
+    """Ranked hits for `text` in the site built into `output`: (hits, total matches, seconds).
+    The latest texts only, unless `text` holds `version:all`: then earlier versions too, their
+    hits (linking to the version pages) ranked among the others by score."""
+    text, all_versions = ALL_VERSIONS.subn(" ", text)
+    hits, total, seconds = _search_part(output, text, limit, settings, "")
+    if not all_versions:
+        return hits, total, seconds
+    from . import VERSIONS_INDEX_DIR
+
+    try:
+        earlier, more, took = _search_part(output, text, limit, settings, VERSIONS_INDEX_DIR)
+    except IndexMissing:  # a site built before versions were indexed: it has none to search
+        return hits, total, seconds
+    merged = sorted(hits + earlier, key=lambda h: (-h.score, h.date, h.url))[:limit]
+    return merged, total + more, seconds + took
+
+
+def _search_part(output: Path, text: str, limit: int, settings: dict[str, Any] | None,
+                 part: str) -> tuple[list[Hit], int, float]:
     weighting = weighting_from_settings(settings)
-    opened = _searcher(output, settings, weighting)
+    opened = _searcher(output, settings, weighting, part)
     started = time.perf_counter()
     query = parse(opened.parser, text)
     results = top_hits(opened.searcher, query, limit)
