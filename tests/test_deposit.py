@@ -234,7 +234,7 @@ def test_data_package_is_valid_and_loads(archive):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert json.loads(proc.stdout)["valid"] is True
     package = Package(str(descriptor))
-    assert [r.name for r in package.resources] == ["articles", "graph-nodes", "graph-edges", "dublin-core"]
+    assert [r.name for r in package.resources] == ["articles", "graph-nodes", "graph-edges", "dublin-core", "versions"]
     articles = package.get_resource("articles")
     assert articles.schema.primary_key == ["url"]
     assert all(f.description for f in articles.schema.fields)
@@ -365,17 +365,15 @@ def test_hostile_titles_round_trip_in_every_format(hostile_site, tei_schema):
     assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
 
 
-def test_data_package_describes_versions_jsonl_when_the_site_has_one(tmp_path):
+def test_data_package_describes_versions_jsonl(tmp_path):
+    """The versions plugin writes data/versions.jsonl (one line per article at least): the
+    package and the crate describe it."""
     source = tmp_path / "raw"
     source.mkdir()
     (source / "arabic.txt").write_bytes((ROOT / "tests/data/site/arabic.txt").read_bytes())
     ingest_into(source, tmp_path / "content")
     build_site(tmp_path / "content", tmp_path / "output")
     site = tmp_path / "output"
-    assert "versions" not in [r.name for r in Package(str(site / "data/datapackage.json")).resources]
-    (site / "data/versions.jsonl").write_text(
-        '{"url": "a.html", "version": 1, "captured": "2016-03-20T21:30:46+03:30"}\n', encoding="utf-8")
-    build_site(tmp_path / "content", site)  # another plugin's file, present when the build ends
     package = Package(str(site / "data/datapackage.json"))
     assert package.get_resource("versions").path == "versions.jsonl"
     assert package.validate().valid
