@@ -11,7 +11,7 @@ Everything is read from what the other plugins computed: archive_pages' `article
 and graph tables. Articles go in the order of their date, then URL.
 
 Settings (defaults in DEFAULTS): DEPOSIT_RO_CRATE_SAVE_AS, DEPOSIT_DATAPACKAGE_SAVE_AS,
-DEPOSIT_DUBLIN_CORE_SAVE_AS, DEPOSIT_VERSIONS_JSONL, DEPOSIT_TEI_SUFFIX, DEPOSIT_RIGHTS,
+DEPOSIT_DUBLIN_CORE_SAVE_AS, VERSIONS_JSONL_SAVE_AS, DEPOSIT_TEI_SUFFIX, DEPOSIT_RIGHTS,
 DEPOSIT_LICENSE_URL; and SITENAME, SITESUBTITLE, SITEURL, SOURCE_NAME, DATA_*_SAVE_AS.
 """
 
@@ -43,8 +43,8 @@ DEFAULTS = {
     "DEPOSIT_RO_CRATE_SAVE_AS": "ro-crate-metadata.json",
     "DEPOSIT_DATAPACKAGE_SAVE_AS": "data/datapackage.json",
     "DEPOSIT_DUBLIN_CORE_SAVE_AS": "data/dublin_core.csv",
-    #: Described when another plugin writes it.
-    "DEPOSIT_VERSIONS_JSONL": "data/versions.jsonl",
+    #: The versions plugin's own setting (read here to describe its file when it writes one).
+    "VERSIONS_JSONL_SAVE_AS": "data/versions.jsonl",
     "DEPOSIT_TEI_SUFFIX": ".tei.xml",
     "DEPOSIT_RIGHTS": ("The archived pages remain the work of their outlets; this archive keeps "
                        "them as scraped, for research and preservation."),
@@ -56,7 +56,7 @@ CRATE_FILES = (
     ("DATA_CSV_SAVE_AS", "text/csv", "Articles (CSV): metadata and text"),
     ("DEPOSIT_DUBLIN_CORE_SAVE_AS", "text/csv", "Dublin Core records (CSV)"),
     ("DEPOSIT_DATAPACKAGE_SAVE_AS", "application/json", "Frictionless Data Package descriptor"),
-    ("DEPOSIT_VERSIONS_JSONL", "application/jsonl", "Versions of the articles (JSON Lines)"),
+    ("VERSIONS_JSONL_SAVE_AS", "application/jsonl", "Versions of the articles (JSON Lines)"),
 )
 GRAPH_FILES = (
     ("graph.json", "application/json", "Related-article graph (JSON)"),
@@ -208,7 +208,7 @@ def write_descriptions(pelican) -> None:
     s, output, articles = done["settings"], Path(done["output"]), done["articles"]
     graph_dir = _graph_dir(s)
     graph_csvs = (f"{graph_dir}/graph-nodes.csv", f"{graph_dir}/graph-edges.csv") if done["graph"] else None
-    versions = _setting(s, "DEPOSIT_VERSIONS_JSONL")
+    versions = _setting(s, "VERSIONS_JSONL_SAVE_AS")
     datasets = _datasets(articles)
     package_path = _setting(s, "DEPOSIT_DATAPACKAGE_SAVE_AS")
     atomic_write(output / package_path, data_package(
