@@ -9,6 +9,8 @@ from pathlib import Path
 from invoke import Exit, task
 
 ROOT = Path(__file__).resolve().parent
+SCHEDULER_HELP = ("run on the Dask cluster whose scheduler is here (tcp://HOST:8786; or set "
+                  "DASK_SCHEDULER_ADDRESS); default: this machine's cores")
 
 
 def _console():
@@ -24,13 +26,16 @@ def _console():
     "content": "where the Markdown articles go; default content/",
     "report": "JSON report path; default reports/ingest.json",
     "timezone": "the source's local timezone; default SOURCE_TIMEZONE from pelicanconf.py",
+    "scheduler": SCHEDULER_HELP,
 })
-def ingest(c, source="raw", content="content", report="reports/ingest.json", timezone=None, mapping=None):
+def ingest(c, source="raw", content="content", report="reports/ingest.json", timezone=None, mapping=None,
+           scheduler=None):
     """Turn raw dumps and table rows into Markdown articles with YAML front matter.
-    Exit 3 if any file or row was rejected, 2 if the --mapping file is unusable."""
+    Exit 3 if any file or row was rejected, 2 if the --mapping file is unusable, 1 if the
+    Dask cluster cannot be reached or loses the work."""
     from rich.progress import Progress
 
-    from broadsheet import site
+    from broadsheet import engine, site
     from broadsheet.ingest import ingest as run_ingest, write_report
 
     table_mapping = _load_mapping(mapping)
@@ -38,9 +43,12 @@ def ingest(c, source="raw", content="content", report="reports/ingest.json", tim
     console = _console()
     with Progress(console=console, transient=True) as progress:
         bar = progress.add_task("ingest", total=None)
-        result = run_ingest(Path(source), Path(content), tz,
-                            on_progress=lambda done, total: progress.update(bar, completed=done, total=total),
-                            mapping=table_mapping)
+        try:
+            result = run_ingest(Path(source), Path(content), tz,
+                                on_progress=lambda done, total: progress.update(bar, completed=done, total=total),
+                                mapping=table_mapping, scheduler=scheduler)
+        except engine.EngineError as exc:
+            raise Exit(f"ingest: {exc}", code=1)
     write_report(result, Path(report))
     _print_ingest_summary(console, result, report)
     if result.exit_status:
@@ -177,9 +185,10 @@ def verify_zip(c, file):
     "reports": "where rebuild.json and ingest.json go; default reports/",
     "siteurl": "build output/ for hosting at this URL (absolute URLs, feeds, sitemap); default: relative URLs",
     "mapping": "YAML mapping for CSV tables in --source (e.g. mappings/fa-kes.yaml)",
+    "scheduler": SCHEDULER_HELP + " (for the ingest step; the site is still built on this machine)",
 })
 def rebuild(c, source="raw", content="content", output="output", zip="dist/broadsheet-archive.zip",
-            reports="reports", siteurl=None, mapping=None):
+            reports="reports", siteurl=None, mapping=None, scheduler=None):
     """Ingest, build, zip, verify, then swap the new site and zip into place (safe to interrupt)."""
     from broadsheet import rebuild as pipeline
 
@@ -188,7 +197,7 @@ def rebuild(c, source="raw", content="content", output="output", zip="dist/broad
     try:
         report = pipeline.rebuild(Path(source), Path(content), Path(output), Path(zip), Path(reports),
                                   siteurl=siteurl or None, on_step=lambda step: console.print(f"{step} ..."),
-                                  mapping=table_mapping)
+                                  mapping=table_mapping, scheduler=scheduler)
     except pipeline.RebuildLocked as exc:
         raise Exit(f"rebuild refused: {exc}", code=pipeline.EXIT_LOCKED)
     except pipeline.RebuildFailed as exc:

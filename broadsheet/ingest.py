@@ -26,16 +26,17 @@ import json
 import os
 import sys
 import time
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterator
 
 import slugify as _slugify_package
 import yaml
 from slugify import slugify
 
+from broadsheet import engine
 from broadsheet.article import Article, read_content_file, render_markdown_file
 from broadsheet.files import atomic_write, write_temporary
 from broadsheet.dumps import DEFAULT_TIMEZONE, Rejection, parse_dump
@@ -46,8 +47,9 @@ STATE_VERSION = 1
 SLUG_MAX = 80
 #: Exit status of `invoke ingest` when at least one file was rejected or an edit clashed.
 EXIT_PROBLEMS = 3
-_PARALLEL_FROM = 400  # below this, starting worker processes costs more than it saves
-_CHUNK = 32  # jobs a worker takes at a time: few round trips, yet results arrive early
+#: Below this many files to parse, ingest runs in this process unless a scheduler is named: a local
+#: cluster takes about half a second to start, the time this process takes to parse as many.
+_PARALLEL_FROM = 2000
 
 
 @dataclass
@@ -125,11 +127,19 @@ def _walk(source: Path) -> list[tuple[str, str]]:
     return files
 
 
-def _parse_file(job: tuple[str, str, str, Mapping | None]) -> list[Article | Rejection]:
+#: One source file to parse: its path, its path from the source folder, the timezone, the mapping
+#: to read a table with, and its bytes when the caller read them (None: read from the path; an
+#: OSError: the caller could not, and why).
+Job = tuple[str, str, str, "Mapping | None", "bytes | OSError | None"]
+
+
+def _parse_file(job: Job) -> list[Article | Rejection]:
     """A dump gives one outcome; a table (`.csv`) one per row, read with its mapping."""
-    path, rel, timezone, mapping = job
+    path, rel, timezone, mapping, raw = job
     try:
-        raw = Path(path).read_bytes()
+        if isinstance(raw, OSError):
+            raise raw  # why the machine that sent the job could not read the file, not a worker's guess
+        raw = Path(path).read_bytes() if raw is None else raw
     except OSError as exc:
         return [Rejection(rel, "unreadable", str(exc))]
     if not is_table(Path(path)):
@@ -143,36 +153,37 @@ def _parse_file(job: tuple[str, str, str, Mapping | None]) -> list[Article | Rej
 
 def parse_sources(files: list[Path], base: Path, timezone: str,
                   on_progress: Callable[[int, int], None] | None = None,
-                  mapping: Mapping | None = None) -> list[Article | Rejection]:
-    """Parse every file, in parallel across cores for large inputs, in input order.
-    Tables are read with `mapping`, or else with the mapping file beside each table."""
+                  mapping: Mapping | None = None, scheduler: str | None = None) -> list[Article | Rejection]:
+    """Parse every file, in input order, on the engine (`broadsheet.engine`) for large inputs or
+    when `scheduler` is named. Tables are read with `mapping`, or else with the mapping file
+    beside each table."""
     base_dir = base if base.is_dir() else base.parent
-    jobs = [(str(p), p.relative_to(base_dir).as_posix(), timezone, mapping) for p in files]
+    jobs = [(str(p), p.relative_to(base_dir).as_posix(), timezone, mapping, None) for p in files]
     results: list[Article | Rejection] = []
-    for outcome in map_in_parallel(_parse_file, jobs, on_progress):
-        results += outcome
+    with engine.connect(scheduler, in_process=len(jobs) < _PARALLEL_FROM) as run:
+        for outcome in run.map(_parse_file, _carried(jobs, run), len(jobs), name="parse", on_progress=on_progress):
+            results += outcome
     return results
 
 
-def map_in_parallel(func: Callable, jobs: list, on_progress: Callable[[int, int], None] | None = None) -> list:
-    """`[func(job) for job in jobs]`, across every core when there are enough jobs to pay for it."""
-    return list(imap_in_parallel(func, jobs, on_progress))
-
-
-def imap_in_parallel(func: Callable, jobs: list, on_progress: Callable[[int, int], None] | None = None,
-                     ) -> Iterator:
-    """`func(job)` for each job in order, yielded as soon as it is done, so that the caller
-    can act on early results while later jobs still run."""
-    pool = ProcessPoolExecutor(max_workers=os.cpu_count()) if len(jobs) >= _PARALLEL_FROM else None
-    iterator: Iterable = pool.map(func, jobs, chunksize=_CHUNK) if pool else map(func, jobs)
-    try:
-        for i, result in enumerate(iterator, 1):
-            if on_progress:
-                on_progress(i, len(jobs))
-            yield result
-    finally:
-        if pool:
-            pool.shutdown()
+def _carried(jobs: list[Job], run: engine.Engine) -> Iterator[Job]:
+    """The jobs as the engine's workers can do them: on a cluster that does not share this
+    machine's files, each carries its file's bytes (read here, as the batch is sent) and the
+    mapping of its table."""
+    if run.shares_files:
+        yield from jobs
+        return
+    for path, rel, timezone, mapping, _ in jobs:
+        if is_table(Path(path)) and mapping is None:
+            try:
+                mapping = mapping_for(Path(path), None)
+            except MappingError:
+                pass  # the worker reports it, as it does every table without a mapping
+        try:
+            raw: bytes | OSError = Path(path).read_bytes()
+        except OSError as exc:
+            raw = exc
+        yield path, rel, timezone, mapping, raw
 
 
 # -- what a source gave --------------------------------------------------------------------
@@ -243,7 +254,7 @@ def _prepare(article: Article) -> Parsed:
                   data=data, fields=fields)
 
 
-def _prepare_file(job: tuple[str, str, str, Mapping | None]) -> list[Parsed | Rejection]:
+def _prepare_file(job: Job) -> list[Parsed | Rejection]:
     """Parse one source file and render its articles: the whole per-article work, done in a
     worker so that the main process only decides and writes."""
     return [o if isinstance(o, Rejection) else _prepare(o) for o in _parse_file(job)]
@@ -272,7 +283,7 @@ class _Renderer:
         outcomes = self._tables.get(rec.file)
         if outcomes is None:
             path = self.base_dir / rec.file
-            outcomes = _parse_file((str(path), rec.file, self.timezone, self.mapping))
+            outcomes = _parse_file((str(path), rec.file, self.timezone, self.mapping, None))
             if is_table(path):
                 self._tables[rec.file] = outcomes
         for o in outcomes:
@@ -618,10 +629,11 @@ def _place_all(content: Path, outcomes: list[Parsed | Rejection], old_state: dic
 
 def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
            on_progress: Callable[[int, int], None] | None = None,
-           mapping: Mapping | None = None) -> IngestReport:
+           mapping: Mapping | None = None, scheduler: str | None = None) -> IngestReport:
     """Ingest every file under `source` into `content/`; see the module docstring.
     `read` counts dumps and table rows (a table that cannot be read at all counts once).
-    `on_progress` counts the files parsed (unchanged dumps are not)."""
+    `on_progress` counts the files parsed (unchanged dumps are not). Files are parsed and
+    rendered on the Dask cluster at `scheduler` when one is named (see `broadsheet.engine`)."""
     source, content = Path(source), Path(content)
     report = IngestReport()
     base_dir = source if source.is_dir() else source.parent
@@ -649,15 +661,17 @@ def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
                                 else Parsed.from_cache(rel, entry["article"])]
             sources[rel] = entry
             continue
-        jobs.append((path, rel, timezone, mapping))
+        jobs.append((path, rel, timezone, mapping, None))
     had_output = {v["source"] for v in old_state.values()}
     stager = _Stager(content)
     try:
-        for job, outcome in zip(jobs, imap_in_parallel(_prepare_file, jobs, on_progress)):
-            outcomes_of[job[1]] = outcome
-            for o in outcome:
-                if isinstance(o, Parsed) and o.ref not in had_output:
-                    stager.stage(o)  # most likely a new article: its file can be made now
+        with engine.connect(scheduler, in_process=len(jobs) < _PARALLEL_FROM) as run:
+            prepared = run.map(_prepare_file, _carried(jobs, run), len(jobs), name="ingest", on_progress=on_progress)
+            for job, outcome in zip(jobs, prepared):
+                outcomes_of[job[1]] = outcome
+                for o in outcome:
+                    if isinstance(o, Parsed) and o.ref not in had_output:
+                        stager.stage(o)  # most likely a new article: its file can be made now
         outcomes = [o for _, rel in files for o in outcomes_of[rel]]
         report.read = len(outcomes)
         new_state, output_stamps = _place_all(content, outcomes, old_state, old_stamps,

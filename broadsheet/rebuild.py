@@ -442,9 +442,11 @@ class _Steps:
 
 def rebuild(source: Path, content: Path, output: Path, zip_path: Path, reports: Path,
             settings: str = "local", siteurl: str | None = None,
-            on_step: Callable[[str], None] | None = None, mapping: Mapping | None = None) -> RebuildReport:
+            on_step: Callable[[str], None] | None = None, mapping: Mapping | None = None,
+            scheduler: str | None = None) -> RebuildReport:
     """Run the whole pipeline (see the module docstring); writes `reports/rebuild.json` whatever happens.
-    Raises RebuildLocked or RebuildFailed; the report says what was done either way."""
+    Raises RebuildLocked or RebuildFailed; the report says what was done either way. Ingest runs
+    on the Dask cluster at `scheduler` when one is named (`broadsheet.engine`)."""
     source, content, output = Path(source), Path(content), Path(output).absolute()
     zip_path, reports = Path(zip_path).absolute(), Path(reports)
     if siteurl:
@@ -460,7 +462,7 @@ def rebuild(source: Path, content: Path, output: Path, zip_path: Path, reports: 
             report.notes.append(lock.stale)
         report.notes += recover(state, output)
         _run(report, _Steps(report, on_step), state, source, content, output, zip_path, reports, settings, siteurl,
-             mapping)
+             mapping, scheduler)
         report.status = "ok"
     except RebuildFailed as exc:
         report.status, report.reason = "failed", str(exc)
@@ -478,9 +480,10 @@ def rebuild(source: Path, content: Path, output: Path, zip_path: Path, reports: 
 
 
 def _run(report: RebuildReport, steps: _Steps, state: Path, source: Path, content: Path, output: Path,
-         zip_path: Path, reports: Path, settings: str, siteurl: str | None, mapping: Mapping | None) -> None:
+         zip_path: Path, reports: Path, settings: str, siteurl: str | None, mapping: Mapping | None,
+         scheduler: str | None) -> None:
     timezone = site.source_timezone()
-    ingested = steps.run("ingest", lambda: ingest(source, content, timezone, mapping=mapping))
+    ingested = steps.run("ingest", lambda: ingest(source, content, timezone, mapping=mapping, scheduler=scheduler))
     write_report(ingested, reports / "ingest.json")
     report.ingest = ingested.summary()
     report.rejected, report.conflicts = ingested.rejected, ingested.conflicts
