@@ -259,6 +259,26 @@ def split_markdown_file(text: str) -> tuple[dict[str, Any], str]:
     return data, m.group("body")
 
 
+_HEADER = re.compile(rb"\A---\n(?P<yaml>.*?)\n(?:---|\.\.\.)\n", re.DOTALL)
+
+
+def read_front_matter(data: bytes) -> dict[str, Any]:
+    """The front matter of a content file (its bytes), read up to the closing `---`: the body
+    is neither decoded nor parsed. Raises ValueError saying what is wrong."""
+    m = _HEADER.match(data)
+    if not m:
+        raise ValueError("no YAML front matter (expected a first line '---' and a closing '---')")
+    try:
+        meta = yaml.load(m.group("yaml").decode("utf-8"), Loader=_Loader)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"front matter is not UTF-8 ({exc})") from None
+    except yaml.YAMLError as exc:
+        raise ValueError(f"front matter is not valid YAML ({exc})") from None
+    if not isinstance(meta, dict):
+        raise ValueError("front matter is not a mapping")
+    return meta
+
+
 def read_content_file(text: str) -> tuple[dict[str, Any], list[str]]:
     """Front matter and the literal paragraphs (un-escaped) of a content file."""
     meta, body = split_markdown_file(text)

@@ -31,9 +31,10 @@ from slugify import slugify
 from broadsheet import reuse as reusing
 from broadsheet.article import Article, record_of
 from broadsheet.site import BuildError
+from broadsheet.urls import shorten_slug
 
 from . import citations, corpus
-from .display import ArticleDisplay, Link, detect_script, local_date, provenance, shorten_slug
+from .display import ArticleDisplay, Link, detect_script, local_date, provenance
 
 log = logging.getLogger(__name__)
 
