@@ -43,6 +43,7 @@ class CatalogEntry:
     title: str
     date: datetime  # aware, in the source's local time as the front matter gives it
     signature: str | None
+    source_id: str | None  # the outlet's id of the article, when known: related entries name it
     tags: tuple[str, ...]
     facets: dict[str, Any] = field(hash=False)
     outlet: str | None
@@ -143,7 +144,7 @@ def _entry(rel: str, meta: dict[str, Any], digest: str, settings: dict[str, Any]
     facets = meta.get("facets") or {}
     return CatalogEntry(
         path=rel, url=url, save_as=save_as, slug=slug, title=title, date=when,
-        signature=_optional(meta.get("signature")),
+        signature=_optional(meta.get("signature")), source_id=_optional(meta.get("source_id")),
         tags=tuple(str(t).strip() for t in (tags if isinstance(tags, (list, tuple)) else [tags])),
         facets=facets if isinstance(facets, dict) else {}, outlet=_optional(meta.get("outlet")),
         related_json=_optional(meta.get("related_json")), digest=digest)

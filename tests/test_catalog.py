@@ -29,7 +29,9 @@ def built(tmp_path_factory) -> dict[str, Path]:
     edited = sorted((base / "content").rglob("*.md"))[0]
     text = edited.read_text(encoding="utf-8")
     slug = text.split("\nslug: ", 1)[1].split("\n", 1)[0]
-    edited.write_text(text.replace(f"\nslug: {slug}\n", f"\nslug: {'خبر-' * 40}{slug}\n"), encoding="utf-8")
+    text = text.replace(f"\nslug: {slug}\n", f"\nslug: {'خبر-' * 40}{slug}\n")
+    end = text.index("\n---\n", 4)
+    edited.write_text(text[:end] + "\ntags:\n- Aleppo\n- ceasefire" + text[end:], encoding="utf-8")  # and tags
     build_site(base / "content", base / "output")
     return {"content": base / "content", "output": base / "output"}
 
@@ -52,7 +54,7 @@ def test_every_article_page_of_the_built_site_is_in_the_catalog_at_its_url(built
 
 def test_a_slug_too_long_for_a_file_name_is_cut_as_the_page_is(built, catalog):
     cut = [e for e in catalog.entries if not e.url.endswith(f"/{Path(e.path).stem}.html")]
-    assert len(cut) == 1 and cut[0].slug.startswith("خبر-")
+    assert len(cut) == 1 and cut[0].slug.startswith("خبر-") and cut[0].tags == ("Aleppo", "ceasefire")
     for entry in cut:
         assert len(entry.slug.encode()) <= site.load_settings("local")["SLUG_MAX_BYTES"]
         assert (built["output"] / entry.url).is_file()
@@ -63,8 +65,10 @@ def test_records_hold_what_the_front_matter_says(built, catalog):
         data = (built["content"] / entry.path).read_bytes()
         article = Article.from_metadata(*read_content_file(data.decode("utf-8")))
         assert entry.digest == hashlib.sha256(data).hexdigest()
-        assert (entry.title, entry.date, entry.signature, entry.outlet, entry.facets, entry.related_json) == (
-            article.title, article.date, article.signature, article.outlet, article.facets, article.related_json)
+        assert (entry.title, entry.date, entry.signature, entry.source_id, entry.outlet, entry.facets,
+                entry.related_json, list(entry.tags)) == (
+            article.title, article.date, article.signature, article.source_id, article.outlet, article.facets,
+            article.related_json, article.extra.get("tags", []))
         assert entry.date.tzinfo is not None
 
 

@@ -18,7 +18,7 @@ PLUS_0330 = timezone(timedelta(hours=3, minutes=30))
 def entry(when: datetime, n: int = 0) -> CatalogEntry:
     url = f"{when:%Y}/{when:%m}/article-{when:%d%H%M%S}-{n}.html"
     return CatalogEntry(path=url.replace(".html", ".md"), url=url, save_as=url, slug=url, title=url, date=when,
-                        signature=None, tags=(), facets={}, outlet=None, related_json=None, digest=f"{n:064x}")
+                        signature=None, source_id=None, tags=(), facets={}, outlet=None, related_json=None, digest=f"{n:064x}")
 
 
 def names(plan) -> list[str]:
