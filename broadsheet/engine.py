@@ -29,8 +29,11 @@ _BATCHES_IN_FLIGHT_PER_THREAD = 3
 _BATCHES_PER_THREAD = 4
 #: A batch holds at most this many jobs, so a large map still gives early results and progress.
 _BATCH_MAX = 256
-#: Seconds to wait for a named scheduler before saying it cannot be reached.
+#: How long to wait for a named scheduler before saying it cannot be reached.
 _CONNECT_TIMEOUT = "10s"
+#: Seconds to wait for a named scheduler's first worker: work sent to a cluster without workers
+#: would wait for one for ever.
+_WORKERS_TIMEOUT = 120
 
 
 class EngineError(RuntimeError):
@@ -216,6 +219,11 @@ def _connected(address: str | None) -> Iterator[Engine]:
                               "or leave out --scheduler and DASK_SCHEDULER_ADDRESS to use this machine's "
                               "cores") from exc
         try:
+            try:
+                client.wait_for_workers(1, timeout=_WORKERS_TIMEOUT)
+            except TimeoutError:
+                raise EngineError(f"the Dask scheduler at {address} has had no workers for {_WORKERS_TIMEOUT} s; "
+                                  f"start some with `dask worker {address}` (see the README)") from None
             yield Engine(client, shares_files=False)
         finally:
             client.close()
