@@ -91,7 +91,7 @@ def test_a_scheduler_without_workers_is_named_rather_than_waited_on_for_ever(mon
     from distributed import LocalCluster
 
     monkeypatch.setattr(engine, "_WORKERS_TIMEOUT", 1)
-    with LocalCluster(n_workers=0, processes=False, host="127.0.0.1", dashboard_address=None,
+    with LocalCluster(n_workers=0, processes=False, protocol="tcp://", host="127.0.0.1", dashboard_address=None,
                       scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"}) as empty:
         with pytest.raises(engine.EngineError, match="has had no workers for 1 s; start some with `dask worker"):
             with engine.connect(empty.scheduler_address):
