@@ -27,9 +27,9 @@ from broadsheet.urls import article_paths, page_slug, url_settings
 
 #: The extensions Pelican's Markdown reader (and the YAML front matter reader built on it) reads.
 MARKDOWN_EXTENSIONS = (".md", ".markdown", ".mkd", ".mdown")
-#: Below this many files the catalog is read in this process unless a scheduler is named: reading
-#: a front matter takes well under a millisecond, and a local cluster about half a second to start.
-_PARALLEL_FROM = 20_000
+#: Reading one file's record takes about this long on one core (its front matter is most of it):
+#: what decides whether a local cluster pays for its start (`engine.pays_for_a_local_cluster`).
+_SECONDS_PER_FILE = 0.00011
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,8 @@ def read_catalog(content: Path, settings: dict[str, Any] | None = None, *, sched
     jobs = [(str(content / rel), rel, None) for rel in article_files(content, settings)]
     read = functools.partial(read_entry, settings=url_settings(settings))
     entries, problems = [], []
-    with engine.connect(scheduler, in_process=len(jobs) < _PARALLEL_FROM) as run:
+    with engine.connect(scheduler, in_process=not engine.pays_for_a_local_cluster(len(jobs), _SECONDS_PER_FILE)) \
+            as run:
         for outcome in run.map(read, _carried(jobs, run), len(jobs), name="catalog", on_progress=on_progress):
             (entries if isinstance(outcome, CatalogEntry) else problems).append(outcome)
     entries.sort(key=lambda e: (e.date, e.url))

@@ -29,6 +29,10 @@ _BATCHES_IN_FLIGHT_PER_THREAD = 3
 _BATCHES_PER_THREAD = 4
 #: A batch holds at most this many jobs, so a large map still gives early results and progress.
 _BATCH_MAX = 256
+#: Seconds a local cluster costs this process's run: importing Dask (0.2 s), starting a worker
+#: per core (0.4 s), their first imports of Broadsheet and stopping them (0.1 s), measured on the
+#: bench machine (2 cores).
+_LOCAL_CLUSTER_COST = 0.7
 #: How long to wait for a named scheduler before saying it cannot be reached.
 _CONNECT_TIMEOUT = "10s"
 #: Seconds to wait for a named scheduler's first worker: work sent to a cluster without workers
@@ -235,6 +239,13 @@ def _connected(address: str | None) -> Iterator[Engine]:
     finally:
         client.close()
         cluster.close()
+
+
+def pays_for_a_local_cluster(jobs: int, seconds_per_job: float) -> bool:
+    """Whether a local cluster saves more than it costs to start: the other cores take their
+    share of `jobs` jobs of `seconds_per_job` (on one core) off this process. Never with one core."""
+    workers = local_workers()
+    return workers > 1 and jobs * seconds_per_job * (1 - 1 / workers) > _LOCAL_CLUSTER_COST
 
 
 def local_workers() -> int:

@@ -47,9 +47,9 @@ STATE_VERSION = 1
 SLUG_MAX = 80
 #: Exit status of `invoke ingest` when at least one file was rejected or an edit clashed.
 EXIT_PROBLEMS = 3
-#: Below this many files to parse, ingest runs in this process unless a scheduler is named: a local
-#: cluster takes about half a second to start, the time this process takes to parse as many.
-_PARALLEL_FROM = 2000
+#: Parsing and rendering one dump takes about this long on one core (4,000 a second on the bench
+#: machine): what decides whether a local cluster pays for its start (`engine.pays_for_a_local_cluster`).
+_SECONDS_PER_FILE = 0.00025
 
 
 @dataclass
@@ -160,7 +160,8 @@ def parse_sources(files: list[Path], base: Path, timezone: str,
     base_dir = base if base.is_dir() else base.parent
     jobs = [(str(p), p.relative_to(base_dir).as_posix(), timezone, mapping, None) for p in files]
     results: list[Article | Rejection] = []
-    with engine.connect(scheduler, in_process=len(jobs) < _PARALLEL_FROM) as run:
+    with engine.connect(scheduler, in_process=not engine.pays_for_a_local_cluster(len(jobs), _SECONDS_PER_FILE)) \
+            as run:
         for outcome in run.map(_parse_file, _carried(jobs, run), len(jobs), name="parse", on_progress=on_progress):
             results += outcome
     return results
@@ -665,7 +666,8 @@ def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
     had_output = {v["source"] for v in old_state.values()}
     stager = _Stager(content)
     try:
-        with engine.connect(scheduler, in_process=len(jobs) < _PARALLEL_FROM) as run:
+        in_process = not engine.pays_for_a_local_cluster(len(jobs), _SECONDS_PER_FILE)
+        with engine.connect(scheduler, in_process=in_process) as run:
             prepared = run.map(_prepare_file, _carried(jobs, run), len(jobs), name="ingest", on_progress=on_progress)
             for job, outcome in zip(jobs, prepared):
                 outcomes_of[job[1]] = outcome

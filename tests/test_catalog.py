@@ -10,7 +10,7 @@ import pytest
 
 from conftest import DATA, ROOT, build_site, ingest_into
 
-from broadsheet import catalog as catalog_module
+from broadsheet import engine
 from broadsheet import site
 from broadsheet.article import Article, read_content_file
 from broadsheet.catalog import read_catalog
@@ -75,7 +75,8 @@ def test_records_hold_what_the_front_matter_says(built, catalog):
 def test_order_is_date_then_url_and_the_same_on_a_local_cluster(built, catalog, monkeypatch):
     keys = [(e.date, e.url) for e in catalog.entries]
     assert keys == sorted(keys)
-    monkeypatch.setattr(catalog_module, "_PARALLEL_FROM", 0)
+    monkeypatch.setattr(engine, "_LOCAL_CLUSTER_COST", 0)  # a cluster whatever the input's size
+    monkeypatch.setattr(engine, "local_workers", lambda: 2)
     assert read_catalog(built["content"], site.load_settings("local")) == catalog
 
 
@@ -110,7 +111,8 @@ def test_a_file_without_a_record_is_named_and_the_others_are_read(tmp_path, buil
 
 
 def test_urls_follow_the_settings(built):
-    settings = site.load_settings("local", ARTICLE_URL="a/{date:%Y}/{slug}/", ARTICLE_SAVE_AS="a/{date:%Y}/{slug}/index.html",
+    settings = site.load_settings("local", ARTICLE_URL="a/{date:%Y}/{slug}/",
+                                  ARTICLE_SAVE_AS="a/{date:%Y}/{slug}/index.html",
                                   ARTICLE_LANG_URL="{lang}/{slug}.html", ARTICLE_LANG_SAVE_AS="{lang}/{slug}.html")
     entries = read_catalog(built["content"], settings).entries
     for e in entries:

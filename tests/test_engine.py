@@ -22,7 +22,6 @@ import pytest
 from conftest import ROOT
 
 from broadsheet import engine
-from broadsheet import ingest as ingest_module
 from broadsheet.corpus import generate_corpus, write_corpus
 from broadsheet.ingest import ingest
 
@@ -59,12 +58,20 @@ def test_a_local_cluster_gives_results_in_job_order_with_progress():
     progress: list[int] = []
     with engine.connect() as run:
         assert run.client is not None and run.shares_files
-        results = list(run.map(_squares, iter(range(300)), 300, name="squares", on_progress=lambda d, t: progress.append(d),
-                               batch_size=10))
+        results = list(run.map(_squares, iter(range(300)), 300, name="squares",
+                               on_progress=lambda d, t: progress.append(d), batch_size=10))
         pids = set(run.map(_worker_pid, range(40), 40, batch_size=1))
     assert results == [x * x for x in range(300)]
     assert progress == sorted(progress) and progress[-1] == 300
     assert os.getpid() not in pids  # the work ran in the cluster's worker processes
+
+
+def test_a_local_cluster_is_started_only_when_the_other_cores_save_more_than_its_cost(monkeypatch):
+    monkeypatch.setattr(engine, "local_workers", lambda: 2)
+    assert not engine.pays_for_a_local_cluster(5000, 0.00025)  # 0.625 s of work saved, 0.7 s to start
+    assert engine.pays_for_a_local_cluster(6000, 0.00025)
+    monkeypatch.setattr(engine, "local_workers", lambda: 1)
+    assert not engine.pays_for_a_local_cluster(10**9, 1.0)
 
 
 def test_in_process_engine_runs_the_same_map_here():
@@ -110,7 +117,8 @@ def test_dask_scheduler_address_setting_is_read(monkeypatch):
 def test_ingest_on_a_local_cluster_writes_what_ingest_in_process_writes(tmp_path, monkeypatch):
     here, there = tmp_path / "here", tmp_path / "cluster"
     ingest(ROOT / "raw", here, TIMEZONE)  # few files: in this process
-    monkeypatch.setattr(ingest_module, "_PARALLEL_FROM", 0)
+    monkeypatch.setattr(engine, "_LOCAL_CLUSTER_COST", 0)  # a cluster whatever the input's size
+    monkeypatch.setattr(engine, "local_workers", lambda: 2)
     ingest(ROOT / "raw", there, TIMEZONE)
     assert _files(there) == _files(here) and len(_files(here)) > 40
 

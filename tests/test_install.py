@@ -81,8 +81,8 @@ def test_a_site_built_from_the_installed_wheel_equals_one_built_from_the_checkou
     for name, pythonpath in [("installed", target), ("checkout", ROOT)]:
         base = tmp_path / name
         env = {**os.environ, "PYTHONPATH": str(pythonpath)}
-        ran = subprocess.run([sys.executable, "-c", script, str(ROOT / "raw"), str(base), str(tmp_path / "no-report.json")], cwd=work, env=env,
-                             capture_output=True, text=True)
+        ran = subprocess.run([sys.executable, "-c", script, str(ROOT / "raw"), str(base), str(tmp_path / "no-report.json")],
+                             cwd=work, env=env, capture_output=True, text=True)
         assert ran.returncode == 0, ran.stderr[-3000:]
         module, project = ran.stdout.splitlines()[0].split()
         assert Path(module).is_relative_to(pythonpath) and Path(project).is_relative_to(pythonpath)
