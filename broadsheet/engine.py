@@ -29,10 +29,10 @@ _BATCHES_IN_FLIGHT_PER_THREAD = 3
 _BATCHES_PER_THREAD = 4
 #: A batch holds at most this many jobs, so a large map still gives early results and progress.
 _BATCH_MAX = 256
-#: Seconds a local cluster costs this process's run: importing Dask (0.2 s), starting a worker
-#: per core (0.4 s), their first imports of Broadsheet and stopping them (0.1 s), measured on the
-#: bench machine (2 cores).
-_LOCAL_CLUSTER_COST = 0.7
+#: Seconds a local cluster costs a run, measured on the bench machine (2 cores): importing Dask
+#: (0.35 s), starting a worker per core (0.4 s), and the scheduler's upkeep and the receiving of
+#: results in this process, which also places what the workers send (0.4 s for 10,000 dumps).
+_LOCAL_CLUSTER_COST = 1.2
 #: How long to wait for a named scheduler before saying it cannot be reached.
 _CONNECT_TIMEOUT = "10s"
 #: Seconds to wait for a named scheduler's first worker: work sent to a cluster without workers

@@ -68,8 +68,8 @@ def test_a_local_cluster_gives_results_in_job_order_with_progress():
 
 def test_a_local_cluster_is_started_only_when_the_other_cores_save_more_than_its_cost(monkeypatch):
     monkeypatch.setattr(engine, "local_workers", lambda: 2)
-    assert not engine.pays_for_a_local_cluster(5000, 0.00025)  # 0.625 s of work saved, 0.7 s to start
-    assert engine.pays_for_a_local_cluster(6000, 0.00025)
+    assert not engine.pays_for_a_local_cluster(9000, 0.00025)  # 1.125 s of work saved, 1.2 s to start
+    assert engine.pays_for_a_local_cluster(10_000, 0.00025)
     monkeypatch.setattr(engine, "local_workers", lambda: 1)
     assert not engine.pays_for_a_local_cluster(10**9, 1.0)
 
