@@ -75,8 +75,8 @@ def read_catalog(content: Path, settings: dict[str, Any] | None = None, *, sched
     jobs = [(str(content / rel), rel, None) for rel in article_files(content, settings)]
     read = functools.partial(read_entry, settings=url_settings(settings))
     entries, problems = [], []
-    with engine.connect(scheduler, in_process=not engine.pays_for_a_local_cluster(len(jobs), _SECONDS_PER_FILE)) \
-            as run:
+    in_process = not engine.pays_for_a_local_cluster(len(jobs), _SECONDS_PER_FILE)
+    with engine.connect(scheduler, in_process=in_process) as run:
         for outcome in run.map(read, _carried(jobs, run), len(jobs), name="catalog", on_progress=on_progress):
             (entries if isinstance(outcome, CatalogEntry) else problems).append(outcome)
     entries.sort(key=lambda e: (e.date, e.url))

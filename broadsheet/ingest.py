@@ -160,8 +160,8 @@ def parse_sources(files: list[Path], base: Path, timezone: str,
     base_dir = base if base.is_dir() else base.parent
     jobs = [(str(p), p.relative_to(base_dir).as_posix(), timezone, mapping, None) for p in files]
     results: list[Article | Rejection] = []
-    with engine.connect(scheduler, in_process=not engine.pays_for_a_local_cluster(len(jobs), _SECONDS_PER_FILE)) \
-            as run:
+    in_process = not engine.pays_for_a_local_cluster(len(jobs), _SECONDS_PER_FILE)
+    with engine.connect(scheduler, in_process=in_process) as run:
         for outcome in run.map(_parse_file, _carried(jobs, run), len(jobs), name="parse", on_progress=on_progress):
             results += outcome
     return results
