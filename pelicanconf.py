@@ -69,6 +69,11 @@ DATA_CSV_SAVE_AS = "data/articles.csv"
 #: component comes near the filesystem's 255-byte limit.
 SLUG_MAX_BYTES = 120
 
+#: Partitioned builds (broadsheet/partitions.py): no Pelican run renders more articles than this
+#: (a year per run, a month of a year with more, a day of such a month), which bounds each run's
+#: memory (10,000 articles took 1.1 GiB in one run).
+PARTITION_MAX_ARTICLES = 5000
+
 # Every scraped string is text: templates escape by default.
 JINJA_ENVIRONMENT = {"trim_blocks": True, "lstrip_blocks": True, "extensions": [], "autoescape": True}
 

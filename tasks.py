@@ -9,6 +9,8 @@ from pathlib import Path
 from invoke import Exit, task
 
 ROOT = Path(__file__).resolve().parent
+SCHEDULER_HELP = ("run on the Dask cluster whose scheduler is here (tcp://HOST:8786; or set "
+                  "DASK_SCHEDULER_ADDRESS); default: this machine's cores")
 
 
 def _console():
@@ -25,15 +27,17 @@ def _console():
     "report": "JSON report path; default reports/ingest.json",
     "timezone": "the source's local timezone; default SOURCE_TIMEZONE from pelicanconf.py",
     "allow_removals": "remove the articles of deleted dumps even when they are many (see the README)",
+    "scheduler": SCHEDULER_HELP,
 })
 def ingest(c, source="raw", content="content", report="reports/ingest.json", timezone=None, mapping=None,
-           allow_removals=False):
+           allow_removals=False, scheduler=None):
     """Turn raw dumps and table rows into Markdown articles with YAML front matter.
     Exit 3 if any file or row was rejected; 2 if the --mapping file is unusable, the --source
-    does not exist or the run would remove many articles; 1 if content/ cannot be written."""
+    does not exist or the run would remove many articles; 1 if content/ cannot be written or
+    the Dask cluster cannot be reached or loses the work."""
     from rich.progress import Progress
 
-    from broadsheet import site
+    from broadsheet import engine, site
     from broadsheet.ingest import IngestError, ingest as run_ingest, write_report
 
     table_mapping = _load_mapping(mapping)
@@ -44,9 +48,11 @@ def ingest(c, source="raw", content="content", report="reports/ingest.json", tim
             bar = progress.add_task("ingest", total=None)
             result = run_ingest(Path(source), Path(content), tz,
                                 on_progress=lambda done, total: progress.update(bar, completed=done, total=total),
-                                mapping=table_mapping, allow_removals=allow_removals)
+                                mapping=table_mapping, allow_removals=allow_removals, scheduler=scheduler)
     except IngestError as exc:
         raise Exit(str(exc), code=exc.exit_status)
+    except engine.EngineError as exc:
+        raise Exit(f"ingest: {exc}", code=1)
     try:
         write_report(result, Path(report))
     except OSError as exc:
@@ -194,9 +200,10 @@ def verify_zip(c, file):
     "siteurl": "build output/ for hosting at this URL (absolute URLs, feeds, sitemap); default: relative URLs",
     "mapping": "YAML mapping for CSV tables in --source (e.g. mappings/fa-kes.yaml)",
     "allow_removals": "remove the articles of deleted dumps even when they are many (see the README)",
+    "scheduler": SCHEDULER_HELP + " (for the ingest step; the site is still built on this machine)",
 })
 def rebuild(c, source="raw", content="content", output="output", zip="dist/broadsheet-archive.zip",
-            reports="reports", siteurl=None, mapping=None, allow_removals=False):
+            reports="reports", siteurl=None, mapping=None, allow_removals=False, scheduler=None):
     """Ingest, build, zip, verify, then swap the new site and zip into place (safe to interrupt)."""
     from broadsheet import rebuild as pipeline
 
@@ -205,7 +212,7 @@ def rebuild(c, source="raw", content="content", output="output", zip="dist/broad
     try:
         report = pipeline.rebuild(Path(source), Path(content), Path(output), Path(zip), Path(reports),
                                   siteurl=siteurl or None, on_step=lambda step: console.print(f"{step} ..."),
-                                  mapping=table_mapping, allow_removals=allow_removals)
+                                  mapping=table_mapping, allow_removals=allow_removals, scheduler=scheduler)
     except pipeline.RebuildRefused as exc:
         raise Exit(f"rebuild refused: {exc}", code=pipeline.EXIT_REFUSED)
     except pipeline.RebuildLocked as exc:

@@ -449,6 +449,24 @@ def split_markdown_file(text: str, name: str = "front matter") -> tuple[dict[str
     return data, m.group("body")
 
 
+_HEADER = re.compile(rb"\A---\n(?P<yaml>.*?)\n(?:---|\.\.\.)\n", re.DOTALL)
+
+
+def read_front_matter(data: bytes, name: str = "front matter") -> dict[str, Any]:
+    """The front matter of a content file (its bytes), read up to the closing `---`: the body
+    is neither decoded nor parsed. Raises ValueError naming `name` and saying what is wrong."""
+    m = _HEADER.match(data)
+    if not m:
+        raise ValueError(f"{name}: no YAML front matter (expected a first line '---' and a closing '---')")
+    try:
+        meta = safe_yaml.load(m.group("yaml").decode("utf-8"), name, first_line=2)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{name}: front matter is not UTF-8 ({exc})") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{name}: front matter is not a mapping")
+    return meta
+
+
 def read_content_file(text: str, name: str = "front matter") -> tuple[dict[str, Any], list[str]]:
     """Front matter and the literal paragraphs (un-escaped) of a content file (`name` names it
     in errors)."""

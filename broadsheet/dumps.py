@@ -88,6 +88,9 @@ class DumpError(ValueError):
         self.reason = reason
         self.detail = detail
 
+    def __reduce__(self):  # it travels to Dask workers inside a job: rebuilt from both fields
+        return DumpError, (self.reason, self.detail)
+
 
 # -- bytes -> text ---------------------------------------------------------------------
 

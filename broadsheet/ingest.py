@@ -27,17 +27,17 @@ import os
 import stat
 import sys
 import time
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterator
 
 import slugify as _slugify_package
 import yaml
 from slugify import slugify
 
-from broadsheet import versions
+from broadsheet import engine, versions
 from broadsheet.article import Article, read_content_file, render_markdown_file
 from broadsheet.files import atomic_write, write_temporary
 from broadsheet.dumps import DEFAULT_TIMEZONE, MAX_DUMP_BYTES, DumpError, Rejection, parse_dump
@@ -51,8 +51,9 @@ STATE_VERSION = 1
 SLUG_MAX = 80
 #: Exit status of `invoke ingest` when at least one file was rejected or an edit clashed.
 EXIT_PROBLEMS = 3
-_PARALLEL_FROM = 400  # below this, starting worker processes costs more than it saves
-_CHUNK = 32  # jobs a worker takes at a time: few round trips, yet results arrive early
+#: Parsing and rendering one dump takes about this long on one core (4,000 a second on the bench
+#: machine): what decides whether a local cluster pays for its start (`engine.pays_for_a_local_cluster`).
+_SECONDS_PER_FILE = 0.00025
 
 #: A run removes the article of a dump that is gone, but never many at once unless told to
 #: (`--allow-removals`), so that a mistyped --source or a half-copied folder cannot empty the
@@ -247,15 +248,23 @@ def read_source(path: str, limit: int) -> bytes:
     return data
 
 
-def _parse_file(job: tuple[str, str, str, Mapping | None]) -> list[Article | Rejection | Skipped]:
+#: One source file to parse: its path, its path from the source folder, the timezone, the mapping
+#: to read a table with, and its bytes when the caller read them (None: read from the path; an
+#: OSError or DumpError: the caller could not, or would not (too large, not a file), and why).
+Job = tuple[str, str, str, "Mapping | None", "bytes | OSError | DumpError | None"]
+
+
+def _parse_file(job: Job) -> list[Article | Rejection | Skipped]:
     """A dump gives one outcome; a table (`.csv`) one per row, read with its mapping; a web
     archive one per article page, rejected record and reason for skipping records."""
-    path, rel, timezone, mapping = job
+    path, rel, timezone, mapping, raw = job
     if is_web_input(rel):
         return read_web_input(path, rel, timezone)
     table = is_table(Path(path))
     try:
-        raw = read_source(path, MAX_TABLE_BYTES if table else MAX_DUMP_BYTES)
+        if isinstance(raw, (OSError, DumpError)):
+            raise raw  # why the machine that sent the job could not read the file, not a worker's guess
+        raw = read_source(path, MAX_TABLE_BYTES if table else MAX_DUMP_BYTES) if raw is None else raw
     except OSError as exc:
         return [Rejection(rel, "unreadable", f"cannot read it ({exc.strerror}); articles made from it stay")]
     except DumpError as exc:
@@ -271,36 +280,40 @@ def _parse_file(job: tuple[str, str, str, Mapping | None]) -> list[Article | Rej
 
 def parse_sources(files: list[Path], base: Path, timezone: str,
                   on_progress: Callable[[int, int], None] | None = None,
-                  mapping: Mapping | None = None) -> list[Article | Rejection]:
-    """Parse every file, in parallel across cores for large inputs, in input order.
-    Tables are read with `mapping`, or else with the mapping file beside each table."""
+                  mapping: Mapping | None = None, scheduler: str | None = None) -> list[Article | Rejection]:
+    """Parse every file, in input order, on the engine (`broadsheet.engine`) for large inputs or
+    when `scheduler` is named. Tables are read with `mapping`, or else with the mapping file
+    beside each table."""
     base_dir = base if base.is_dir() else base.parent
-    jobs = [(str(p), p.relative_to(base_dir).as_posix(), timezone, mapping) for p in files]
+    jobs = [(str(p), p.relative_to(base_dir).as_posix(), timezone, mapping, None) for p in files]
     results: list[Article | Rejection] = []
-    for outcome in map_in_parallel(_parse_file, jobs, on_progress):
-        results += outcome
+    in_process = not engine.pays_for_a_local_cluster(len(jobs), _SECONDS_PER_FILE)
+    with engine.connect(scheduler, in_process=in_process) as run:
+        for outcome in run.map(_parse_file, _carried(jobs, run), len(jobs), name="parse", on_progress=on_progress):
+            results += outcome
     return results
 
 
-def map_in_parallel(func: Callable, jobs: list, on_progress: Callable[[int, int], None] | None = None) -> list:
-    """`[func(job) for job in jobs]`, across every core when there are enough jobs to pay for it."""
-    return list(imap_in_parallel(func, jobs, on_progress))
-
-
-def imap_in_parallel(func: Callable, jobs: list, on_progress: Callable[[int, int], None] | None = None,
-                     ) -> Iterator:
-    """`func(job)` for each job in order, yielded as soon as it is done, so that the caller
-    can act on early results while later jobs still run."""
-    pool = ProcessPoolExecutor(max_workers=os.cpu_count()) if len(jobs) >= _PARALLEL_FROM else None
-    iterator: Iterable = pool.map(func, jobs, chunksize=_CHUNK) if pool else map(func, jobs)
-    try:
-        for i, result in enumerate(iterator, 1):
-            if on_progress:
-                on_progress(i, len(jobs))
-            yield result
-    finally:
-        if pool:
-            pool.shutdown()
+def _carried(jobs: list[Job], run: engine.Engine) -> Iterator[Job]:
+    """The jobs as the engine's workers can do them: on a cluster that does not share this
+    machine's files, each carries its file's bytes (read here, as the batch is sent) and the
+    mapping of its table."""
+    if run.shares_files:
+        yield from jobs
+        return
+    for path, rel, timezone, mapping, _ in jobs:
+        if is_table(Path(path)) and mapping is None:
+            try:
+                mapping = mapping_for(Path(path), None)
+            except MappingError:
+                pass  # the worker reports it, as it does every table without a mapping
+        raw: bytes | OSError | DumpError | None = None
+        if not is_web_input(rel):  # an archive is streamed from its path by the worker
+            try:
+                raw = read_source(path, MAX_TABLE_BYTES if is_table(Path(path)) else MAX_DUMP_BYTES)
+            except (OSError, DumpError) as exc:
+                raw = exc
+        yield path, rel, timezone, mapping, raw
 
 
 # -- what a source gave --------------------------------------------------------------------
@@ -371,7 +384,7 @@ def _prepare(article: Article) -> Parsed:
                   data=data, fields=fields)
 
 
-def _prepare_file(job: tuple[str, str, str, Mapping | None]) -> list[Parsed | Rejection]:
+def _prepare_file(job: Job) -> list[Parsed | Rejection]:
     """Parse one source file and render its articles: the whole per-article work, done in a
     worker so that the main process only decides and writes."""
     return [o if isinstance(o, (Rejection, Skipped)) else _prepare(o) for o in _parse_file(job)]
@@ -400,7 +413,7 @@ class _Renderer:
         outcomes = self._tables.get(rec.file)
         if outcomes is None:
             path = self.base_dir / rec.file
-            outcomes = _parse_file((str(path), rec.file, self.timezone, self.mapping))
+            outcomes = _parse_file((str(path), rec.file, self.timezone, self.mapping, None))
             if is_table(path) or is_web_archive(rec.file):
                 self._tables[rec.file] = outcomes
         for o in outcomes:
@@ -853,14 +866,16 @@ def _removal_check(source: Path, content: Path, found_files: bool, allow: bool) 
 def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
            on_progress: Callable[[int, int], None] | None = None,
            mapping: Mapping | None = None, allow_removals: bool = False,
-           seen_at: datetime | None = None) -> IngestReport:
+           seen_at: datetime | None = None, scheduler: str | None = None) -> IngestReport:
     """Ingest every file under `source` into `content/`; see the module docstring.
     `read` counts dumps and table rows (a table that cannot be read at all counts once).
     `on_progress` counts the files parsed (unchanged dumps are not).
     Raises IngestRefused (a source that does not exist, removals beyond REMOVALS_SHARE
     without `allow_removals`) before changing anything, WriteFailed when content/ cannot
     be written (each file is whole, old or new). `seen_at`: the time noted in the versions
-    this run keeps (broadsheet/versions.py) as when it saw the new text; default now."""
+    this run keeps (broadsheet/versions.py) as when it saw the new text; default now.
+    Files are parsed and rendered on the Dask cluster at `scheduler` when one is named
+    (see `broadsheet.engine`)."""
     source, content = Path(source), Path(content)
     if not source.exists():
         raise IngestRefused(f"ingest stopped: the source {source} does not exist (a typo?); "
@@ -892,16 +907,19 @@ def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
             outcomes_of[rel] = [_from_cache(rel, e) for e in entry.get("outcomes", [entry])]
             sources[rel] = entry
             continue
-        jobs.append((path, rel, timezone, mapping))
+        jobs.append((path, rel, timezone, mapping, None))
     had_output = {v["source"] for v in old_state.values()}
     check_removals = _removal_check(source, content, bool(files or skipped), allow_removals)
     stager = _Stager(content)
     try:
-        for job, outcome in zip(jobs, imap_in_parallel(_prepare_file, jobs, on_progress)):
-            outcomes_of[job[1]] = outcome
-            for o in outcome:
-                if isinstance(o, Parsed) and o.ref not in had_output:
-                    stager.stage(o)  # most likely a new article: its file can be made now
+        in_process = not engine.pays_for_a_local_cluster(len(jobs), _SECONDS_PER_FILE)
+        with engine.connect(scheduler, in_process=in_process) as run:
+            prepared = run.map(_prepare_file, _carried(jobs, run), len(jobs), name="ingest", on_progress=on_progress)
+            for job, outcome in zip(jobs, prepared):
+                outcomes_of[job[1]] = outcome
+                for o in outcome:
+                    if isinstance(o, Parsed) and o.ref not in had_output:
+                        stager.stage(o)  # most likely a new article: its file can be made now
         outcomes = skipped + [o for _, rel in files for o in outcomes_of[rel]]
         report.read = sum(not isinstance(o, Skipped) for o in outcomes)
         try:

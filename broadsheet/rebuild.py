@@ -430,10 +430,11 @@ class _Steps:
 def rebuild(source: Path, content: Path, output: Path, zip_path: Path, reports: Path,
             settings: str = "local", siteurl: str | None = None,
             on_step: Callable[[str], None] | None = None, mapping: Mapping | None = None,
-            allow_removals: bool = False) -> RebuildReport:
+            allow_removals: bool = False, scheduler: str | None = None) -> RebuildReport:
     """Run the whole pipeline (see the module docstring); writes `reports/rebuild.json` whatever happens.
     Raises RebuildRefused (nothing written), RebuildLocked or RebuildFailed; the report says what
-    was done in the last two cases."""
+    was done in the last two cases. Ingest runs on the Dask cluster at `scheduler` when one is
+    named (`broadsheet.engine`)."""
     source, content, output = Path(source), Path(content), Path(output).absolute()
     zip_path, reports = Path(zip_path).absolute(), Path(reports)
     if siteurl:
@@ -450,7 +451,7 @@ def rebuild(source: Path, content: Path, output: Path, zip_path: Path, reports: 
             report.notes.append(lock.stale)
         report.notes += recover(state, output)
         _run(report, _Steps(report, on_step), state, source, content, output, zip_path, reports, settings, siteurl,
-             mapping, allow_removals)
+             mapping, allow_removals, scheduler)
         report.status = "ok"
     except RebuildFailed as exc:
         report.status, report.reason = "failed", str(exc)
@@ -472,11 +473,11 @@ def rebuild(source: Path, content: Path, output: Path, zip_path: Path, reports: 
 
 def _run(report: RebuildReport, steps: _Steps, state: Path, source: Path, content: Path, output: Path,
          zip_path: Path, reports: Path, settings: str, siteurl: str | None, mapping: Mapping | None,
-         allow_removals: bool) -> None:
+         allow_removals: bool, scheduler: str | None) -> None:
     timezone = site.source_timezone()
     try:
         ingested = steps.run("ingest", lambda: ingest(source, content, timezone, mapping=mapping,
-                                                      allow_removals=allow_removals))
+                                                      allow_removals=allow_removals, scheduler=scheduler))
     except IngestError as exc:  # nothing is built or published after a refused or failed ingest
         raise RebuildFailed(str(exc)) from None
     write_report(ingested, reports / "ingest.json")

@@ -6,7 +6,17 @@ import logging
 from pathlib import Path
 from typing import Any
 
-PROJECT = Path(__file__).resolve().parent.parent
+
+def _project_folder() -> Path:
+    """Where the settings files, plugins/ and theme/ are: the checkout this package sits in,
+    or, when Broadsheet runs from an installed wheel (a Dask worker's), the copy of them that
+    the wheel carries under broadsheet/project/ (see pyproject.toml)."""
+    package = Path(__file__).resolve().parent
+    packaged = package / "project"
+    return packaged if (packaged / "pelicanconf.py").is_file() else package.parent
+
+
+PROJECT = _project_folder()
 SETTINGS_FILES = {"local": "pelicanconf.py", "hosted": "publishconf.py", "offline": "offlineconf.py"}
 
 

@@ -219,7 +219,7 @@ def _aged_copy(folder: Path, dest: Path) -> Path:
 
 
 def _parsed_files(monkeypatch) -> list[str]:
-    """Records the source files ingest parses (fewer than _PARALLEL_FROM run in-process)."""
+    """Records the source files ingest parses (this few run in-process, see engine.pays_for_a_local_cluster)."""
     parsed: list[str] = []
     real = ingest_module._parse_file
 

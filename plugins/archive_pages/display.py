@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -50,16 +49,6 @@ def local_date(value: datetime, timezone: str, date_format: str) -> LocalDate:
         text=local.strftime(date_format),
         zone=f"{timezone}, UTC{offset[:3]}:{offset[3:]}",
     )
-
-
-def shorten_slug(slug: str, max_bytes: int) -> str:
-    """`slug` if it fits in `max_bytes` of UTF-8, else a cut at a character boundary plus a hash."""
-    if len(slug.encode("utf-8")) <= max_bytes:
-        return slug
-    digest = hashlib.sha256(slug.encode("utf-8")).hexdigest()[:8]
-    room = max_bytes - len(digest) - 1
-    cut = slug.encode("utf-8")[:room].decode("utf-8", errors="ignore").rstrip("-")
-    return f"{cut}-{digest}"
 
 
 @dataclass(frozen=True)

@@ -32,11 +32,11 @@ from broadsheet import reuse as reusing
 from broadsheet.article import Article, record_of
 from broadsheet.ordering import oldest_first
 from broadsheet.site import BuildError
+from broadsheet.urls import shorten_slug
 
 from . import citations, corpus
 from .display import (
     ArticleDisplay, Link, capture_of, capture_time, detect_script, linkable_url, local_date, provenance,
-    shorten_slug,
 )
 
 log = logging.getLogger(__name__)

@@ -337,7 +337,7 @@ def test_fifo_and_socket_are_skipped_without_being_opened(tmp_path):
         assert reasons(report) == {"pipe.txt": "not-a-regular-file", "sock.txt": "not-a-regular-file"}
         assert len(report.accepted) == 2
         # a FIFO put in place after the walk is not waited on either
-        [outcome] = _in_thread(lambda: ingest_module._parse_file((str(src / "pipe.txt"), "pipe.txt", TZ, None)))
+        [outcome] = _in_thread(lambda: ingest_module._parse_file((str(src / "pipe.txt"), "pipe.txt", TZ, None, None)))
         assert outcome.reason == "not-a-regular-file"
     finally:
         sock.close()
