@@ -454,16 +454,17 @@ _HEADER = re.compile(rb"\A---\n(?P<yaml>.*?)\n(?:---|\.\.\.)\n", re.DOTALL)
 
 def read_front_matter(data: bytes, name: str = "front matter") -> dict[str, Any]:
     """The front matter of a content file (its bytes), read up to the closing `---`: the body
-    is neither decoded nor parsed. Raises ValueError naming `name` and saying what is wrong."""
+    is neither decoded nor parsed. Raises ValueError saying what is wrong (a YAML error names
+    `name` and the line)."""
     m = _HEADER.match(data)
     if not m:
-        raise ValueError(f"{name}: no YAML front matter (expected a first line '---' and a closing '---')")
+        raise ValueError("no YAML front matter (expected a first line '---' and a closing '---')")
     try:
         meta = safe_yaml.load(m.group("yaml").decode("utf-8"), name, first_line=2)
     except UnicodeDecodeError as exc:
-        raise ValueError(f"{name}: front matter is not UTF-8 ({exc})") from None
+        raise ValueError(f"front matter is not UTF-8 ({exc})") from None
     if not isinstance(meta, dict):
-        raise ValueError(f"{name}: front matter is not a mapping")
+        raise ValueError("front matter is not a mapping")
     return meta
 
 

@@ -127,7 +127,7 @@ def read_entry(job: tuple[str, str, bytes | OSError | None], settings: dict[str,
     except OSError as exc:
         return CatalogProblem(rel, f"cannot be read ({exc.strerror or exc})")
     try:
-        meta = read_front_matter(data)
+        meta = read_front_matter(data, rel)
         return _entry(rel, meta, hashlib.sha256(data).hexdigest(), settings)
     except ValueError as exc:
         return CatalogProblem(rel, str(exc))
