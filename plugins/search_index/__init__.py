@@ -213,10 +213,12 @@ def _index_and_export(settings, articles) -> None:
     # Inside the first export's folder, written after it (which replaces the whole folder).
     # Written even when there are no earlier versions (a few hundred bytes): the search page
     # reads its document count to know whether to offer the "earlier versions" checkbox.
-    export_browser_index(versions_ix, target / VERSIONS_INDEX_DIR, weighting_from_settings(settings),
-                         path / VERSIONS_INDEX_DIR / EXPORT_TABLE_FILE, index_name=VERSIONS_INDEX_DIR, notes=notes)
+    earlier_exported = export_browser_index(versions_ix, target / VERSIONS_INDEX_DIR, weighting_from_settings(settings),
+                                            path / VERSIONS_INDEX_DIR / EXPORT_TABLE_FILE,
+                                            index_name=VERSIONS_INDEX_DIR, notes=notes)
     done = time.perf_counter()
     log.info("%s (%s, %.1f s)", exported.summary(), target, done - indexed)
+    log.info("earlier versions: %s", earlier_exported.summary())
     seconds = {"index": round(indexed - started, 3), "export": round(done - indexed, 3)}
     atomic_write(path / TIMINGS_FILE, json.dumps(seconds) + "\n")
 

@@ -170,9 +170,9 @@ class ExportReport:
                 f"{self.total_bytes / 1e6:.1f} MB, {self.terms_read} terms read from the index")
 
 
-def _js(kind: str, ident: int, data: Any, name: str | None = None) -> str:
+def _js(kind: str, ident: int, data: Any, index_name: str | None = None) -> str:
     payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    index = f',"{name}"' if name else ""
+    index = f',"{index_name}"' if index_name else ""
     return f'BroadsheetSearch.register("{kind}",{ident},{payload}{index});\n'
 
 
