@@ -401,6 +401,26 @@ def test_the_search_page_finds_earlier_versions_only_with_the_checkbox(site, rea
             server.shutdown()
 
 
+@pytest.mark.browser
+def test_the_search_page_breaks_ties_by_day_then_url_as_the_cli_does(site, reader):
+    """Hits of two indexes with the same score (to 4 places) in the CLI's order: day, then URL."""
+    reader.goto((site["output"] / "search.html").as_uri())
+    reader.wait_for_function("window.BroadsheetSearch !== undefined")
+    order = reader.evaluate("""() => {
+      const records = [{0: ["b", "2016-03-02"], 1: ["z", "2016-03-01"], 2: ["a", "2016-03-01"]},
+                       {0: ["m", "2016-03-01"], 1: ["c", "2016-03-02"]}];
+      const engines = records.map(r => ({documents: docs => Promise.resolve(
+        docs.map(d => ({doc: d, url: r[d][0], date: r[d][1]})))}));
+      const merged = BroadsheetSearch.mergeResults([
+        {tree: null, complete: true, years: {}, hits: [{doc: 0, score: 2.00001}, {doc: 1, score: 1.5}, {doc: 2, score: 1.5}]},
+        {tree: null, complete: true, years: {}, hits: [{doc: 0, score: 2.00002}, {doc: 1, score: 3}]}]);
+      return BroadsheetSearch.settleTies(merged.hits, merged.hits, 0, 10, engines)
+        .then(hits => hits.map(h => h.part + ":" + h.doc));
+    }""")
+    # 3 first; then 2.0000x, a tie: 2016-03-01 "m" before 2016-03-02 "b"; then 1.5: "a" before "z".
+    assert order == ["1:1", "1:0", "0:0", "0:2", "0:1"]
+
+
 def test_a_site_without_versions_exports_an_empty_versions_index(sample_site):
     meta = (sample_site["output"] / "search" / "versions" / "meta.js").read_text(encoding="utf-8")
     assert meta.startswith('BroadsheetSearch.register("meta",0,{"format":3,"documents":0,')
