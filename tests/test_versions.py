@@ -349,6 +349,86 @@ def test_search_finds_earlier_versions_only_with_version_all(site):
     assert any(h.url.endswith("/v2.html") for h in latest)  # version 2 said "troops" too
 
 
+def _search_page_urls(page) -> list[str]:
+    """The result links' site-relative URLs, in order (the page adds `?q=`)."""
+    return [href.split("?", 1)[0].removeprefix("./").removeprefix("/")
+            for href in page.eval_on_selector_all("#search-results li a", "as => as.map(a => a.getAttribute('href'))")]
+
+
+def _wait_for_results(page) -> None:
+    page.wait_for_function("/results? for/.test(document.getElementById('search-status').textContent)")
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("over", ["http", "file"])
+def test_the_search_page_finds_earlier_versions_only_with_the_checkbox(site, reader, over):
+    from e2e.fixtures import Watch, serve
+    sys.path.insert(0, str(ROOT / "plugins"))
+    from search_index.query import search
+
+    server = serve(site["output"]) if over == "http" else None
+    root = f"http://127.0.0.1:{server.server_port}" if server else site["output"].as_uri()
+    try:
+        watch = Watch(root)
+        watch.attach(reader)
+        settings = load_settings()
+        old = site["rows"]["A story with markup in it"]["url"][: -len(".html")] + "/v1.html"
+
+        reader.goto(f"{root}/search.html?q=withdrawn")
+        _wait_for_results(reader)
+        assert reader.inner_text("#search-status").startswith("0 results")
+        box = reader.get_by_label("Also search earlier versions")
+        assert box.is_visible() and not box.is_checked()
+        box.focus()
+        reader.keyboard.press("Space")  # ticked from the keyboard: the query runs again
+        reader.wait_for_selector("#search-results li a")
+        assert "versions=all" in reader.url
+        assert _search_page_urls(reader) == [old] == [h.url for h in search(site["output"], "withdrawn version:all", 10, settings)[0]]
+        link = reader.locator("#search-results li a").first
+        assert "(earlier version 1 of 2)" in link.inner_text()
+
+        # The state is in the URL: the same results from it alone, in the CLI's order.
+        reader.goto(f"{root}/search.html?q=troops&versions=all")
+        reader.wait_for_selector("#search-results li a")
+        assert box.is_checked()
+        cli = [h.url for h in search(site["output"], "troops version:all", 10, settings)[0]]
+        assert len(cli) > 2 and _search_page_urls(reader) == cli
+        reader.get_by_role("link", name="earlier version 2 of 4").click()
+        reader.wait_for_url(f"**/{story(site)[: -len('.html')]}/v2.html?q=troops")
+        watch.assert_clean()
+    finally:
+        if server:
+            server.shutdown()
+
+
+@pytest.mark.browser
+def test_the_search_page_breaks_ties_by_day_then_url_as_the_cli_does(site, reader):
+    """Hits of two indexes with the same score (to 4 places) in the CLI's order: day, then URL."""
+    reader.goto((site["output"] / "search.html").as_uri())
+    reader.wait_for_function("window.BroadsheetSearch !== undefined")
+    order = reader.evaluate("""() => {
+      const records = [{0: ["b", "2016-03-02"], 1: ["z", "2016-03-01"], 2: ["a", "2016-03-01"]},
+                       {0: ["m", "2016-03-01"], 1: ["c", "2016-03-02"]}];
+      const engines = records.map(r => ({documents: docs => Promise.resolve(
+        docs.map(d => ({doc: d, url: r[d][0], date: r[d][1]})))}));
+      const merged = BroadsheetSearch.mergeResults([
+        {tree: null, complete: true, years: {}, hits: [{doc: 0, score: 2.00001}, {doc: 1, score: 1.5}, {doc: 2, score: 1.5}]},
+        {tree: null, complete: true, years: {}, hits: [{doc: 0, score: 2.00002}, {doc: 1, score: 3}]}]);
+      return BroadsheetSearch.settleTies(merged.hits, merged.hits, 0, 10, engines)
+        .then(hits => hits.map(h => h.part + ":" + h.doc));
+    }""")
+    # 3 first; then 2.0000x, a tie: 2016-03-01 "m" before 2016-03-02 "b"; then 1.5: "a" before "z".
+    assert order == ["1:1", "1:0", "0:0", "0:2", "0:1"]
+
+
+def test_a_site_without_versions_exports_an_empty_versions_index(sample_site):
+    meta = (sample_site["output"] / "search" / "versions" / "meta.js").read_text(encoding="utf-8")
+    assert meta.startswith('BroadsheetSearch.register("meta",0,{"format":3,"documents":0,')
+    assert meta.endswith(',"versions");\n')
+    files = [p for p in (sample_site["output"] / "search" / "versions").rglob("*") if p.is_file()]
+    assert sum(p.stat().st_size for p in files) < 2_000
+
+
 def test_keep_version_takes_a_captures_time_and_never_overwrites(tmp_path):
     """What a web-archive input calls for a changed recapture: the earlier text and its capture time."""
     article = tmp_path / "2016" / "03" / "story.md"

@@ -8,7 +8,9 @@ At every build, after Pelican has written the pages:
    content hash changed; the index lives outside the output (SEARCH_INDEX_PATH, default
    `.<output name>.search-index` beside the output), so it is not published;
 3. `export.export_browser_index` writes the `.js` shards under `<output>/<SEARCH_OUTPUT_DIR>/`
-   that `search.html` loads on demand.
+   that `search.html` loads on demand; the earlier versions of articles (plugins/versions)
+   have an index and an export of their own (VERSIONS_INDEX_DIR, in both folders), searched
+   with `version:all` in the CLI and the search page's "Also search earlier versions".
 
 Whoosh is imported only inside this package, so it can be swapped without touching the rest.
 
@@ -154,25 +156,33 @@ def documents_for(articles, index_folder: Path) -> list:
 VERSIONS_INDEX_DIR = "versions"
 
 
-def version_documents(articles, settings) -> list:
+def version_documents(articles, settings) -> tuple[list, dict[str, str]]:
     """A SearchDocument per earlier version of each article (broadsheet/versions.py), keyed
-    and linked by its version page (VERSION_URL)."""
+    and linked by its version page (VERSION_URL), with the article's outlet and labels; and
+    what the search page says of each ({url: "earlier version N of M"})."""
     from datetime import datetime
 
     from broadsheet import versions
+    from broadsheet.article import Article
 
-    from .index import SearchDocument
+    from .index import SearchDocument, labels_from_facets
 
     pattern = settings.get("VERSION_URL") or "{stem}/v{number}.html"
-    documents = []
+    documents, notes = [], {}
     for article in articles:
         stem = article.save_as[: -len(".html")] if article.save_as.endswith(".html") else article.save_as
-        for v in versions.read_versions(Path(article.source_path))[0]:
+        earlier = versions.read_versions(Path(article.source_path))[0]
+        if not earlier:
+            continue
+        record = Article.from_metadata(article.metadata, [])
+        for v in earlier:
             url = pattern.format(stem=stem, number=v.number)
             documents.append(SearchDocument(key=url, url=url, title=v.title, body="\n\n".join(v.paragraphs),
                                             date=datetime.fromisoformat(str(v.fields.get("date"))),
-                                            signature=v.fields.get("signature")))
-    return documents
+                                            signature=v.fields.get("signature"), outlet=record.outlet,
+                                            labels=labels_from_facets(record.facets)))
+            notes[url] = f"earlier version {v.number} of {len(earlier) + 1}"
+    return documents, notes
 
 
 def write_sources(articles, documents, index_folder: Path) -> None:
@@ -194,13 +204,21 @@ def _index_and_export(settings, articles) -> None:
     documents = documents_for(articles, path)
     ix, report = update_index(path, documents)
     write_sources(articles, documents, path)
-    update_index(path / VERSIONS_INDEX_DIR, version_documents(articles, settings))
+    earlier, notes = version_documents(articles, settings)
+    versions_ix, _ = update_index(path / VERSIONS_INDEX_DIR, earlier)
     indexed = time.perf_counter()
     log.info("%s (%s, %.1f s)", report.summary(), path, indexed - started)
     target = Path(settings["OUTPUT_PATH"]) / settings["SEARCH_OUTPUT_DIR"]
     exported = export_browser_index(ix, target, weighting_from_settings(settings), path / EXPORT_TABLE_FILE)
+    # Inside the first export's folder, written after it (which replaces the whole folder).
+    # Written even when there are no earlier versions (a few hundred bytes): the search page
+    # reads its document count to know whether to offer the "earlier versions" checkbox.
+    earlier_exported = export_browser_index(versions_ix, target / VERSIONS_INDEX_DIR, weighting_from_settings(settings),
+                                            path / VERSIONS_INDEX_DIR / EXPORT_TABLE_FILE,
+                                            index_name=VERSIONS_INDEX_DIR, notes=notes)
     done = time.perf_counter()
     log.info("%s (%s, %.1f s)", exported.summary(), target, done - indexed)
+    log.info("earlier versions: %s", earlier_exported.summary())
     seconds = {"index": round(indexed - started, 3), "export": round(done - indexed, 3)}
     atomic_write(path / TIMINGS_FILE, json.dumps(seconds) + "\n")
 

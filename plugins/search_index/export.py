@@ -1,7 +1,9 @@
 """The browser index: the Whoosh index exported as plain `.js` shards.
 
 A page cannot `fetch` or `import` under `file://`, but it can add a `<script>` tag. So every
-shard is a script that calls `BroadsheetSearch.register(kind, id, data)`, and the search page
+shard is a script that calls `BroadsheetSearch.register(kind, id, data)` (with a fourth
+argument, the index's name, for a second index on the same page, such as the articles'
+earlier versions in `versions/`), and the search page
 (`theme/static/js/search-engine.js`) injects the shards a query needs. Every file is bounded
 in bytes, not in number, so that what a query loads does not grow with the corpus. Files are
 numbered; file `n` of a kind lies in `<kind>/<n // FOLDER_SIZE>/<n>.js`, so that no folder
@@ -27,7 +29,8 @@ holds more than FOLDER_SIZE files at any corpus size.
 - `p/<n>`: the word positions of the same terms (and `q/<k>` those of long list `k`, for its
   postings in document order), loaded only for a "phrase" query: for each document in
   posting order, the count and the differences between positions;
-- `d/<n>`: title, URL, date and the article's opening words (`EXCERPT_CHARS`) of
+- `d/<n>`: title, URL, date and the article's opening words (`EXCERPT_CHARS`), and a note
+  when the export was given one for the URL (the earlier versions': "earlier version 1 of 3"), of
   `docsPerShard` consecutive documents (about TARGET_DOC_SHARD_BYTES), loaded only for the
   results on screen;
 - `f/<n>`: the documents of one outlet or label (delta-encoded), loaded when a reader picks it.
@@ -167,9 +170,10 @@ class ExportReport:
                 f"{self.total_bytes / 1e6:.1f} MB, {self.terms_read} terms read from the index")
 
 
-def _js(kind: str, ident: int, data: Any) -> str:
+def _js(kind: str, ident: int, data: Any, index_name: str | None = None) -> str:
     payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    return f'BroadsheetSearch.register("{kind}",{ident},{payload});\n'
+    index = f',"{index_name}"' if index_name else ""
+    return f'BroadsheetSearch.register("{kind}",{ident},{payload}{index});\n'
 
 
 def canonical_numbers(reader) -> list[int]:
@@ -328,12 +332,14 @@ def _average_length(reader, fieldname: str, order: list[int]) -> float:
     return sum(field_length(reader, d, fieldname) for d in order) / len(order) if order else 0.0
 
 
-def export_browser_index(ix, target: Path, weighting: dict[str, Any],
-                         cache_file: Path | None = None) -> ExportReport:
+def export_browser_index(ix, target: Path, weighting: dict[str, Any], cache_file: Path | None = None,
+                         index_name: str | None = None, notes: dict[str, str] | None = None) -> ExportReport:
     """Write the shards for the whole index into `target` (replaced), return what was written.
 
     `weighting`: {"B": ..., "K1": ..., "boosts": {field: boost}}, the same the CLI uses.
     `cache_file`: where the PostingTable of this export is kept for the next one (None: none).
+    `index_name`: the index's name in the shards, for a second index on the search page (None: the
+    first). `notes`: {url: text} added to those documents' records.
     """
     tmp = target.with_name(target.name + ".tmp")
     if tmp.exists():
@@ -370,13 +376,13 @@ def export_browser_index(ix, target: Path, weighting: dict[str, Any],
         terms, positions, long_positions, chunks = _term_shards(table.ordered(), impact)
         total = 0
         for n, shard in enumerate(terms):
-            total += _write(tmp, "t", n, _js("terms", n, shard), digest)
+            total += _write(tmp, "t", n, _js("terms", n, shard, index_name), digest)
         for n, shard in enumerate(positions):
-            total += _write(tmp, "p", n, _js("positions", n, shard), digest)
+            total += _write(tmp, "p", n, _js("positions", n, shard, index_name), digest)
         for k, poses in enumerate(long_positions):
-            total += _write(tmp, "q", k, _js("positionList", k, poses), digest)
+            total += _write(tmp, "q", k, _js("positionList", k, poses, index_name), digest)
         for c, chunk in enumerate(chunks):
-            total += _write(tmp, "l", c, _js("chunk", c, chunk), digest)
+            total += _write(tmp, "l", c, _js("chunk", c, chunk, index_name), digest)
 
         records: dict[int, list[Any]] = {}
         years: dict[int, int] = {}
@@ -388,19 +394,21 @@ def export_browser_index(ix, target: Path, weighting: dict[str, Any],
                         facets.setdefault(name, {}).setdefault(value, []).append(number[docnum])
             records[number[docnum]] = [fields["title"], fields["url"], fields["display_date"][:10],
                                        excerpt(fields["body"])]
+            if notes and fields["url"] in notes:
+                records[number[docnum]].append(notes[fields["url"]])
             years[fields["year"]] = years.get(fields["year"], 0) + 1
         docs_per_shard = _docs_per_shard([records[d] for d in range(doc_count_all)])
         doc_shards = max(1, -(-doc_count_all // docs_per_shard))
         for n in range(doc_shards):
             chunk = [records.get(d) for d in range(n * docs_per_shard, (n + 1) * docs_per_shard)]
-            total += _write(tmp, "d", n, _js("docs", n, chunk), digest)
+            total += _write(tmp, "d", n, _js("docs", n, chunk, index_name), digest)
         facet_counts: dict[str, dict[str, list[int]]] = {}
         k = 0
         for name, values in sorted(facets.items()):
             facet_counts[name] = {}
             for value, docs in sorted(values.items()):
                 facet_counts[name][value] = [len(docs), k]
-                total += _write(tmp, "f", k, _js("facet", k, encode_numbers(_deltas(sorted(docs)))), digest)
+                total += _write(tmp, "f", k, _js("facet", k, encode_numbers(_deltas(sorted(docs))), index_name), digest)
                 k += 1
 
         used_codes = max((max(c, default=0) for c in codes.values()), default=0)
@@ -430,7 +438,7 @@ def export_browser_index(ix, target: Path, weighting: dict[str, Any],
         }
         # Shard URLs carry the version, so a browser never mixes shards of two builds.
         meta["version"] = digest.hexdigest()[:12]
-        data = _js("meta", 0, meta).encode("utf-8")
+        data = _js("meta", 0, meta, index_name).encode("utf-8")
         (tmp / "meta.js").write_bytes(data)
         total += len(data)
     if target.exists():

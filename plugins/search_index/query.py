@@ -283,7 +283,8 @@ def search(output: Path, text: str, limit: int = 10,
         earlier, more, took = _search_part(output, text, limit, settings, VERSIONS_INDEX_DIR)
     except IndexMissing:  # a site built before versions were indexed: it has none to search
         return hits, total, seconds
-    merged = sorted(hits + earlier, key=lambda h: (-h.score, h.date, h.url))[:limit]
+    # Ties by day, then URL: what the search page's records hold, so that it orders the same.
+    merged = sorted(hits + earlier, key=lambda h: (-h.score, h.date[:10], h.url))[:limit]
     return merged, total + more, seconds + took
 
 

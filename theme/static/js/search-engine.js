@@ -11,13 +11,19 @@
 (function (root) {
   "use strict";
   var A = root.BroadsheetAnalysis;
-  var store = { meta: {}, terms: {}, positions: {}, chunk: {}, positionList: {}, docs: {}, facet: {} };
+  /* What the shards registered, by index name ("" for the site's index, "versions" for the
+   * articles' earlier versions), then by kind and id. */
+  var stores = {};
   /* Where each kind of file lies (export.py: shard_path). */
   var FOLDERS = { terms: "t", positions: "p", chunk: "l", positionList: "q", docs: "d", facet: "f" };
   /* Results a query ranks for certain before it loads every posting of its words. */
   var FIRST_PAGE = 10;
 
-  function register(kind, id, data) { store[kind][id] = data; }
+  function storeOf(name) {
+    return stores[name] || (stores[name] = { meta: {}, terms: {}, positions: {}, chunk: {}, positionList: {}, docs: {}, facet: {} });
+  }
+
+  function register(kind, id, data, name) { storeOf(name || "")[kind][id] = data; }
 
   function fnv1a(text) {
     var h = 0x811c9dc5;
@@ -38,6 +44,7 @@
 
   function createEngine(options) {
     var base = options.base.replace(/\/?$/, "/");
+    var store = storeOf(options.name || "");
     var loadScript = options.loadScript || browserLoadScript;
     var pending = {}, loaded = [], meta = null, decoded = {}, digitOf = null;
 
@@ -441,7 +448,8 @@
         .then(function () {
           return docs.map(function (d) {
             var rec = store.docs[Math.floor(d / meta.docsPerShard)][d % meta.docsPerShard];
-            return rec ? { doc: d, title: rec[0], url: rec[1], date: rec[2], year: +rec[2].slice(0, 4), excerpt: rec[3] } : null;
+            return rec ? { doc: d, title: rec[0], url: rec[1], date: rec[2], year: +rec[2].slice(0, 4), excerpt: rec[3],
+                           note: rec[4] || null } : null;
           });
         });
     }
@@ -462,6 +470,7 @@
     var facetSets = {};
     function facetDocuments(name, value) {
       return ready().then(function () {
+        if (!(meta.facets[name] || {})[value]) return new Set();  // none of this index's documents has it
         var k = meta.facets[name][value][1];
         if (facetSets[k]) return facetSets[k];
         return load("facet", k).then(function (text) {
@@ -478,6 +487,55 @@
       corpusYears: corpusYears,
       loaded: function () { return loaded.slice(); }
     };
+  }
+
+  /* Scores as the CLI compares them when it merges two indexes (query.search: rounded to 4 places). */
+  function rounded(score) { return Math.round(score * 1e4) / 1e4; }
+
+  /* The results of one query in several indexes (`results[i]` from `engines[i]`) as one,
+   * each hit tagged with its index (`part`): ranked by rounded score, and (`settleTies`)
+   * ties by date, then URL, as the CLI ranks `version:all`. */
+  function mergeResults(results) {
+    var hits = [], years = {}, complete = results.every(function (r) { return r.complete; });
+    results.forEach(function (r, part) {
+      r.hits.forEach(function (h) { hits.push({ doc: h.doc, score: h.score, year: h.year, part: part, rank: rounded(h.score) }); });
+      Object.keys(r.years || {}).forEach(function (y) { years[y] = (years[y] || 0) + r.years[y]; });
+    });
+    hits.sort(function (a, b) { return b.rank - a.rank || a.part - b.part || a.doc - b.doc; });
+    return {
+      tree: results[0].tree, hits: hits, years: complete ? years : null, complete: complete,
+      atMost: results.reduce(function (n, r) { return n + (r.complete ? r.hits.length : r.atMost); }, 0)
+    };
+  }
+
+  /* Put in final order the hits of `hits` (merged, in place) that tie in score with those in
+   * positions `from` to `to` of `shown` (the same hits, filtered): ordered by date, then URL,
+   * from their records (only ties need them). Resolves to `hits`. */
+  function settleTies(hits, shown, from, to, engines) {
+    var ranks = {};
+    shown.slice(from, to).forEach(function (h) { ranks[h.rank] = true; });
+    var groups = [], i = 0;
+    while (i < hits.length) {
+      var j = i;
+      while (j < hits.length && hits[j].rank === hits[i].rank) j++;
+      if (j - i > 1 && ranks[hits[i].rank] && !hits[i].settled) groups.push([i, j]);
+      i = j;
+    }
+    var members = [];
+    groups.forEach(function (g) { members = members.concat(hits.slice(g[0], g[1])); });
+    return Promise.all(engines.map(function (engine, part) {
+      var mine = members.filter(function (h) { return h.part === part; });
+      return engine.documents(mine.map(function (h) { return h.doc; })).then(function (docs) {
+        docs.forEach(function (d, k) { mine[k].date = d ? d.date : ""; mine[k].url = d ? d.url : ""; });
+      });
+    })).then(function () {
+      function cmp(a, b) { return a < b ? -1 : a > b ? 1 : 0; }
+      groups.forEach(function (g) {
+        var group = hits.slice(g[0], g[1]).sort(function (a, b) { return cmp(a.date, b.date) || cmp(a.url, b.url); });
+        group.forEach(function (h, k) { h.settled = true; hits[g[0] + k] = h; });
+      });
+      return hits;
+    });
   }
 
   function QueryError(message) { this.message = message; this.name = "QueryError"; }
@@ -510,6 +568,7 @@
 
   root.BroadsheetSearch = {
     register: register, createEngine: createEngine, snippet: snippet, fnv1a: fnv1a,
+    mergeResults: mergeResults, settleTies: settleTies,
     QueryError: QueryError
   };
 })(typeof window !== "undefined" ? window : globalThis);

@@ -1,4 +1,6 @@
-/* Broadsheet search page: the form, the result list, the year, outlet and label filters, "more results".
+/* Broadsheet search page: the form, the result list, the year, outlet and label filters, "more results",
+ * and "Also search earlier versions" (a second index, of the articles' earlier versions, whose
+ * hits are merged with the others as the CLI's `version:all` merges them).
  * Index text goes into the page through text nodes only, never as HTML.
  * Needs search-analysis.js and search-engine.js. */
 (function () {
@@ -9,12 +11,15 @@
   var input = document.getElementById("search-input");
   var yearSelect = document.getElementById("search-year");
   var facetSelects = Array.prototype.slice.call(document.querySelectorAll("select[data-facet]"));
-  var facetSets = {};  // {facet: {value: Set of documents}}, each loaded when first picked
+  var versionsBox = document.getElementById("search-versions");
+  var facetSets = [{}, {}];  // per index: {facet: {value: Set of documents}}, each loaded when first picked
   var status = document.getElementById("search-status");
   var list = document.getElementById("search-results");
   var more = document.getElementById("search-more");
   var siteurl = section.getAttribute("data-siteurl") || ".";
   var engine = BroadsheetSearch.createEngine({ base: section.getAttribute("data-index") });
+  var earlier = BroadsheetSearch.createEngine({ base: section.getAttribute("data-versions-index"), name: "versions" });
+  var hasEarlier = false;  // set once the versions index is known to hold documents
   var current = null, shown = 0, generation = 0, timer = null;
 
   function say(text) { status.textContent = text; }
@@ -29,12 +34,41 @@
     return (siteurl ? siteurl.replace(/\/$/, "") + "/" : "") + url + "?q=" + encodeURIComponent(query);
   }
 
+  /* The indexes the query runs in: the latest texts, and the earlier versions when ticked. */
+  function engines() { return hasEarlier && versionsBox.checked ? [engine, earlier] : [engine]; }
+
+  function searchAll(query, options) {
+    var all = engines();
+    if (all.length === 1) return engine.search(query, options);
+    return Promise.all(all.map(function (e) { return e.search(query, options); })).then(BroadsheetSearch.mergeResults);
+  }
+
+  function corpusYears() {
+    return Promise.all(engines().map(function (e) { return e.corpusYears(); })).then(function (all) {
+      var years = {};
+      all.forEach(function (ys) { Object.keys(ys).forEach(function (y) { years[y] = (years[y] || 0) + ys[y]; }); });
+      return years;
+    });
+  }
+
+  /* The records of `hits` (each from the index its `part` names), in their order. */
+  function documentsOf(hits) {
+    return Promise.all(engines().map(function (e, part) {
+      return e.documents(hits.filter(function (h) { return (h.part || 0) === part; }).map(function (h) { return h.doc; }));
+    })).then(function (byPart) {
+      var next = byPart.map(function () { return 0; });
+      return hits.map(function (h) { var part = h.part || 0; return byPart[part][next[part]++]; });
+    });
+  }
+
   function selectedHits() {
     var y = yearSelect.value;
-    var chosen = facetSelects.filter(function (s) { return s.value; })
-      .map(function (s) { return facetSets[s.getAttribute("data-facet")][s.value]; });
+    var chosen = facetSelects.filter(function (s) { return s.value; });
     return current.hits.filter(function (h) {
-      return (!y || String(h.year) === y) && chosen.every(function (docs) { return docs.has(h.doc); });
+      var sets = facetSets[h.part || 0];
+      return (!y || String(h.year) === y) && chosen.every(function (s) {
+        return sets[s.getAttribute("data-facet")][s.value].has(h.doc);
+      });
     });
   }
 
@@ -42,7 +76,7 @@
     facetSelects.forEach(function (select) {
       var values = counts[select.getAttribute("data-facet")];
       if (!values) return;
-      facetSets[select.getAttribute("data-facet")] = {};
+      facetSets.forEach(function (sets) { sets[select.getAttribute("data-facet")] = {}; });
       Object.keys(values).sort().forEach(function (v) {
         var opt = document.createElement("option");
         opt.value = v;
@@ -84,7 +118,7 @@
    * page and the filters). */
   function completeResults(mine) {
     if (!current || current.complete) return Promise.resolve();
-    return engine.search(current.query, { all: true }).then(function (r) {
+    return searchAll(current.query, { all: true }).then(function (r) {
       if (mine !== generation) return;
       current.hits = r.hits;
       current.complete = true;
@@ -101,10 +135,16 @@
         return showMore();
       }, indexProblem);
     }
-    var hits = selectedHits().slice(shown, shown + PAGE);
-    if (!hits.length) { more.hidden = true; return Promise.resolve(); }
-    return engine.documents(hits.map(function (h) { return h.doc; })).then(function (docs) {
-      if (mine !== generation) return;
+    var settled = engines().length === 1 ? Promise.resolve()
+      : BroadsheetSearch.settleTies(current.hits, selectedHits(), shown, shown + PAGE, engines());
+    var hits;
+    return settled.then(function () {
+      if (mine !== generation) return [];
+      hits = selectedHits().slice(shown, shown + PAGE);
+      if (!hits.length) { more.hidden = true; return []; }
+      return documentsOf(hits);
+    }).then(function (docs) {
+      if (mine !== generation || !docs.length) return;
       docs.forEach(function (d) {
         if (!d) return;
         var li = document.createElement("li"), a = document.createElement("a");
@@ -119,6 +159,12 @@
         p.className = "search-snippet";
         p.setAttribute("dir", "auto");
         appendSegments(p, BroadsheetSearch.snippet(d.excerpt, current.tree));
+        if (d.note) {  // an earlier version: say which, in the link's own name
+          var note = document.createElement("span");
+          note.className = "search-version";
+          note.textContent = " (" + d.note + ")";
+          a.appendChild(note);
+        }
         li.appendChild(a); li.appendChild(date); li.appendChild(p);
         list.appendChild(li);
       });
@@ -144,11 +190,11 @@
     say("Searching\u2026");
     // With a filter chosen, every match is needed (the best ten may all be filtered out).
     var filtered = yearSelect.value || facetSelects.some(function (s) { return s.value; });
-    return loadChosenFacets().then(function () { return engine.search(query, { all: filtered }); }).then(function (r) {
+    return loadChosenFacets().then(function () { return searchAll(query, { all: filtered }); }).then(function (r) {
       if (mine !== generation) return;
       current = { query: query, tree: r.tree, hits: r.hits, complete: r.complete, atMost: r.atMost };
       if (r.complete) { fillYears(r.years, true); return r; }
-      return engine.corpusYears().then(function (years) { fillYears(years, false); return r; });
+      return corpusYears().then(function (years) { fillYears(years, false); return r; });
     }).then(function (r) {
       if (!r || mine !== generation) return;
       resetList();
@@ -163,7 +209,8 @@
   }
 
   function updateUrl(query) {
-    try { history.replaceState(null, "", query ? "?q=" + encodeURIComponent(query) : location.pathname); }
+    var versions = hasEarlier && versionsBox.checked ? "&versions=all" : "";
+    try { history.replaceState(null, "", query ? "?q=" + encodeURIComponent(query) + versions : location.pathname); }
     catch (e) { /* some browsers refuse for file:// pages; the query still runs */ }
   }
 
@@ -174,10 +221,13 @@
   form.addEventListener("submit", function (e) { e.preventDefault(); clearTimeout(timer); run(input.value); });
   /* The documents of every chosen facet value, loaded if not yet. */
   function loadChosenFacets() {
-    return Promise.all(facetSelects.filter(function (s) { return s.value; }).map(function (s) {
-      var name = s.getAttribute("data-facet"), value = s.value;
-      if (facetSets[name][value]) return null;
-      return engine.facetDocuments(name, value).then(function (docs) { facetSets[name][value] = docs; });
+    var chosen = facetSelects.filter(function (s) { return s.value; });
+    return Promise.all(engines().map(function (e, part) {
+      return Promise.all(chosen.map(function (s) {
+        var name = s.getAttribute("data-facet"), value = s.value;
+        if (facetSets[part][name][value]) return null;
+        return e.facetDocuments(name, value).then(function (docs) { facetSets[part][name][value] = docs; });
+      }));
     }));
   }
 
@@ -208,9 +258,17 @@
     }
   });
 
-  var initial = new URLSearchParams(location.search).get("q");
-  engine.facets().then(function (sets) {
-    fillFacets(sets);
+  versionsBox.addEventListener("change", function () { run(input.value); });
+
+  var params = new URLSearchParams(location.search), initial = params.get("q");
+  // The checkbox is offered only when the site has earlier versions (their index is always
+  // written, empty when there are none); a site built before it had none reads as none.
+  var versionsKnown = earlier.ready().then(function (m) { return m.documents > 0; }, function () { return false; });
+  Promise.all([engine.facets(), versionsKnown]).then(function (got) {
+    fillFacets(got[0]);
+    hasEarlier = got[1];
+    versionsBox.parentNode.hidden = !hasEarlier;
+    versionsBox.checked = hasEarlier && params.get("versions") === "all";
     if (initial) { input.value = initial; run(initial); }
   }, indexProblem);
 })();
