@@ -328,6 +328,11 @@ class Parsed:
     plain_slug: str  # the slug when no other article of the month has the same one
     parse_warnings: list[str]
     plain_written: str  # sha256 of the content file rendered with plain_slug and parse_warnings
+    #: Web-archive captures: the original URL, the capture times of this text (merge_captures
+    #: adds those of other archives), and where the capture sorts (webarchive.capture_order).
+    url: str | None = None
+    captures: list[str] = field(default_factory=list)
+    capture_order: list = field(default_factory=list)
     slug: str = ""  # as assign_paths decides
     warnings: list[str] = field(default_factory=list)  # parse warnings, then folding notes
     #: The content file as rendered now (for slug and warnings `rendered_with`), its sha256
@@ -341,34 +346,41 @@ class Parsed:
         self.slug = self.slug or self.plain_slug
         self.warnings = self.warnings or list(self.parse_warnings)
         self.written = self.written or self.plain_written
-        self.rendered_with = self.rendered_with or (self.plain_slug, tuple(self.parse_warnings))
+        self.rendered_with = self.rendered_with or (self.plain_slug, tuple(self.parse_warnings),
+                                                    tuple(self.captures))
 
     @property
     def rendered_as_placed(self) -> bool:
-        return self.rendered_with == (self.slug, tuple(self.warnings))
+        return self.rendered_with == (self.slug, tuple(self.warnings), tuple(self.captures))
 
     def to_cache(self) -> dict[str, Any]:
         return {**({"ref": self.ref} if self.ref != self.file else {}), "sha256": self.sha256, "title": self.title, "date": self.date.isoformat(),
                 "text_key": self.text_key, "outlet": self.outlet, "facets": self.facets,
-                "slug": self.plain_slug, "warnings": self.parse_warnings, "written": self.plain_written}
+                "slug": self.plain_slug, "warnings": self.parse_warnings, "written": self.plain_written,
+                **({"url": self.url, "captures": self.captures, "capture_order": self.capture_order}
+                   if self.url else {})}
 
     @classmethod
     def from_cache(cls, file: str, d: dict[str, Any]) -> Parsed:
         return cls(ref=d.get("ref", file), file=file, sha256=d["sha256"], title=d["title"],
                    date=datetime.fromisoformat(d["date"]), text_key=d["text_key"], outlet=d["outlet"],
                    facets=d["facets"], plain_slug=d["slug"], parse_warnings=d["warnings"],
-                   plain_written=d["written"])
+                   plain_written=d["written"], url=d.get("url"), captures=list(d.get("captures", [])),
+                   capture_order=list(d.get("capture_order", [])))
 
 
 def _prepare(article: Article) -> Parsed:
     """Render an article's content file as it will be written unless its slug clashes."""
     article.slug = plain_slug(article.title)
     data, fields = _rendered(article)
+    prov = article.provenance if isinstance(article.provenance, dict) else {}
     return Parsed(ref=article.source.ref, file=article.source.file, sha256=article.source.sha256,
                   title=article.title, date=article.date, text_key=_text_key(fields),
                   outlet=article.outlet, facets=article.facets, plain_slug=article.slug,
                   parse_warnings=list(article.warnings), plain_written=hashlib.sha256(data).hexdigest(),
-                  data=data, fields=fields)
+                  data=data, fields=fields, url=prov.get("url"), captures=list(prov.get("captures", [])),
+                  capture_order=[prov.get("captured", ""), prov.get("archive", article.source.file),
+                                 prov.get("member") or "", prov.get("offset", 0)])
 
 
 def _prepare_file(job: tuple[str, str, str, Mapping | None]) -> list[Parsed | Rejection]:
@@ -406,6 +418,8 @@ class _Renderer:
         for o in outcomes:
             if isinstance(o, Article) and o.source.ref == rec.ref and o.source.sha256 == rec.sha256:
                 o.slug, o.warnings = rec.slug, list(rec.warnings)
+                if rec.captures:  # with the capture times merge_captures added
+                    o.provenance = {**o.provenance, "captures": list(rec.captures)}
                 return o
         raise RuntimeError(f"{rec.ref} changed while ingest was running; run ingest again")
 
@@ -416,10 +430,50 @@ class _Renderer:
             return
         rec.data, rec.fields = _rendered(self.article(rec))
         rec.written = hashlib.sha256(rec.data).hexdigest()
-        rec.rendered_with = (rec.slug, tuple(rec.warnings))
+        rec.rendered_with = (rec.slug, tuple(rec.warnings), tuple(rec.captures))
 
 
 # -- duplicates and paths ----------------------------------------------------------------
+
+@dataclass
+class Recaptures:
+    """The captures of one URL folded into its latest text (`merge_captures`)."""
+
+    latest: Parsed
+    same_text: list[Parsed]  # other captures of the latest text: their times are the article's
+    earlier_texts: list[Parsed]  # each earlier text once (its latest capture), oldest first
+
+
+def merge_captures(records: list[Parsed]) -> tuple[list[Parsed], list[Recaptures]]:
+    """One article per original URL across every web archive and saved page: the captures of a
+    URL in capture order (webarchive.capture_order); the latest capture's text is the article,
+    with the capture times of every capture of that text; each earlier text is kept as a
+    version of it (`_keep_capture_versions`). Returns the other records and the folded URLs."""
+    by_url: dict[str, list[Parsed]] = {}
+    others: list[Parsed] = []
+    for rec in records:
+        (by_url.setdefault(rec.url, []) if rec.url else others).append(rec)
+    folded = []
+    for url, captures in by_url.items():
+        captures.sort(key=lambda r: tuple(r.capture_order))
+        latest = captures[-1]
+        others.append(latest)
+        if len(captures) == 1:
+            continue
+        same = [r for r in captures[:-1] if r.text_key == latest.text_key]
+        earlier: dict[str, Parsed] = {}
+        for r in captures[:-1]:
+            if r.text_key != latest.text_key:
+                earlier[r.text_key] = r  # its latest capture: where a text that came back sorts
+        latest.captures = sorted({t for r in (latest, *same) for t in r.captures})
+        for r in earlier.values():  # an earlier text was seen at every capture of it
+            r.captures = sorted({t for o in captures if o.text_key == r.text_key for t in o.captures})
+        if earlier:
+            latest.warnings.append(f"{url} changed between captures: the text of {latest.capture_order[0]} "
+                                   f"is shown; {len(earlier)} earlier text(s) kept as versions")
+        folded.append(Recaptures(latest, same, sorted(earlier.values(), key=lambda r: tuple(r.capture_order))))
+    return others, folded
+
 
 def fold_duplicates(records: list[Parsed]) -> tuple[list[Parsed], list[tuple[Parsed, Parsed]]]:
     """Byte-identical dumps, or equal title + date + body, become one article (the first)."""
@@ -657,6 +711,34 @@ def _keep_previous_version(path: Path, current: dict[str, Any], previous: _Previ
                                  replaced=previous.replaced, changed=changed, edited=edited)
 
 
+def _keep_capture_versions(path: Path, latest: Parsed, earlier: list[Parsed], renderer: _Renderer,
+                           now: str) -> list[Path]:
+    """Each earlier text of a recaptured URL (merge_captures), oldest first, as a version of
+    the article at `path`: seen at its first capture, replaced at the next text's first capture
+    after it. A text already kept (by an earlier run, or as the text ingest wrote last) is not
+    kept again, so that re-ingesting the same archives keeps nothing new; telling that needs no
+    archive read again (the text keys of the version files)."""
+    kept, _ = versions.read_versions(path)
+    known = {_fingerprint(v.fields.get("title")) + _fingerprint(v.fields.get("date")) + _fingerprint(v.paragraphs)
+             for v in kept}
+    made = []
+    texts = [*earlier, latest]
+    for rec, after in zip(texts, texts[1:]):
+        if rec.text_key in known or not path.exists():
+            continue
+        seen = rec.captures[0] if rec.captures else None
+        replaced = next((t for t in after.captures if seen is None or t > seen), None) or now
+        renderer.render(rec)
+        renderer.render(after)
+        article = renderer.article(rec)
+        text = _fields(article.front_matter(), article.paragraphs)
+        previous = {k: text[k] for k in (*versions.TEXT_FIELDS, *versions.KEPT_WITH_TEXT) if k in text}
+        made.append(versions.keep_version(path, previous, article.paragraphs, seen=seen, replaced=replaced,
+                                          changed=versions.changed_fields(rec.fields, after.fields)))
+        known.add(rec.text_key)
+    return made
+
+
 def _holds(path: str, written: str) -> bool:
     """Whether the file at `path` is the one whose sha256 is `written`."""
     try:
@@ -749,15 +831,21 @@ def _place_all(content: Path, outcomes: list[Parsed | Rejection], old_state: dic
             report.rejected.append({"source": o.source, "reason": o.reason, "detail": o.detail})
         elif isinstance(o, Skipped):
             report.skipped[o.reason] = report.skipped.get(o.reason, 0) + o.count
+    records, recaptured = merge_captures(records)
     kept, dupes = fold_duplicates(records)
     paths = assign_paths(kept)
     unread = _unread(o for o in outcomes if isinstance(o, Rejection) and o.reason in UNREAD)
     kept_unread = {rel: entry for rel, entry in old_state.items() if rel not in paths and unread(entry["source"])}
-    placed = {rec.ref for rec in paths.values()}
+    folded_refs = {r.latest.ref: [r.ref for r in (*r.same_text, *r.earlier_texts)] for r in recaptured}
+    placed = {ref for rec in paths.values() for ref in (rec.ref, *folded_refs.get(rec.ref, ()))}
     check_removals(sorted(entry["source"] for rel, entry in old_state.items()
                           if rel not in paths and rel not in kept_unread and entry["source"] not in placed
                           and (content / rel).exists()), len(old_state))
     output_of = {id(a): p for p, a in paths.items()}
+    for r in recaptured:  # every capture is read: the other captures of a URL count as duplicates
+        for d, earlier_text in [*((d, False) for d in r.same_text), *((d, True) for d in r.earlier_texts)]:
+            report.duplicates.append({"source": d.ref, "duplicate_of": r.latest.ref,
+                                      "output": output_of[id(r.latest)], **({"earlier_text": True} if earlier_text else {})})
     for dup, first in dupes:
         report.duplicates.append({"source": dup.ref, "duplicate_of": first.ref, "output": output_of[id(first)]})
         if (dup.outlet, dup.facets) != (first.outlet, first.facets):
@@ -768,8 +856,14 @@ def _place_all(content: Path, outcomes: list[Parsed | Rejection], old_state: dic
     folder = str(content)
     new_state: dict[str, Any] = {}
     stamps: dict[str, list[int] | None] = {}
+    earlier_texts = {id(r.latest): r.earlier_texts for r in recaptured if r.earlier_texts}
+    keep_after: list[tuple[str, Parsed]] = []
     for rel, rec in sorted(paths.items()):
-        previous_rel = rel if rel in old_state else old_path_of_source.get(rec.ref)
+        if id(rec) in earlier_texts:  # after the article, which may move its versions with it
+            keep_after.append((rel, rec))
+        previous_rel = rel if rel in old_state else next(
+            (old_path_of_source[ref] for ref in (rec.ref, *folded_refs.get(rec.ref, ())) if ref in old_path_of_source),
+            None)
         last = old_state.get(previous_rel) if previous_rel else None
         report.accepted.append({"source": rec.ref, "output": rel, "warnings": rec.warnings})
         if last and previous_rel == rel and last["source"] == rec.ref:
@@ -794,6 +888,8 @@ def _place_all(content: Path, outcomes: list[Parsed | Rejection], old_state: dic
         if placed.clashes:
             report.conflicts.append({"output": rel, "source": rec.ref, "fields": placed.clashes,
                                      "kept": "the archivist's edit"})
+    for rel, rec in keep_after:
+        _keep_capture_versions(content / rel, rec, earlier_texts[id(rec)], renderer, replaced)
     new_state.update(kept_unread)
     report.kept = sorted(kept_unread)
     # stamped once every file is written, so that few of them are as recent as the look
