@@ -639,7 +639,7 @@ def place_article(content: Path, rel: str, rec: Parsed, base: dict[str, str] | N
     target = content / rel
     renderer.render(rec)
     state = {"source": rec.ref, "fields": rec.fields, "written": rec.written,
-             "text": {"title": rec.title, "date": rec.date.isoformat()}}
+             "text": {"title": rec.title, "date": rec.date.isoformat()}, **({"url": rec.url} if rec.url else {})}
     existing_path = target if target.exists() else (content / previous_rel if previous_rel else None)
     if existing_path == target and _read_bytes(target) == rec.data:
         return _Placed(rel, state, False, [])  # nothing to merge
@@ -682,7 +682,7 @@ class _Previous:
 
     fields: dict[str, str]  # each field's fingerprint, as the state file keeps them
     text: dict[str, Any]  # the outlet's title and date as written (the state's `text`)
-    replaced: str  # when this run saw the new text (versions.timestamp)
+    replaced: str  # when this run saw the new text (versions.timestamp), or when it was captured
 
 
 def _keep_previous_version(path: Path, current: dict[str, Any], previous: _Previous,
@@ -691,7 +691,8 @@ def _keep_previous_version(path: Path, current: dict[str, Any], previous: _Previ
     against `now`), keep the text ingest wrote last as the article's next version. That text
     is the file at `path` where the archivist left a field as ingest wrote it; an edited title
     or date comes from the state's copy of the outlet's; any other edited field is kept as
-    edited and named in the version's `edited`."""
+    edited and named in the version's `edited`. A web capture's text was seen at its first
+    capture."""
     changed = versions.changed_fields(previous.fields, now)
     if not changed:
         return None
@@ -707,8 +708,15 @@ def _keep_previous_version(path: Path, current: dict[str, Any], previous: _Previ
             else:
                 edited.append(name)
         text[name] = value
-    return versions.keep_version(path, text, list(text.pop("body", None) or []), seen=None,
+    return versions.keep_version(path, text, list(text.pop("body", None) or []), seen=_first_capture(current),
                                  replaced=previous.replaced, changed=changed, edited=edited)
+
+
+def _first_capture(fields: dict[str, Any]) -> str | None:
+    """When a web-archive article's text was first captured (its `provenance.captures`), else None."""
+    prov = fields.get("provenance")
+    captures = prov.get("captures") if isinstance(prov, dict) else None
+    return str(captures[0]) if isinstance(captures, list) and captures else None
 
 
 def _keep_capture_versions(path: Path, latest: Parsed, earlier: list[Parsed], renderer: _Renderer,
@@ -876,8 +884,13 @@ def _place_all(content: Path, outcomes: list[Parsed | Rejection], old_state: dic
                     stamps[rel] = old_stamps[rel]  # the others are stamped anew below
                 report.unchanged += 1
                 continue
-        previous = (_Previous(last["fields"], last.get("text") or {}, replaced)
-                    if last and last["source"] == rec.ref and replaced else None)
+        # a capture of the same page whose archive is no longer in the source counts as the same
+        # source (one still there is an earlier capture, which _keep_capture_versions keeps)
+        same_page = bool(last and rec.url and last.get("url") == rec.url
+                         and last["source"] not in folded_refs.get(rec.ref, ()))
+        previous = (_Previous(last["fields"], last.get("text") or {},
+                              rec.captures[0] if same_page and rec.captures else replaced)
+                    if last and (last["source"] == rec.ref or same_page) and replaced else None)
         placed = place_article(content, rel, rec, last["fields"] if last else None, previous_rel,
                                previous_rel not in paths, renderer, stager, previous)
         new_state[rel] = placed.state

@@ -353,6 +353,29 @@ def test_a_new_warc_with_a_changed_recapture_makes_the_old_text_a_version(tmp_pa
     assert {p: p.read_bytes() for p in content.rglob("*.md")} == before
 
 
+def test_a_recrawl_that_replaces_the_old_warc_keeps_the_old_text_as_a_version(tmp_path):
+    source, content = tmp_path / "raw", tmp_path / "content"
+    source.mkdir()
+    old = Warc(source / "crawl.warc.gz")
+    old.response(URL, news_page("Engineers Restore Water", LOREM), date="2016-03-21T08:00:00Z")
+    old.close()
+    ingest(source, content, TZ)
+    (source / "crawl.warc.gz").unlink()
+    new = Warc(source / "recrawl.warc.gz")
+    new.response(URL, news_page("Engineers Restore Water", CORRECTED), date="2016-04-02T08:00:00Z")
+    new.close()
+    report = ingest(source, content, TZ)
+    assert report.conflicts == [] and report.removed == []
+    (md,) = articles_in(content)
+    assert read_markdown_file(md.read_text(encoding="utf-8")).paragraphs[-1].startswith("Correction:")
+    (one,), _ = versions.read_versions(md)
+    assert one.paragraphs[-4:] == LOREM and one.changed == ["body"]
+    assert (one.seen, one.replaced) == ("2016-03-21T08:00:00Z", "2016-04-02T08:00:00Z")
+    before = {p: p.read_bytes() for p in content.rglob("*.md")}
+    ingest(source, content, TZ)
+    assert {p: p.read_bytes() for p in content.rglob("*.md")} == before
+
+
 # -- formats -------------------------------------------------------------------------------
 
 def arc_file(records: list[tuple[str, str, str, bytes]]) -> bytes:
