@@ -328,12 +328,13 @@ class Parsed:
     plain_slug: str  # the slug when no other article of the month has the same one
     parse_warnings: list[str]
     plain_written: str  # sha256 of the content file rendered with plain_slug and parse_warnings
-    #: Web-archive captures: the original URL, the capture times of this text (merge_captures
-    #: adds those of other archives), and where the capture sorts (webarchive.capture_order).
+    #: Web-archive captures: the original URL, the capture times of this text in its archive,
+    #: and where the capture sorts (webarchive.capture_order).
     url: str | None = None
-    captures: list[str] = field(default_factory=list)
+    plain_captures: list[str] = field(default_factory=list)
     capture_order: list = field(default_factory=list)
     slug: str = ""  # as assign_paths decides
+    captures: list[str] = field(default_factory=list)  # with those of other archives (merge_captures)
     warnings: list[str] = field(default_factory=list)  # parse warnings, then folding notes
     #: The content file as rendered now (for slug and warnings `rendered_with`), its sha256
     #: and its field fingerprints; the bytes and fingerprints only when rendered in this run.
@@ -346,18 +347,31 @@ class Parsed:
         self.slug = self.slug or self.plain_slug
         self.warnings = self.warnings or list(self.parse_warnings)
         self.written = self.written or self.plain_written
+        self.captures = self.captures or list(self.plain_captures)
         self.rendered_with = self.rendered_with or (self.plain_slug, tuple(self.parse_warnings),
-                                                    tuple(self.captures))
+                                                    tuple(self.plain_captures))
+
+    @property
+    def placed_as(self) -> tuple:
+        return (self.slug, tuple(self.warnings), tuple(self.captures))
 
     @property
     def rendered_as_placed(self) -> bool:
-        return self.rendered_with == (self.slug, tuple(self.warnings), tuple(self.captures))
+        return self.rendered_with == self.placed_as
+
+    @property
+    def placement(self) -> str | None:
+        """A digest of the parsed text and how it is placed, when that is not as parsed: the
+        state keeps it, so that a re-ingest knows the file without reading the source again."""
+        if self.placed_as == (self.plain_slug, tuple(self.parse_warnings), tuple(self.plain_captures)):
+            return None
+        return _fingerprint([self.plain_written, *self.placed_as])
 
     def to_cache(self) -> dict[str, Any]:
         return {**({"ref": self.ref} if self.ref != self.file else {}), "sha256": self.sha256, "title": self.title, "date": self.date.isoformat(),
                 "text_key": self.text_key, "outlet": self.outlet, "facets": self.facets,
                 "slug": self.plain_slug, "warnings": self.parse_warnings, "written": self.plain_written,
-                **({"url": self.url, "captures": self.captures, "capture_order": self.capture_order}
+                **({"url": self.url, "captures": self.plain_captures, "capture_order": self.capture_order}
                    if self.url else {})}
 
     @classmethod
@@ -365,7 +379,7 @@ class Parsed:
         return cls(ref=d.get("ref", file), file=file, sha256=d["sha256"], title=d["title"],
                    date=datetime.fromisoformat(d["date"]), text_key=d["text_key"], outlet=d["outlet"],
                    facets=d["facets"], plain_slug=d["slug"], parse_warnings=d["warnings"],
-                   plain_written=d["written"], url=d.get("url"), captures=list(d.get("captures", [])),
+                   plain_written=d["written"], url=d.get("url"), plain_captures=list(d.get("captures", [])),
                    capture_order=list(d.get("capture_order", [])))
 
 
@@ -378,7 +392,7 @@ def _prepare(article: Article) -> Parsed:
                   title=article.title, date=article.date, text_key=_text_key(fields),
                   outlet=article.outlet, facets=article.facets, plain_slug=article.slug,
                   parse_warnings=list(article.warnings), plain_written=hashlib.sha256(data).hexdigest(),
-                  data=data, fields=fields, url=prov.get("url"), captures=list(prov.get("captures", [])),
+                  data=data, fields=fields, url=prov.get("url"), plain_captures=list(prov.get("captures", [])),
                   capture_order=[prov.get("captured", ""), prov.get("archive", article.source.file),
                                  prov.get("member") or "", prov.get("offset", 0)])
 
@@ -418,7 +432,7 @@ class _Renderer:
         for o in outcomes:
             if isinstance(o, Article) and o.source.ref == rec.ref and o.source.sha256 == rec.sha256:
                 o.slug, o.warnings = rec.slug, list(rec.warnings)
-                if rec.captures:  # with the capture times merge_captures added
+                if rec.captures != rec.plain_captures:  # with the capture times merge_captures added
                     o.provenance = {**o.provenance, "captures": list(rec.captures)}
                 return o
         raise RuntimeError(f"{rec.ref} changed while ingest was running; run ingest again")
@@ -430,7 +444,7 @@ class _Renderer:
             return
         rec.data, rec.fields = _rendered(self.article(rec))
         rec.written = hashlib.sha256(rec.data).hexdigest()
-        rec.rendered_with = (rec.slug, tuple(rec.warnings), tuple(rec.captures))
+        rec.rendered_with = rec.placed_as
 
 
 # -- duplicates and paths ----------------------------------------------------------------
@@ -639,7 +653,8 @@ def place_article(content: Path, rel: str, rec: Parsed, base: dict[str, str] | N
     target = content / rel
     renderer.render(rec)
     state = {"source": rec.ref, "fields": rec.fields, "written": rec.written,
-             "text": {"title": rec.title, "date": rec.date.isoformat()}, **({"url": rec.url} if rec.url else {})}
+             "text": {"title": rec.title, "date": rec.date.isoformat()}, **({"url": rec.url} if rec.url else {}),
+             **({"placement": rec.placement} if rec.placement else {})}
     existing_path = target if target.exists() else (content / previous_rel if previous_rel else None)
     if existing_path == target and _read_bytes(target) == rec.data:
         return _Placed(rel, state, False, [])  # nothing to merge
@@ -875,6 +890,8 @@ def _place_all(content: Path, outcomes: list[Parsed | Rejection], old_state: dic
         last = old_state.get(previous_rel) if previous_rel else None
         report.accepted.append({"source": rec.ref, "output": rel, "warnings": rec.warnings})
         if last and previous_rel == rel and last["source"] == rec.ref:
+            if rec.placement and last.get("placement") == rec.placement:  # placed as last time
+                rec.written, rec.rendered_with, rec.data, rec.fields = last["written"], rec.placed_as, None, None
             renderer.render(rec, need_text=False)
             path = os.path.join(folder, rel)
             settled = last["written"] == rec.written and _still(old_stamps.get(rel), _stamp(path))

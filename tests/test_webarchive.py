@@ -254,10 +254,18 @@ def test_a_changed_recapture_shows_the_latest_text_and_keeps_the_earlier_one_as_
     assert problems == [] and earlier.paragraphs[-4:] == LOREM and earlier.title == "Engineers Restore Water"
     assert (earlier.seen, earlier.replaced, earlier.changed) == ("2016-03-21T08:00:00Z", "2016-03-25T08:00:00Z",
                                                                  ["body"])
-    # the same archive again: the same bytes, no second version
+    # the same archive again: the same bytes, no second version, and the archive is not read
     before = {p: p.read_bytes() for p in content.rglob("*.md")}
-    again = ingest(path, content, TZ)
+    os.utime(path, (1_600_000_000, 1_600_000_000))
+    ingest(path, content, TZ)  # its stamp is now one to trust
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(webarchive, "read_archive", _no_reading)
+        again = ingest(path, content, TZ)
     assert {p: p.read_bytes() for p in content.rglob("*.md")} == before and again.summary()["written"] == 0
+
+
+def _no_reading(*args):
+    raise AssertionError("an unchanged archive was read again")
 
 
 def test_captures_of_one_url_in_several_archives_are_one_article(tmp_path):
@@ -281,6 +289,16 @@ def test_captures_of_one_url_in_several_archives_are_one_article(tmp_path):
     assert prov["captures"] == [f"2016-03-{d}T08:00:00Z" for d in ("21", "22", "23")]
     assert (prov["archive"], prov["captured"]) == ("crawl-00000.warc.gz", "2016-03-23T08:00:00Z")
     assert versions.read_versions(md) == ([], [])
+    # unchanged archives are not read again, though the article is none of theirs alone
+    for path in source.iterdir():
+        os.utime(path, (1_600_000_000, 1_600_000_000))
+    before = md.read_bytes()
+    ingest(source, tmp_path / "content", TZ)
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(webarchive, "read_archive", _no_reading)
+        patched.setattr(webarchive, "read_saved_page", _no_reading)
+        again = ingest(source, tmp_path / "content", TZ)
+    assert md.read_bytes() == before and again.summary()["unchanged"] == 1
 
 
 def test_which_capture_is_the_article_does_not_depend_on_the_order_files_are_read(tmp_path):
