@@ -44,7 +44,9 @@ from broadsheet.dumps import DEFAULT_TIMEZONE, MAX_DUMP_BYTES, DumpError, Reject
 from broadsheet.tables import (
     MAX_TABLE_BYTES, Mapping, MappingError, is_mapping_file, is_table, mapping_for, parse_table,
 )
-from broadsheet.webarchive import LIBRARIES as _WEB_LIBRARIES, Skipped, is_web_archive, is_web_input, read_web_input
+from broadsheet.webarchive import (
+    LIBRARIES as _WEB_LIBRARIES, Skipped, capture_order, is_web_archive, is_web_input, read_web_input,
+)
 
 STATE_FILE = ".broadsheet-ingest.json"
 STATE_VERSION = 1
@@ -393,8 +395,7 @@ def _prepare(article: Article) -> Parsed:
                   outlet=article.outlet, facets=article.facets, plain_slug=article.slug,
                   parse_warnings=list(article.warnings), plain_written=hashlib.sha256(data).hexdigest(),
                   data=data, fields=fields, url=prov.get("url"), plain_captures=list(prov.get("captures", [])),
-                  capture_order=[prov.get("captured", ""), prov.get("archive", article.source.file),
-                                 prov.get("member") or "", prov.get("offset", 0)])
+                  capture_order=capture_order(prov) if prov else [])
 
 
 def _prepare_file(job: tuple[str, str, str, Mapping | None]) -> list[Parsed | Rejection]:
@@ -469,7 +470,7 @@ def merge_captures(records: list[Parsed]) -> tuple[list[Parsed], list[Recaptures
         (by_url.setdefault(rec.url, []) if rec.url else others).append(rec)
     folded = []
     for url, captures in by_url.items():
-        captures.sort(key=lambda r: tuple(r.capture_order))
+        captures.sort(key=lambda r: r.capture_order)
         latest = captures[-1]
         others.append(latest)
         if len(captures) == 1:
@@ -485,7 +486,7 @@ def merge_captures(records: list[Parsed]) -> tuple[list[Parsed], list[Recaptures
         if earlier:
             latest.warnings.append(f"{url} changed between captures: the text of {latest.capture_order[0]} "
                                    f"is shown; {len(earlier)} earlier text(s) kept as versions")
-        folded.append(Recaptures(latest, same, sorted(earlier.values(), key=lambda r: tuple(r.capture_order))))
+        folded.append(Recaptures(latest, same, sorted(earlier.values(), key=lambda r: r.capture_order)))
     return others, folded
 
 

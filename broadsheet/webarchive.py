@@ -590,14 +590,16 @@ def _by_text(captures: list[tuple[Capture, Page]]) -> list[list[tuple[Capture, P
     """The captures of one URL grouped by text, each group in capture order, the groups in the
     order of their first capture."""
     groups: dict[tuple, list[tuple[Capture, Page]]] = {}
-    for capture, page in sorted(captures, key=lambda cp: capture_order(cp[0])):
+    for capture, page in sorted(captures, key=lambda cp: capture_order(cp[0].provenance())):
         groups.setdefault(page.text_key, []).append((capture, page))
     return list(groups.values())
 
 
-def capture_order(capture: Capture) -> tuple[str, str, str, int]:
-    """Captures of one URL are ordered by capture time, then archive name, then offset."""
-    return (capture.captured, capture.archive, capture.member or "", capture.offset)
+def capture_order(provenance: dict[str, Any]) -> list:
+    """Where a capture (its `provenance`) sorts among the captures of its URL: by capture time
+    (a saved page, which has none, first), then archive name, WACZ member and offset."""
+    return [provenance.get("captured") or "", provenance.get("archive") or "", provenance.get("member") or "",
+            provenance.get("offset") or 0]
 
 
 def _page_urls(data: bytes, name: str, rejected: list[Rejection]) -> set[str]:
