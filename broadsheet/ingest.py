@@ -45,7 +45,7 @@ from broadsheet.tables import (
     MAX_TABLE_BYTES, Mapping, MappingError, is_mapping_file, is_table, mapping_for, parse_table,
 )
 from broadsheet.webarchive import (
-    LIBRARIES as _WEB_LIBRARIES, Skipped, capture_order, is_web_archive, is_web_input, read_web_input,
+    LIBRARIES as _WEB_LIBRARIES, Revisit, Skipped, capture_order, is_web_archive, is_web_input, read_web_input,
 )
 
 STATE_FILE = ".broadsheet-ingest.json"
@@ -335,6 +335,7 @@ class Parsed:
     url: str | None = None
     plain_captures: list[str] = field(default_factory=list)
     capture_order: list = field(default_factory=list)
+    payload_digest: str | None = None  # WARC-Payload-Digest of the capture: what revisit records name
     slug: str = ""  # as assign_paths decides
     captures: list[str] = field(default_factory=list)  # with those of other archives (merge_captures)
     warnings: list[str] = field(default_factory=list)  # parse warnings, then folding notes
@@ -373,8 +374,8 @@ class Parsed:
         return {**({"ref": self.ref} if self.ref != self.file else {}), "sha256": self.sha256, "title": self.title, "date": self.date.isoformat(),
                 "text_key": self.text_key, "outlet": self.outlet, "facets": self.facets,
                 "slug": self.plain_slug, "warnings": self.parse_warnings, "written": self.plain_written,
-                **({"url": self.url, "captures": self.plain_captures, "capture_order": self.capture_order}
-                   if self.url else {})}
+                **({"url": self.url, "captures": self.plain_captures, "capture_order": self.capture_order,
+                    "payload_digest": self.payload_digest} if self.url else {})}
 
     @classmethod
     def from_cache(cls, file: str, d: dict[str, Any]) -> Parsed:
@@ -382,7 +383,7 @@ class Parsed:
                    date=datetime.fromisoformat(d["date"]), text_key=d["text_key"], outlet=d["outlet"],
                    facets=d["facets"], plain_slug=d["slug"], parse_warnings=d["warnings"],
                    plain_written=d["written"], url=d.get("url"), plain_captures=list(d.get("captures", [])),
-                   capture_order=list(d.get("capture_order", [])))
+                   capture_order=list(d.get("capture_order", [])), payload_digest=d.get("payload_digest"))
 
 
 def _prepare(article: Article) -> Parsed:
@@ -395,13 +396,13 @@ def _prepare(article: Article) -> Parsed:
                   outlet=article.outlet, facets=article.facets, plain_slug=article.slug,
                   parse_warnings=list(article.warnings), plain_written=hashlib.sha256(data).hexdigest(),
                   data=data, fields=fields, url=prov.get("url"), plain_captures=list(prov.get("captures", [])),
-                  capture_order=capture_order(prov) if prov else [])
+                  capture_order=capture_order(prov) if prov else [], payload_digest=prov.get("payload_digest"))
 
 
 def _prepare_file(job: tuple[str, str, str, Mapping | None]) -> list[Parsed | Rejection]:
     """Parse one source file and render its articles: the whole per-article work, done in a
     worker so that the main process only decides and writes."""
-    return [o if isinstance(o, (Rejection, Skipped)) else _prepare(o) for o in _parse_file(job)]
+    return [o if isinstance(o, (Rejection, Skipped, Revisit)) else _prepare(o) for o in _parse_file(job)]
 
 
 def _rendered(article: Article) -> tuple[bytes, dict[str, str]]:
@@ -459,15 +460,21 @@ class Recaptures:
     earlier_texts: list[Parsed]  # each earlier text once (its latest capture), oldest first
 
 
-def merge_captures(records: list[Parsed]) -> tuple[list[Parsed], list[Recaptures]]:
+def merge_captures(records: list[Parsed], revisits: Iterable[Revisit] = ()) -> tuple[list[Parsed], list[Recaptures]]:
     """One article per original URL across every web archive and saved page: the captures of a
     URL in capture order (webarchive.capture_order); the latest capture's text is the article,
-    with the capture times of every capture of that text; each earlier text is kept as a
-    version of it (`_keep_capture_versions`). Returns the other records and the folded URLs."""
+    with the capture times of every capture of that text (and of the revisit records, in other
+    archives, of its payload); each earlier text is kept as a version of it
+    (`_keep_capture_versions`). Returns the other records and the folded URLs."""
     by_url: dict[str, list[Parsed]] = {}
     others: list[Parsed] = []
     for rec in records:
         (by_url.setdefault(rec.url, []) if rec.url else others).append(rec)
+    for revisit in revisits:
+        rec = next((r for r in by_url.get(revisit.url, ()) if revisit.payload_digest
+                    and r.payload_digest == revisit.payload_digest), None)
+        if rec is not None:
+            rec.captures = sorted({*rec.captures, revisit.captured})
     folded = []
     for url, captures in by_url.items():
         captures.sort(key=lambda r: r.capture_order)
@@ -855,7 +862,7 @@ def _place_all(content: Path, outcomes: list[Parsed | Rejection], old_state: dic
             report.rejected.append({"source": o.source, "reason": o.reason, "detail": o.detail})
         elif isinstance(o, Skipped):
             report.skipped[o.reason] = report.skipped.get(o.reason, 0) + o.count
-    records, recaptured = merge_captures(records)
+    records, recaptured = merge_captures(records, [o for o in outcomes if isinstance(o, Revisit)])
     kept, dupes = fold_duplicates(records)
     paths = assign_paths(kept)
     unread = _unread(o for o in outcomes if isinstance(o, Rejection) and o.reason in UNREAD)
@@ -1030,7 +1037,7 @@ def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
                 if isinstance(o, Parsed) and o.ref not in had_output:
                     stager.stage(o)  # most likely a new article: its file can be made now
         outcomes = skipped + [o for _, rel in files for o in outcomes_of[rel]]
-        report.read = sum(not isinstance(o, Skipped) for o in outcomes)
+        report.read = sum(not isinstance(o, (Skipped, Revisit)) for o in outcomes)
         try:
             new_state, output_stamps = _place_all(content, outcomes, old_state, old_stamps,
                                                   _Renderer(base_dir, timezone, mapping), stager, report,
@@ -1077,6 +1084,8 @@ def _to_cache(outcome: Parsed | Rejection | Skipped) -> dict[str, Any]:
         return {"rejected": [outcome.reason, outcome.detail], "source": outcome.source}
     if isinstance(outcome, Skipped):
         return {"skipped": [outcome.reason, outcome.count]}
+    if isinstance(outcome, Revisit):
+        return {"revisit": [outcome.url, outcome.captured, outcome.payload_digest]}
     return {"article": outcome.to_cache()}
 
 
@@ -1085,6 +1094,8 @@ def _from_cache(rel: str, entry: dict[str, Any]) -> Parsed | Rejection | Skipped
         return Rejection(entry.get("source", rel), *entry["rejected"])
     if "skipped" in entry:
         return Skipped(rel, *entry["skipped"])
+    if "revisit" in entry:
+        return Revisit(rel, *entry["revisit"])
     return Parsed.from_cache(rel, entry["article"])
 
 

@@ -85,6 +85,17 @@ class Skipped:
     count: int
 
 
+@dataclass(frozen=True)
+class Revisit:
+    """A revisit record whose payload is not in its own archive (a deduplicating recrawl): the
+    capture time of a page another archive holds, which ingest adds to that page's captures."""
+
+    source: str
+    url: str
+    captured: str
+    payload_digest: str | None
+
+
 class PageError(ValueError):
     def __init__(self, reason: str, detail: str):
         super().__init__(detail)
@@ -104,7 +115,7 @@ def is_web_input(name: str) -> bool:
     return is_web_archive(name) or is_saved_page(name)
 
 
-def read_web_input(path: str, rel: str, timezone: str) -> list[Article | Rejection | Skipped]:
+def read_web_input(path: str, rel: str, timezone: str) -> list[Article | Rejection | Skipped | Revisit]:
     """Every outcome of one archive or saved page (`rel`: its name in the report)."""
     try:
         if is_saved_page(rel):
@@ -362,8 +373,9 @@ _AHEAD = 4
 PARALLEL_FROM_BYTES = 16 << 20
 
 
-def read_archive(path: str, rel: str, timezone: str) -> list[Article | Rejection | Skipped]:
-    """Every article of a WARC, ARC or WACZ file, then its rejections, then its skips by reason.
+def read_archive(path: str, rel: str, timezone: str) -> list[Article | Rejection | Skipped | Revisit]:
+    """Every article of a WARC, ARC or WACZ file (one per URL and text), then its rejections,
+    its skips by reason, and its revisit records whose payload is in another archive.
     Records are streamed; a large archive's pages are extracted on every core."""
     try:
         size = os.stat(path).st_size
@@ -563,11 +575,14 @@ class _ArchiveReader:
             page = Page(**{**page.__dict__, "warnings": list(page.warnings)})  # its own, for _article
             self.pages.setdefault(capture.url, []).append((capture, page))
 
-    def outcomes(self) -> list[Article | Rejection | Skipped]:
+    def outcomes(self) -> list[Article | Rejection | Skipped | Revisit]:
         articles = [self._article(url, same) for url, captures in self.pages.items()
                     for same in _by_text(captures)]
         skips = [Skipped(self.rel, reason, n) for reason, n in sorted(self.skipped.items())]
-        return [*articles, *self.rejected, *skips]
+        elsewhere = [Revisit(self.rel, url, captured, digest) for url, revisits in self.revisits.items()
+                     for captured, digest in revisits
+                     if digest not in {c.payload_digest for c, _ in self.pages.get(url, ())}]
+        return [*articles, *self.rejected, *skips, *elsewhere]
 
     def _article(self, url: str, captures: list[tuple[Capture, Page]]) -> Article:
         """One article for the captures of `url` that have the same text: the latest capture,

@@ -25,7 +25,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from broadsheet import versions, webarchive
-from broadsheet.article import read_markdown_file
+from broadsheet.article import Article, read_markdown_file
 from broadsheet.dumps import Rejection, parse_dump
 from broadsheet.ingest import ingest
 from broadsheet.webarchive import Skipped, decode_html, read_archive, read_web_input
@@ -127,7 +127,7 @@ class Warc:
 
 
 def outcomes_by_kind(outcomes):
-    articles = [o for o in outcomes if not isinstance(o, (Rejection, Skipped))]
+    articles = [o for o in outcomes if isinstance(o, Article)]
     rejected = [o for o in outcomes if isinstance(o, Rejection)]
     skipped = {o.reason: o.count for o in outcomes if isinstance(o, Skipped)}
     return articles, rejected, skipped
@@ -163,11 +163,14 @@ def test_every_skip_reason_is_counted_and_articles_carry_their_provenance(tmp_pa
     warc.revisit("http://courier.example/news/7", "2016-03-22T08:00:00Z", "sha1:AAAA")
     path = warc.close()
 
-    articles, rejected, skipped = outcomes_by_kind(read_archive(str(path), "crawl.warc.gz", TZ))
+    outcomes = read_archive(str(path), "crawl.warc.gz", TZ)
+    articles, rejected, skipped = outcomes_by_kind(outcomes)
     assert rejected == []
     assert skipped == {"request": 1, "metadata": 2, "not-html": 3, "redirect": 1, "error-status": 2,
                        "no-article-body": 1, "robots-or-sitemap": 2, "revisit": 1}
     assert set(skipped) == set(webarchive.SKIP_REASONS) - {"not-a-page"}  # the WACZ test has that one
+    assert [o for o in outcomes if isinstance(o, webarchive.Revisit)] == [  # its payload is elsewhere
+        webarchive.Revisit("crawl.warc.gz", "http://courier.example/news/7", "2016-03-22T08:00:00Z", "sha1:AAAA")]
     (article,) = articles
     assert article.title == "Engineers Restore Water to Eastern Districts"
     assert article.paragraphs[-4:] == LOREM
@@ -299,6 +302,35 @@ def test_captures_of_one_url_in_several_archives_are_one_article(tmp_path):
         patched.setattr(webarchive, "read_saved_page", _no_reading)
         again = ingest(source, tmp_path / "content", TZ)
     assert md.read_bytes() == before and again.summary()["unchanged"] == 1
+
+
+def test_a_revisit_record_in_a_later_archive_adds_its_time_to_the_page_it_names(tmp_path):
+    """A deduplicating recrawl writes a revisit record, not the payload, when the page is unchanged."""
+    source = tmp_path / "raw"
+    source.mkdir()
+    first = Warc(source / "march.warc.gz")
+    first.response(URL, news_page("Engineers Restore Water", LOREM), date="2016-03-21T08:00:00Z")
+    first.close()
+    digest = next(r.rec_headers.get_header("WARC-Payload-Digest")
+                  for r in ArchiveIterator(open(first.path, "rb")) if r.rec_type == "response")
+    later = Warc(source / "april.warc.gz")
+    later.revisit(URL, "2016-04-02T08:00:00Z", digest)
+    later.revisit("http://courier.example/news/2", "2016-04-02T08:01:00Z", "sha1:NOTHINGHERE")
+    later.close()
+    report = ingest(source, tmp_path / "content", TZ)
+    assert report.summary()["accepted"] == 1 and report.skipped["revisit"] == 2 and report.summary()["read"] == 1
+    (md,) = articles_in(tmp_path / "content")
+    prov = read_markdown_file(md.read_text(encoding="utf-8")).provenance
+    assert prov["captures"] == ["2016-03-21T08:00:00Z", "2016-04-02T08:00:00Z"]
+    assert prov["archive"] == "march.warc.gz"
+    for path in source.iterdir():  # unchanged archives: not read again, the same article
+        os.utime(path, (1_600_000_000, 1_600_000_000))
+    before = md.read_bytes()
+    ingest(source, tmp_path / "content", TZ)
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(webarchive, "read_archive", _no_reading)
+        ingest(source, tmp_path / "content", TZ)
+    assert md.read_bytes() == before
 
 
 def test_which_capture_is_the_article_does_not_depend_on_the_order_files_are_read(tmp_path):
