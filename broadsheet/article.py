@@ -193,9 +193,10 @@ def _kind(value: Any) -> str:
 #: the page's original URL; the capture the text comes from (WARC-Date in UTC, ISO 8601);
 #: the archive file (as found under the source folder) and, in a WACZ, the WARC inside it;
 #: the record's byte offset, WARC-Record-ID and payload digest; the HTTP status and content
-#: type; every capture time of the same text, oldest first; the texts earlier captures had.
+#: type; every capture time of the same text, oldest first. (The texts earlier captures had are
+#: the article's versions, broadsheet/versions.py.)
 PROVENANCE_KEYS = ("url", "captured", "archive", "member", "offset", "record_id", "payload_digest",
-                   "status", "content_type", "captures", "earlier_versions")
+                   "status", "content_type", "captures")
 #: `web` in front matter: what trafilatura read from the page besides its text.
 WEB_KEYS = ("author", "site_name", "language", "description")
 
@@ -271,8 +272,8 @@ class Article:
     text_dateline: str | None = None
     #: The published dataset a table row comes from: title, authors, doi, licence, ...
     dataset: dict[str, Any] | None = None
-    #: Web-archive input: the capture the text comes from (PROVENANCE_KEYS), every capture
-    #: time of the page and the texts earlier captures had. None for dumps and tables.
+    #: Web-archive input: the capture the text comes from (PROVENANCE_KEYS) and every capture
+    #: time of that text. None for dumps and tables.
     provenance: dict[str, Any] | None = None
     #: Web-archive input: what the page itself says besides its text (WEB_KEYS).
     web: dict[str, Any] | None = None

@@ -44,7 +44,9 @@ from broadsheet.dumps import DEFAULT_TIMEZONE, MAX_DUMP_BYTES, DumpError, Reject
 from broadsheet.tables import (
     MAX_TABLE_BYTES, Mapping, MappingError, is_mapping_file, is_table, mapping_for, parse_table,
 )
-from broadsheet.webarchive import LIBRARIES as _WEB_LIBRARIES, Skipped, is_web_archive, is_web_input, read_web_input
+from broadsheet.webarchive import (
+    LIBRARIES as _WEB_LIBRARIES, Revisit, Skipped, capture_order, is_web_archive, is_web_input, read_web_input,
+)
 
 STATE_FILE = ".broadsheet-ingest.json"
 STATE_VERSION = 1
@@ -341,7 +343,14 @@ class Parsed:
     plain_slug: str  # the slug when no other article of the month has the same one
     parse_warnings: list[str]
     plain_written: str  # sha256 of the content file rendered with plain_slug and parse_warnings
+    #: Web-archive captures: the original URL, the capture times of this text in its archive,
+    #: and where the capture sorts (webarchive.capture_order).
+    url: str | None = None
+    plain_captures: list[str] = field(default_factory=list)
+    capture_order: list = field(default_factory=list)
+    payload_digest: str | None = None  # WARC-Payload-Digest of the capture: what revisit records name
     slug: str = ""  # as assign_paths decides
+    captures: list[str] = field(default_factory=list)  # with those of other archives (merge_captures)
     warnings: list[str] = field(default_factory=list)  # parse warnings, then folding notes
     #: The content file as rendered now (for slug and warnings `rendered_with`), its sha256
     #: and its field fingerprints; the bytes and fingerprints only when rendered in this run.
@@ -354,40 +363,59 @@ class Parsed:
         self.slug = self.slug or self.plain_slug
         self.warnings = self.warnings or list(self.parse_warnings)
         self.written = self.written or self.plain_written
-        self.rendered_with = self.rendered_with or (self.plain_slug, tuple(self.parse_warnings))
+        self.captures = self.captures or list(self.plain_captures)
+        self.rendered_with = self.rendered_with or (self.plain_slug, tuple(self.parse_warnings),
+                                                    tuple(self.plain_captures))
+
+    @property
+    def placed_as(self) -> tuple:
+        return (self.slug, tuple(self.warnings), tuple(self.captures))
 
     @property
     def rendered_as_placed(self) -> bool:
-        return self.rendered_with == (self.slug, tuple(self.warnings))
+        return self.rendered_with == self.placed_as
+
+    @property
+    def placement(self) -> str | None:
+        """A digest of the parsed text and how it is placed, when that is not as parsed: the
+        state keeps it, so that a re-ingest knows the file without reading the source again."""
+        if self.placed_as == (self.plain_slug, tuple(self.parse_warnings), tuple(self.plain_captures)):
+            return None
+        return _fingerprint([self.plain_written, *self.placed_as])
 
     def to_cache(self) -> dict[str, Any]:
         return {**({"ref": self.ref} if self.ref != self.file else {}), "sha256": self.sha256, "title": self.title, "date": self.date.isoformat(),
                 "text_key": self.text_key, "outlet": self.outlet, "facets": self.facets,
-                "slug": self.plain_slug, "warnings": self.parse_warnings, "written": self.plain_written}
+                "slug": self.plain_slug, "warnings": self.parse_warnings, "written": self.plain_written,
+                **({"url": self.url, "captures": self.plain_captures, "capture_order": self.capture_order,
+                    "payload_digest": self.payload_digest} if self.url else {})}
 
     @classmethod
     def from_cache(cls, file: str, d: dict[str, Any]) -> Parsed:
         return cls(ref=d.get("ref", file), file=file, sha256=d["sha256"], title=d["title"],
                    date=datetime.fromisoformat(d["date"]), text_key=d["text_key"], outlet=d["outlet"],
                    facets=d["facets"], plain_slug=d["slug"], parse_warnings=d["warnings"],
-                   plain_written=d["written"])
+                   plain_written=d["written"], url=d.get("url"), plain_captures=list(d.get("captures", [])),
+                   capture_order=list(d.get("capture_order", [])), payload_digest=d.get("payload_digest"))
 
 
 def _prepare(article: Article) -> Parsed:
     """Render an article's content file as it will be written unless its slug clashes."""
     article.slug = plain_slug(article.title)
     data, fields = _rendered(article)
+    prov = article.provenance if isinstance(article.provenance, dict) else {}
     return Parsed(ref=article.source.ref, file=article.source.file, sha256=article.source.sha256,
                   title=article.title, date=article.date, text_key=_text_key(fields),
                   outlet=article.outlet, facets=article.facets, plain_slug=article.slug,
                   parse_warnings=list(article.warnings), plain_written=hashlib.sha256(data).hexdigest(),
-                  data=data, fields=fields)
+                  data=data, fields=fields, url=prov.get("url"), plain_captures=list(prov.get("captures", [])),
+                  capture_order=capture_order(prov) if prov else [], payload_digest=prov.get("payload_digest"))
 
 
 def _prepare_file(job: Job) -> list[Parsed | Rejection]:
     """Parse one source file and render its articles: the whole per-article work, done in a
     worker so that the main process only decides and writes."""
-    return [o if isinstance(o, (Rejection, Skipped)) else _prepare(o) for o in _parse_file(job)]
+    return [o if isinstance(o, (Rejection, Skipped, Revisit)) else _prepare(o) for o in _parse_file(job)]
 
 
 def _rendered(article: Article) -> tuple[bytes, dict[str, str]]:
@@ -419,6 +447,8 @@ class _Renderer:
         for o in outcomes:
             if isinstance(o, Article) and o.source.ref == rec.ref and o.source.sha256 == rec.sha256:
                 o.slug, o.warnings = rec.slug, list(rec.warnings)
+                if rec.captures != rec.plain_captures:  # with the capture times merge_captures added
+                    o.provenance = {**o.provenance, "captures": list(rec.captures)}
                 return o
         raise RuntimeError(f"{rec.ref} changed while ingest was running; run ingest again")
 
@@ -429,10 +459,56 @@ class _Renderer:
             return
         rec.data, rec.fields = _rendered(self.article(rec))
         rec.written = hashlib.sha256(rec.data).hexdigest()
-        rec.rendered_with = (rec.slug, tuple(rec.warnings))
+        rec.rendered_with = rec.placed_as
 
 
 # -- duplicates and paths ----------------------------------------------------------------
+
+@dataclass
+class Recaptures:
+    """The captures of one URL folded into its latest text (`merge_captures`)."""
+
+    latest: Parsed
+    same_text: list[Parsed]  # other captures of the latest text: their times are the article's
+    earlier_texts: list[Parsed]  # each earlier text once (its latest capture), oldest first
+
+
+def merge_captures(records: list[Parsed], revisits: Iterable[Revisit] = ()) -> tuple[list[Parsed], list[Recaptures]]:
+    """One article per original URL across every web archive and saved page: the captures of a
+    URL in capture order (webarchive.capture_order); the latest capture's text is the article,
+    with the capture times of every capture of that text (and of the revisit records, in other
+    archives, of its payload); each earlier text is kept as a version of it
+    (`_keep_capture_versions`). Returns the other records and the folded URLs."""
+    by_url: dict[str, list[Parsed]] = {}
+    others: list[Parsed] = []
+    for rec in records:
+        (by_url.setdefault(rec.url, []) if rec.url else others).append(rec)
+    for revisit in revisits:
+        rec = next((r for r in by_url.get(revisit.url, ()) if revisit.payload_digest
+                    and r.payload_digest == revisit.payload_digest), None)
+        if rec is not None:
+            rec.captures = sorted({*rec.captures, revisit.captured})
+    folded = []
+    for url, captures in by_url.items():
+        captures.sort(key=lambda r: r.capture_order)
+        latest = captures[-1]
+        others.append(latest)
+        if len(captures) == 1:
+            continue
+        same = [r for r in captures[:-1] if r.text_key == latest.text_key]
+        earlier: dict[str, Parsed] = {}
+        for r in captures[:-1]:
+            if r.text_key != latest.text_key:
+                earlier[r.text_key] = r  # its latest capture: where a text that came back sorts
+        latest.captures = sorted({t for r in (latest, *same) for t in r.captures})
+        for r in earlier.values():  # an earlier text was seen at every capture of it
+            r.captures = sorted({t for o in captures if o.text_key == r.text_key for t in o.captures})
+        if earlier:
+            latest.warnings.append(f"{url} changed between captures: the text of {latest.capture_order[0]} "
+                                   f"is shown; {len(earlier)} earlier text(s) kept as versions")
+        folded.append(Recaptures(latest, same, sorted(earlier.values(), key=lambda r: r.capture_order)))
+    return others, folded
+
 
 def fold_duplicates(records: list[Parsed]) -> tuple[list[Parsed], list[tuple[Parsed, Parsed]]]:
     """Byte-identical dumps, or equal title + date + body, become one article (the first)."""
@@ -598,7 +674,8 @@ def place_article(content: Path, rel: str, rec: Parsed, base: dict[str, str] | N
     target = content / rel
     renderer.render(rec)
     state = {"source": rec.ref, "fields": rec.fields, "written": rec.written,
-             "text": {"title": rec.title, "date": rec.date.isoformat()}}
+             "text": {"title": rec.title, "date": rec.date.isoformat()}, **({"url": rec.url} if rec.url else {}),
+             **({"placement": rec.placement} if rec.placement else {})}
     existing_path = target if target.exists() else (content / previous_rel if previous_rel else None)
     if existing_path == target and _read_bytes(target) == rec.data:
         return _Placed(rel, state, False, [])  # nothing to merge
@@ -641,7 +718,7 @@ class _Previous:
 
     fields: dict[str, str]  # each field's fingerprint, as the state file keeps them
     text: dict[str, Any]  # the outlet's title and date as written (the state's `text`)
-    replaced: str  # when this run saw the new text (versions.timestamp)
+    replaced: str  # when this run saw the new text (versions.timestamp), or when it was captured
 
 
 def _keep_previous_version(path: Path, current: dict[str, Any], previous: _Previous,
@@ -650,7 +727,8 @@ def _keep_previous_version(path: Path, current: dict[str, Any], previous: _Previ
     against `now`), keep the text ingest wrote last as the article's next version. That text
     is the file at `path` where the archivist left a field as ingest wrote it; an edited title
     or date comes from the state's copy of the outlet's; any other edited field is kept as
-    edited and named in the version's `edited`."""
+    edited and named in the version's `edited`. A web capture's text was seen at its first
+    capture."""
     changed = versions.changed_fields(previous.fields, now)
     if not changed:
         return None
@@ -666,8 +744,43 @@ def _keep_previous_version(path: Path, current: dict[str, Any], previous: _Previ
             else:
                 edited.append(name)
         text[name] = value
-    return versions.keep_version(path, text, list(text.pop("body", None) or []), seen=None,
+    return versions.keep_version(path, text, list(text.pop("body", None) or []), seen=_first_capture(current),
                                  replaced=previous.replaced, changed=changed, edited=edited)
+
+
+def _first_capture(fields: dict[str, Any]) -> str | None:
+    """When a web-archive article's text was first captured (its `provenance.captures`), else None."""
+    prov = fields.get("provenance")
+    captures = prov.get("captures") if isinstance(prov, dict) else None
+    return str(captures[0]) if isinstance(captures, list) and captures else None
+
+
+def _keep_capture_versions(path: Path, latest: Parsed, earlier: list[Parsed], renderer: _Renderer,
+                           now: str) -> list[Path]:
+    """Each earlier text of a recaptured URL (merge_captures), oldest first, as a version of
+    the article at `path`: seen at its first capture, replaced at the next text's first capture
+    after it. A text already kept (by an earlier run, or as the text ingest wrote last) is not
+    kept again, so that re-ingesting the same archives keeps nothing new; telling that needs no
+    archive read again (the text keys of the version files)."""
+    kept, _ = versions.read_versions(path)
+    known = {_fingerprint(v.fields.get("title")) + _fingerprint(v.fields.get("date")) + _fingerprint(v.paragraphs)
+             for v in kept}
+    made = []
+    texts = [*earlier, latest]
+    for rec, after in zip(texts, texts[1:]):
+        if rec.text_key in known or not path.exists():
+            continue
+        seen = rec.captures[0] if rec.captures else None
+        replaced = next((t for t in after.captures if seen is None or t > seen), None) or now
+        renderer.render(rec)
+        renderer.render(after)
+        article = renderer.article(rec)
+        text = _fields(article.front_matter(), article.paragraphs)
+        previous = {k: text[k] for k in (*versions.TEXT_FIELDS, *versions.KEPT_WITH_TEXT) if k in text}
+        made.append(versions.keep_version(path, previous, article.paragraphs, seen=seen, replaced=replaced,
+                                          changed=versions.changed_fields(rec.fields, after.fields)))
+        known.add(rec.text_key)
+    return made
 
 
 def _holds(path: str, written: str) -> bool:
@@ -762,15 +875,21 @@ def _place_all(content: Path, outcomes: list[Parsed | Rejection], old_state: dic
             report.rejected.append({"source": o.source, "reason": o.reason, "detail": o.detail})
         elif isinstance(o, Skipped):
             report.skipped[o.reason] = report.skipped.get(o.reason, 0) + o.count
+    records, recaptured = merge_captures(records, [o for o in outcomes if isinstance(o, Revisit)])
     kept, dupes = fold_duplicates(records)
     paths = assign_paths(kept)
     unread = _unread(o for o in outcomes if isinstance(o, Rejection) and o.reason in UNREAD)
     kept_unread = {rel: entry for rel, entry in old_state.items() if rel not in paths and unread(entry["source"])}
-    placed = {rec.ref for rec in paths.values()}
+    folded_refs = {r.latest.ref: [r.ref for r in (*r.same_text, *r.earlier_texts)] for r in recaptured}
+    placed = {ref for rec in paths.values() for ref in (rec.ref, *folded_refs.get(rec.ref, ()))}
     check_removals(sorted(entry["source"] for rel, entry in old_state.items()
                           if rel not in paths and rel not in kept_unread and entry["source"] not in placed
                           and (content / rel).exists()), len(old_state))
     output_of = {id(a): p for p, a in paths.items()}
+    for r in recaptured:  # every capture is read: the other captures of a URL count as duplicates
+        for d, earlier_text in [*((d, False) for d in r.same_text), *((d, True) for d in r.earlier_texts)]:
+            report.duplicates.append({"source": d.ref, "duplicate_of": r.latest.ref,
+                                      "output": output_of[id(r.latest)], **({"earlier_text": True} if earlier_text else {})})
     for dup, first in dupes:
         report.duplicates.append({"source": dup.ref, "duplicate_of": first.ref, "output": output_of[id(first)]})
         if (dup.outlet, dup.facets) != (first.outlet, first.facets):
@@ -781,11 +900,19 @@ def _place_all(content: Path, outcomes: list[Parsed | Rejection], old_state: dic
     folder = str(content)
     new_state: dict[str, Any] = {}
     stamps: dict[str, list[int] | None] = {}
+    earlier_texts = {id(r.latest): r.earlier_texts for r in recaptured if r.earlier_texts}
+    keep_after: list[tuple[str, Parsed]] = []
     for rel, rec in sorted(paths.items()):
-        previous_rel = rel if rel in old_state else old_path_of_source.get(rec.ref)
+        if id(rec) in earlier_texts:  # after the article, which may move its versions with it
+            keep_after.append((rel, rec))
+        previous_rel = rel if rel in old_state else next(
+            (old_path_of_source[ref] for ref in (rec.ref, *folded_refs.get(rec.ref, ())) if ref in old_path_of_source),
+            None)
         last = old_state.get(previous_rel) if previous_rel else None
         report.accepted.append({"source": rec.ref, "output": rel, "warnings": rec.warnings})
         if last and previous_rel == rel and last["source"] == rec.ref:
+            if rec.placement and last.get("placement") == rec.placement:  # placed as last time
+                rec.written, rec.rendered_with, rec.data, rec.fields = last["written"], rec.placed_as, None, None
             renderer.render(rec, need_text=False)
             path = os.path.join(folder, rel)
             settled = last["written"] == rec.written and _still(old_stamps.get(rel), _stamp(path))
@@ -795,8 +922,13 @@ def _place_all(content: Path, outcomes: list[Parsed | Rejection], old_state: dic
                     stamps[rel] = old_stamps[rel]  # the others are stamped anew below
                 report.unchanged += 1
                 continue
-        previous = (_Previous(last["fields"], last.get("text") or {}, replaced)
-                    if last and last["source"] == rec.ref and replaced else None)
+        # a capture of the same page whose archive is no longer in the source counts as the same
+        # source (one still there is an earlier capture, which _keep_capture_versions keeps)
+        same_page = bool(last and rec.url and last.get("url") == rec.url
+                         and last["source"] not in folded_refs.get(rec.ref, ()))
+        previous = (_Previous(last["fields"], last.get("text") or {},
+                              rec.captures[0] if same_page and rec.captures else replaced)
+                    if last and (last["source"] == rec.ref or same_page) and replaced else None)
         placed = place_article(content, rel, rec, last["fields"] if last else None, previous_rel,
                                previous_rel not in paths, renderer, stager, previous)
         new_state[rel] = placed.state
@@ -807,6 +939,8 @@ def _place_all(content: Path, outcomes: list[Parsed | Rejection], old_state: dic
         if placed.clashes:
             report.conflicts.append({"output": rel, "source": rec.ref, "fields": placed.clashes,
                                      "kept": "the archivist's edit"})
+    for rel, rec in keep_after:
+        _keep_capture_versions(content / rel, rec, earlier_texts[id(rec)], renderer, replaced)
     new_state.update(kept_unread)
     report.kept = sorted(kept_unread)
     # stamped once every file is written, so that few of them are as recent as the look
@@ -921,7 +1055,7 @@ def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
                     if isinstance(o, Parsed) and o.ref not in had_output:
                         stager.stage(o)  # most likely a new article: its file can be made now
         outcomes = skipped + [o for _, rel in files for o in outcomes_of[rel]]
-        report.read = sum(not isinstance(o, Skipped) for o in outcomes)
+        report.read = sum(not isinstance(o, (Skipped, Revisit)) for o in outcomes)
         try:
             new_state, output_stamps = _place_all(content, outcomes, old_state, old_stamps,
                                                   _Renderer(base_dir, timezone, mapping), stager, report,
@@ -968,6 +1102,8 @@ def _to_cache(outcome: Parsed | Rejection | Skipped) -> dict[str, Any]:
         return {"rejected": [outcome.reason, outcome.detail], "source": outcome.source}
     if isinstance(outcome, Skipped):
         return {"skipped": [outcome.reason, outcome.count]}
+    if isinstance(outcome, Revisit):
+        return {"revisit": [outcome.url, outcome.captured, outcome.payload_digest]}
     return {"article": outcome.to_cache()}
 
 
@@ -976,6 +1112,8 @@ def _from_cache(rel: str, entry: dict[str, Any]) -> Parsed | Rejection | Skipped
         return Rejection(entry.get("source", rel), *entry["rejected"])
     if "skipped" in entry:
         return Skipped(rel, *entry["skipped"])
+    if "revisit" in entry:
+        return Revisit(rel, *entry["revisit"])
     return Parsed.from_cache(rel, entry["article"])
 
 

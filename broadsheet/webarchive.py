@@ -6,8 +6,10 @@ skipped and counted by reason; each HTML response is decoded (charset from the H
 then the page's meta tag, then detection) and its text and metadata are read by trafilatura.
 A WACZ is a zip of WARCs whose `pages/pages.jsonl` says which URLs are pages.
 
-Captures of one URL within an archive become one article: the latest text, every capture
-time of that text, and the texts earlier captures had (`provenance.earlier_versions`).
+Captures of one URL with the same text within an archive become one article (the latest
+capture, every capture time of that text); a changed text is another article of the same URL,
+which ingest folds across archives (`ingest.merge_captures`: the latest text is published and
+each earlier one becomes a version of it).
 A page laid out as Al-Alam printed its pages (dateline, signature, the related `var_dump`)
 is read by the dump parser itself (`dumps.parse_dump`), so dates, signatures and related
 entries follow the same rules as for text dumps.
@@ -83,6 +85,17 @@ class Skipped:
     count: int
 
 
+@dataclass(frozen=True)
+class Revisit:
+    """A revisit record whose payload is not in its own archive (a deduplicating recrawl): the
+    capture time of a page another archive holds, which ingest adds to that page's captures."""
+
+    source: str
+    url: str
+    captured: str
+    payload_digest: str | None
+
+
 class PageError(ValueError):
     def __init__(self, reason: str, detail: str):
         super().__init__(detail)
@@ -102,7 +115,7 @@ def is_web_input(name: str) -> bool:
     return is_web_archive(name) or is_saved_page(name)
 
 
-def read_web_input(path: str, rel: str, timezone: str) -> list[Article | Rejection | Skipped]:
+def read_web_input(path: str, rel: str, timezone: str) -> list[Article | Rejection | Skipped | Revisit]:
     """Every outcome of one archive or saved page (`rel`: its name in the report)."""
     try:
         if is_saved_page(rel):
@@ -360,8 +373,9 @@ _AHEAD = 4
 PARALLEL_FROM_BYTES = 16 << 20
 
 
-def read_archive(path: str, rel: str, timezone: str) -> list[Article | Rejection | Skipped]:
-    """Every article of a WARC, ARC or WACZ file, then its rejections, then its skips by reason.
+def read_archive(path: str, rel: str, timezone: str) -> list[Article | Rejection | Skipped | Revisit]:
+    """Every article of a WARC, ARC or WACZ file (one per URL and text), then its rejections,
+    its skips by reason, and its revisit records whose payload is in another archive.
     Records are streamed; a large archive's pages are extracted on every core."""
     try:
         size = os.stat(path).st_size
@@ -403,7 +417,7 @@ def _extract_outcome(payload: bytes, charset: str | None, url: str, ref: str, ti
 
 
 class _ArchiveReader:
-    """Reads the records of one archive file and folds the captures of each URL."""
+    """Reads the records of one archive file and folds the captures of each URL and text."""
 
     def __init__(self, rel: str, timezone: str, pool: ProcessPoolExecutor | None = None, workers: int = 1):
         self.rel, self.timezone = rel, timezone
@@ -561,39 +575,46 @@ class _ArchiveReader:
             page = Page(**{**page.__dict__, "warnings": list(page.warnings)})  # its own, for _article
             self.pages.setdefault(capture.url, []).append((capture, page))
 
-    def outcomes(self) -> list[Article | Rejection | Skipped]:
-        articles = [self._article(url, captures) for url, captures in self.pages.items()]
+    def outcomes(self) -> list[Article | Rejection | Skipped | Revisit]:
+        articles = [self._article(url, same) for url, captures in self.pages.items()
+                    for same in _by_text(captures)]
         skips = [Skipped(self.rel, reason, n) for reason, n in sorted(self.skipped.items())]
-        return [*articles, *self.rejected, *skips]
+        elsewhere = [Revisit(self.rel, url, captured, digest) for url, revisits in self.revisits.items()
+                     for captured, digest in revisits
+                     if digest not in {c.payload_digest for c, _ in self.pages.get(url, ())}]
+        return [*articles, *self.rejected, *skips, *elsewhere]
 
     def _article(self, url: str, captures: list[tuple[Capture, Page]]) -> Article:
-        """One article for all captures of `url`: the latest text, every capture time of it,
-        and each earlier text with its capture times."""
-        captures = sorted(captures, key=lambda cp: (cp[0].captured, cp[0].member or "", cp[0].offset))
+        """One article for the captures of `url` that have the same text: the latest capture,
+        and every capture time of that text (revisit records of its payload included)."""
         latest, page = captures[-1]
-        same = [c for c, p in captures if p.text_key == page.text_key]
-        digests = {c.payload_digest for c in same}
-        times = [c.captured for c in same]
+        digests = {c.payload_digest for c, _ in captures}
+        times = [c.captured for c, _ in captures]
         times += [t for t, digest in self.revisits.get(url, []) if digest in digests]
-        earlier: dict[tuple, dict[str, Any]] = {}
-        for c, p in captures:
-            if p.text_key == page.text_key:
-                continue
-            version = earlier.setdefault(p.text_key, {"captures": [], "record_id": c.record_id,
-                                                      "title": p.title, "paragraphs": p.paragraphs})
-            version["captures"].append(c.captured)
         provenance = latest.provenance()
         provenance["captures"] = sorted(set(times))
-        if earlier:
-            provenance["earlier_versions"] = list(earlier.values())
-            page.warnings.append(f"{url} changed between captures: the text of {latest.captured} is "
-                                 f"shown; {len(earlier)} earlier text(s) kept under provenance.earlier_versions")
         if page.date is None:
             page.date = datetime.fromisoformat(latest.captured).astimezone(zone(self.timezone))
             page.warnings.append("the page holds no publication date; dated by its capture")
         source = Source(file=self.rel, sha256=latest.sha256, bytes=latest.size, encoding=page.encoding,
                         newlines=page.newlines, record=latest.record)
         return _article(page, source, provenance)
+
+
+def _by_text(captures: list[tuple[Capture, Page]]) -> list[list[tuple[Capture, Page]]]:
+    """The captures of one URL grouped by text, each group in capture order, the groups in the
+    order of their first capture."""
+    groups: dict[tuple, list[tuple[Capture, Page]]] = {}
+    for capture, page in sorted(captures, key=lambda cp: capture_order(cp[0].provenance())):
+        groups.setdefault(page.text_key, []).append((capture, page))
+    return list(groups.values())
+
+
+def capture_order(provenance: dict[str, Any]) -> list:
+    """Where a capture (its `provenance`) sorts among the captures of its URL: by capture time
+    (a saved page, which has none, first), then archive name, WACZ member and offset."""
+    return [provenance.get("captured") or "", provenance.get("archive") or "", provenance.get("member") or "",
+            provenance.get("offset") or 0]
 
 
 def _page_urls(data: bytes, name: str, rejected: list[Rejection]) -> set[str]:

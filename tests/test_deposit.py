@@ -378,3 +378,41 @@ def test_data_package_describes_versions_jsonl(tmp_path):
     assert package.get_resource("versions").path == "versions.jsonl"
     assert package.validate().valid
     assert "data/versions.jsonl" in {e.id for e in ROCrate(site).data_entities}
+
+
+def test_the_tei_of_a_web_archive_article_names_the_original_url_and_the_capture(tmp_path, tei_schema):
+    from test_webarchive import LOREM, Warc, news_page, record_at
+
+    source = tmp_path / "raw"
+    source.mkdir()
+    warc = Warc(source / "crawl.warc.gz")
+    warc.response("http://courier.example/news/1", news_page("Engineers Restore Water", LOREM),
+                  date="2016-03-21T08:00:00Z")
+    warc.close()
+    (source / "water.html").write_text(news_page("Aid Convoy Reaches the City", LOREM[1:]), encoding="utf-8")
+    (source / SEED.name).write_bytes(SEED.read_bytes())
+    ingest(source, tmp_path / "content", "Asia/Tehran")
+    build_site(tmp_path / "content", tmp_path / "output")
+    found = {}
+    for path in (tmp_path / "output").rglob("*.tei.xml"):
+        doc = etree.parse(str(path))
+        assert tei_schema.validate(doc), f"{path}: {tei_schema.error_log}"
+        found[path.name] = doc.getroot().find(f"{TEI}teiHeader//{TEI}sourceDesc/{TEI}bibl")
+    bibl = found["engineers-restore-water.tei.xml"]
+    assert bibl.findtext(f"{TEI}idno[@type='URI']") == "http://courier.example/news/1"
+    assert bibl.find(f"{TEI}ptr[@type='original']").get("target") == "http://courier.example/news/1"
+    note = bibl.find(f"{TEI}note[@type='capture']")
+    assert note.find(f"{TEI}date").get("when") == "2016-03-21T08:00:00Z"
+    assert note.findtext(f"{TEI}idno[@type='archive-file']") == "crawl.warc.gz"
+    assert note.findtext(f"{TEI}idno[@type='WARC-Record-ID']").startswith("<urn:uuid:")
+    offset = int(note.findtext(f"{TEI}idno[@type='record-offset']"))
+    assert bibl.findtext(f"{TEI}idno[@type='source-file']") == "crawl.warc.gz"
+    assert record_at(source / "crawl.warc.gz", offset) == (note.findtext(f"{TEI}idno[@type='WARC-Record-ID']"),
+                                                           "http://courier.example/news/1")
+    # a saved page has no capture time nor record; its file is named, and no URL is made up
+    saved = found["aid-convoy-reaches-the-city.tei.xml"].find(f"{TEI}note[@type='capture']")
+    assert saved.find(f"{TEI}date") is None and saved.find(f"{TEI}idno[@type='WARC-Record-ID']") is None
+    assert saved.findtext(f"{TEI}idno[@type='archive-file']") == "water.html"
+    # a dump has no capture
+    assert len(found) == 3 and all(b.find(f"{TEI}note[@type='capture']") is None for name, b in found.items()
+               if name not in ("engineers-restore-water.tei.xml", "aid-convoy-reaches-the-city.tei.xml"))

@@ -7,6 +7,7 @@ import gzip
 import html
 import http.server
 import io
+import itertools
 import json
 import os
 import re
@@ -23,8 +24,8 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from broadsheet import webarchive
-from broadsheet.article import read_markdown_file
+from broadsheet import versions, webarchive
+from broadsheet.article import Article, read_markdown_file
 from broadsheet.dumps import Rejection, parse_dump
 from broadsheet.ingest import ingest
 from broadsheet.webarchive import Skipped, decode_html, read_archive, read_web_input
@@ -126,7 +127,7 @@ class Warc:
 
 
 def outcomes_by_kind(outcomes):
-    articles = [o for o in outcomes if not isinstance(o, (Rejection, Skipped))]
+    articles = [o for o in outcomes if isinstance(o, Article)]
     rejected = [o for o in outcomes if isinstance(o, Rejection)]
     skipped = {o.reason: o.count for o in outcomes if isinstance(o, Skipped)}
     return articles, rejected, skipped
@@ -162,11 +163,14 @@ def test_every_skip_reason_is_counted_and_articles_carry_their_provenance(tmp_pa
     warc.revisit("http://courier.example/news/7", "2016-03-22T08:00:00Z", "sha1:AAAA")
     path = warc.close()
 
-    articles, rejected, skipped = outcomes_by_kind(read_archive(str(path), "crawl.warc.gz", TZ))
+    outcomes = read_archive(str(path), "crawl.warc.gz", TZ)
+    articles, rejected, skipped = outcomes_by_kind(outcomes)
     assert rejected == []
     assert skipped == {"request": 1, "metadata": 2, "not-html": 3, "redirect": 1, "error-status": 2,
                        "no-article-body": 1, "robots-or-sitemap": 2, "revisit": 1}
     assert set(skipped) == set(webarchive.SKIP_REASONS) - {"not-a-page"}  # the WACZ test has that one
+    assert [o for o in outcomes if isinstance(o, webarchive.Revisit)] == [  # its payload is elsewhere
+        webarchive.Revisit("crawl.warc.gz", "http://courier.example/news/7", "2016-03-22T08:00:00Z", "sha1:AAAA")]
     (article,) = articles
     assert article.title == "Engineers Restore Water to Eastern Districts"
     assert article.paragraphs[-4:] == LOREM
@@ -221,27 +225,205 @@ def test_the_same_page_captured_three_times_is_one_article_with_every_capture_ti
     assert "earlier_versions" not in article.provenance and skipped["revisit"] == 1
 
 
-def test_a_changed_recapture_shows_the_latest_text_and_keeps_the_earlier_one(tmp_path):
+URL = "http://courier.example/news/1"
+CORRECTED = LOREM[:2] + ["Correction: an earlier version of this article misstated the date of the convoy."]
+
+
+def articles_in(content: Path) -> list[Path]:
+    return sorted(p for p in content.rglob("*.md") if not versions.is_version_path(p.relative_to(content)))
+
+
+def test_a_changed_recapture_shows_the_latest_text_and_keeps_the_earlier_one_as_a_version(tmp_path):
     warc = Warc(tmp_path / "crawl.warc.gz")
-    url = "http://courier.example/news/1"
-    corrected = LOREM[:2] + ["Correction: an earlier version of this article misstated the date of the convoy."]
-    warc.response(url, news_page("Engineers Restore Water", corrected), date="2016-03-25T08:00:00Z")
-    warc.response(url, news_page("Engineers Restore Water", LOREM), date="2016-03-21T08:00:00Z")
-    warc.response(url, news_page("Engineers Restore Water", LOREM), date="2016-03-22T08:00:00Z")
+    warc.response(URL, news_page("Engineers Restore Water", CORRECTED), date="2016-03-25T08:00:00Z")
+    warc.response(URL, news_page("Engineers Restore Water", LOREM), date="2016-03-21T08:00:00Z")
+    warc.response(URL, news_page("Engineers Restore Water", LOREM), date="2016-03-22T08:00:00Z")
     path = warc.close()
-    (article,) = outcomes_by_kind(read_archive(str(path), "crawl.warc.gz", TZ))[0]
-    assert article.paragraphs[-1].startswith("Correction:")
-    assert article.provenance["captures"] == ["2016-03-25T08:00:00Z"]
-    (earlier,) = article.provenance["earlier_versions"]
-    assert earlier["captures"] == ["2016-03-21T08:00:00Z", "2016-03-22T08:00:00Z"]
-    assert earlier["paragraphs"][-4:] == LOREM and earlier["title"] == "Engineers Restore Water"
-    assert any("changed between captures" in w for w in article.warnings)
-    # written and read back: the earlier text is in the content file
+    # the archive gives one article per text; ingest folds them into one
+    texts = outcomes_by_kind(read_archive(str(path), "crawl.warc.gz", TZ))[0]
+    assert [a.provenance["captures"] for a in texts] == [["2016-03-21T08:00:00Z", "2016-03-22T08:00:00Z"],
+                                                         ["2016-03-25T08:00:00Z"]]
     content = tmp_path / "content"
-    ingest(path, content, TZ)
-    (md,) = content.rglob("*.md")
-    back = read_markdown_file(md.read_text(encoding="utf-8"))
-    assert back.provenance["earlier_versions"][0]["paragraphs"][-4:] == LOREM
+    report = ingest(path, content, TZ)
+    assert report.summary()["accepted"] == 1 and report.summary()["duplicates"] == 1
+    assert report.duplicates[0]["earlier_text"] is True
+    (md,) = articles_in(content)
+    article = read_markdown_file(md.read_text(encoding="utf-8"))
+    assert article.paragraphs[-1].startswith("Correction:") and md.name == "engineers-restore-water.md"
+    assert article.provenance["captures"] == ["2016-03-25T08:00:00Z"]
+    assert "earlier_versions" not in article.provenance
+    assert any("changed between captures" in w for w in article.warnings)
+    (earlier,), problems = versions.read_versions(md)
+    assert problems == [] and earlier.paragraphs[-4:] == LOREM and earlier.title == "Engineers Restore Water"
+    assert (earlier.seen, earlier.replaced, earlier.changed) == ("2016-03-21T08:00:00Z", "2016-03-25T08:00:00Z",
+                                                                 ["body"])
+    # the same archive again: the same bytes, no second version, and the archive is not read
+    before = {p: p.read_bytes() for p in content.rglob("*.md")}
+    os.utime(path, (1_600_000_000, 1_600_000_000))
+    ingest(path, content, TZ)  # its stamp is now one to trust
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(webarchive, "read_archive", _no_reading)
+        again = ingest(path, content, TZ)
+    assert {p: p.read_bytes() for p in content.rglob("*.md")} == before and again.summary()["written"] == 0
+
+
+def _no_reading(*args):
+    raise AssertionError("an unchanged archive was read again")
+
+
+def test_captures_of_one_url_in_several_archives_are_one_article(tmp_path):
+    """A crawl split into two WARCs and a saved copy of the page: one article, every capture time."""
+    source = tmp_path / "raw"
+    source.mkdir()
+    page = news_page("Engineers Restore Water", LOREM)
+    first = Warc(source / "crawl-00001.warc.gz")
+    first.response(URL, page, date="2016-03-22T08:00:00Z")
+    first.close()
+    second = Warc(source / "crawl-00000.warc.gz")  # named first, captured later
+    second.response(URL, page, date="2016-03-23T08:00:00Z")
+    second.response(URL, page, date="2016-03-21T08:00:00Z")
+    second.close()
+    (source / "water.html").write_text(f"<!-- saved from url=(0030){URL} -->\n" + page, encoding="utf-8")
+    report = ingest(source, tmp_path / "content", TZ)
+    assert report.summary()["accepted"] == 1 and report.summary()["duplicates"] == 2
+    (md,) = articles_in(tmp_path / "content")
+    assert md.name == "engineers-restore-water.md"  # no hash-suffixed second article
+    prov = read_markdown_file(md.read_text(encoding="utf-8")).provenance
+    assert prov["captures"] == [f"2016-03-{d}T08:00:00Z" for d in ("21", "22", "23")]
+    assert (prov["archive"], prov["captured"]) == ("crawl-00000.warc.gz", "2016-03-23T08:00:00Z")
+    assert versions.read_versions(md) == ([], [])
+    # unchanged archives are not read again, though the article is none of theirs alone
+    for path in source.iterdir():
+        os.utime(path, (1_600_000_000, 1_600_000_000))
+    before = md.read_bytes()
+    ingest(source, tmp_path / "content", TZ)
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(webarchive, "read_archive", _no_reading)
+        patched.setattr(webarchive, "read_saved_page", _no_reading)
+        again = ingest(source, tmp_path / "content", TZ)
+    assert md.read_bytes() == before and again.summary()["unchanged"] == 1
+
+
+def test_a_revisit_record_in_a_later_archive_adds_its_time_to_the_page_it_names(tmp_path):
+    """A deduplicating recrawl writes a revisit record, not the payload, when the page is unchanged."""
+    source = tmp_path / "raw"
+    source.mkdir()
+    first = Warc(source / "march.warc.gz")
+    first.response(URL, news_page("Engineers Restore Water", LOREM), date="2016-03-21T08:00:00Z")
+    first.close()
+    digest = next(r.rec_headers.get_header("WARC-Payload-Digest")
+                  for r in ArchiveIterator(open(first.path, "rb")) if r.rec_type == "response")
+    later = Warc(source / "april.warc.gz")
+    later.revisit(URL, "2016-04-02T08:00:00Z", digest)
+    later.revisit("http://courier.example/news/2", "2016-04-02T08:01:00Z", "sha1:NOTHINGHERE")
+    later.close()
+    report = ingest(source, tmp_path / "content", TZ)
+    assert report.summary()["accepted"] == 1 and report.skipped["revisit"] == 2 and report.summary()["read"] == 1
+    (md,) = articles_in(tmp_path / "content")
+    prov = read_markdown_file(md.read_text(encoding="utf-8")).provenance
+    assert prov["captures"] == ["2016-03-21T08:00:00Z", "2016-04-02T08:00:00Z"]
+    assert prov["archive"] == "march.warc.gz"
+    for path in source.iterdir():  # unchanged archives: not read again, the same article
+        os.utime(path, (1_600_000_000, 1_600_000_000))
+    before = md.read_bytes()
+    ingest(source, tmp_path / "content", TZ)
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(webarchive, "read_archive", _no_reading)
+        ingest(source, tmp_path / "content", TZ)
+    assert md.read_bytes() == before
+
+
+def test_which_capture_is_the_article_does_not_depend_on_the_order_files_are_read(tmp_path):
+    from broadsheet.ingest import _prepare, merge_captures
+
+    def capture(name: str, date: str, paragraphs: list[str]) -> None:
+        warc = Warc(tmp_path / name)
+        warc.response(URL, news_page("Engineers Restore Water", paragraphs), date=date)
+        warc.close()
+
+    capture("b.warc.gz", "2016-03-21T08:00:00Z", LOREM)
+    capture("a.warc.gz", "2016-03-22T08:00:00Z", LOREM[1:])
+    capture("c.warc.gz", "2016-03-22T08:00:00Z", CORRECTED)  # the same second: the archive name decides
+    capture("d.warc.gz", "2016-03-20T08:00:00Z", LOREM)
+
+    def merged(names):
+        records = [_prepare(a) for name in names
+                   for a in outcomes_by_kind(read_archive(str(tmp_path / name), name, TZ))[0]]
+        _, (folded,) = merge_captures(records)
+        return (folded.latest.ref, folded.latest.captures, [r.ref for r in folded.earlier_texts],
+                [r.captures for r in folded.earlier_texts])
+
+    names = ["a.warc.gz", "b.warc.gz", "c.warc.gz", "d.warc.gz"]
+    results = {repr(merged(order)) for order in itertools.permutations(names)}
+    assert len(results) == 1
+    latest, captures, earlier, earlier_captures = merged(names)
+    assert latest.startswith("c.warc.gz#") and captures == ["2016-03-22T08:00:00Z"]
+    assert [ref.partition("#")[0] for ref in earlier] == ["b.warc.gz", "a.warc.gz"]
+    assert earlier_captures == [["2016-03-20T08:00:00Z", "2016-03-21T08:00:00Z"], ["2016-03-22T08:00:00Z"]]
+
+
+def test_a_new_warc_with_a_changed_recapture_makes_the_old_text_a_version(tmp_path):
+    source, content = tmp_path / "raw", tmp_path / "content"
+    source.mkdir()
+    old = Warc(source / "2016-03-crawl.warc.gz")
+    old.response(URL, news_page("Engineers Restore Water", LOREM), date="2016-03-21T08:00:00Z")
+    old.close()
+    ingest(source, content, TZ)
+    (md,) = articles_in(content)
+    assert read_markdown_file(md.read_text(encoding="utf-8")).paragraphs[-4:] == LOREM
+
+    new = Warc(source / "2016-04-recrawl.warc.gz")
+    new.response(URL, news_page("Engineers Restore Water", CORRECTED), date="2016-04-02T08:00:00Z")
+    new.close()
+    report = ingest(source, content, TZ)
+    assert report.conflicts == [] and report.removed == [] and report.summary()["accepted"] == 1
+    assert articles_in(content) == [md]
+    article = read_markdown_file(md.read_text(encoding="utf-8"))
+    assert article.paragraphs[-1].startswith("Correction:")
+    assert article.provenance["archive"] == "2016-04-recrawl.warc.gz"
+    (one,), _ = versions.read_versions(md)
+    assert one.paragraphs[-4:] == LOREM and one.source_sha256 and one.changed == ["body"]
+    assert (one.seen, one.replaced) == ("2016-03-21T08:00:00Z", "2016-04-02T08:00:00Z")
+    kept_bytes = one.path.read_bytes()
+
+    # a third crawl retitles the page: the article moves, its versions with it, none rewritten
+    third = Warc(source / "2016-05-recrawl.warc.gz")
+    third.response(URL, news_page("Water Restored to Eastern Districts", CORRECTED), date="2016-05-02T08:00:00Z")
+    third.close()
+    report = ingest(source, content, TZ)
+    assert report.conflicts == [] and report.summary()["accepted"] == 1
+    (moved,) = articles_in(content)
+    assert moved.name == "water-restored-to-eastern-districts.md" and not md.exists()
+    found, _ = versions.read_versions(moved)
+    assert [v.title for v in found] == ["Engineers Restore Water"] * 2
+    assert found[0].path.read_bytes() == kept_bytes and found[1].paragraphs[-1].startswith("Correction:")
+    assert [v.changed for v in found] == [["body"], ["title"]]
+    before = {p: p.read_bytes() for p in content.rglob("*.md")}
+    ingest(source, content, TZ)
+    assert {p: p.read_bytes() for p in content.rglob("*.md")} == before
+
+
+def test_a_recrawl_that_replaces_the_old_warc_keeps_the_old_text_as_a_version(tmp_path):
+    source, content = tmp_path / "raw", tmp_path / "content"
+    source.mkdir()
+    old = Warc(source / "crawl.warc.gz")
+    old.response(URL, news_page("Engineers Restore Water", LOREM), date="2016-03-21T08:00:00Z")
+    old.close()
+    ingest(source, content, TZ)
+    (source / "crawl.warc.gz").unlink()
+    new = Warc(source / "recrawl.warc.gz")
+    new.response(URL, news_page("Engineers Restore Water", CORRECTED), date="2016-04-02T08:00:00Z")
+    new.close()
+    report = ingest(source, content, TZ)
+    assert report.conflicts == [] and report.removed == []
+    (md,) = articles_in(content)
+    assert read_markdown_file(md.read_text(encoding="utf-8")).paragraphs[-1].startswith("Correction:")
+    (one,), _ = versions.read_versions(md)
+    assert one.paragraphs[-4:] == LOREM and one.changed == ["body"]
+    assert (one.seen, one.replaced) == ("2016-03-21T08:00:00Z", "2016-04-02T08:00:00Z")
+    before = {p: p.read_bytes() for p in content.rglob("*.md")}
+    ingest(source, content, TZ)
+    assert {p: p.read_bytes() for p in content.rglob("*.md")} == before
 
 
 # -- formats -------------------------------------------------------------------------------
@@ -604,7 +786,7 @@ def test_a_large_archive_read_on_every_core_gives_what_one_process_gives(tmp_pat
     monkeypatch.setattr(webarchive, "PARALLEL_FROM_BYTES", 0)
     every_core = read_archive(str(path), path.name, TZ)
     assert every_core == one_process
-    assert len(outcomes_by_kind(one_process)[0]) == 40
+    assert len({a.provenance["url"] for a in outcomes_by_kind(one_process)[0]}) == 40
 
 
 # -- quality: body text against the text the page was made from ---------------------------------

@@ -99,20 +99,12 @@ def capture_of(record) -> dict[str, Any]:
 
 
 def capture_rows(prov: dict[str, Any]) -> list[tuple[str, Any]]:
-    """The capture an article's text comes from, every capture time, and earlier texts."""
+    """The capture an article's text comes from and every capture time of that text (the texts
+    earlier captures had are the article's versions, which plugins/versions shows)."""
     rows: list[tuple[str, Any]] = [(label, str(prov[key])) for key, label in _CAPTURE_LABELS
                                    if prov.get(key) is not None]
     if isinstance(prov.get("captures"), list):
         rows.append(("Captures of this text (UTC)", [str(t) for t in prov["captures"]]))
-    versions = prov.get("earlier_versions")
-    for version in versions if isinstance(versions, list) else []:
-        if not isinstance(version, dict):
-            continue
-        times = version.get("captures")
-        times = ", ".join(str(t) for t in times) if isinstance(times, list) else str(times or "")
-        paragraphs = version.get("paragraphs")
-        rows.append((f"Earlier text, captured {times}", [str(version.get("title", "")), *(
-            str(p) for p in (paragraphs if isinstance(paragraphs, list) else [paragraphs] if paragraphs else []))]))
     return rows
 
 

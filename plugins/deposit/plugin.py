@@ -28,13 +28,14 @@ from pelican.generators import Generator
 from slugify import slugify
 
 from archive_pages.corpus import DATA_COLUMNS  # the columns of data/articles.csv, in order
+from archive_pages.display import capture_of, capture_time, linkable_url
 from broadsheet import __version__, reuse as reusing
 from broadsheet.files import atomic_write
 
 from .crate import Archive, DataFile, crate_metadata
 from .datapackage import data_package
 from .dublin_core import DCMI_TYPE, dublin_core_csv
-from .tei import MEDIA_TYPE as TEI_MEDIA_TYPE, RelatedItem, TeiArticle, tei_document
+from .tei import MEDIA_TYPE as TEI_MEDIA_TYPE, RelatedItem, TeiArticle, WebCapture, tei_document
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +172,23 @@ def _tei_article(settings, article) -> TeiArticle:
         archive=settings["SITENAME"], identifier=_absolute_url(settings, article.url) or article.url,
         page=link(article.url), source_file=r.source.file, source_sha256=r.source.sha256,
         source_row=r.source.row, rights=_rights(settings, r), dataset=r.dataset, related=related,
+        capture=_web_capture(r),
     )
+
+
+def _web_capture(record) -> WebCapture | None:
+    """The capture a web-archive article comes from (its `provenance`), None for dumps and tables."""
+    prov = capture_of(record)
+    if not prov:
+        return None
+    url, captured = prov.get("url"), capture_time(prov)
+    return WebCapture(url=None if url is None else str(url), link=linkable_url(url),
+                      captured=None if prov.get("captured") is None else str(prov["captured"]),
+                      when=captured.isoformat().replace("+00:00", "Z") if captured else None,
+                      archive=str(prov.get("archive") or record.source.file),
+                      member=None if prov.get("member") is None else str(prov["member"]),
+                      offset=prov.get("offset"),
+                      record_id=None if prov.get("record_id") is None else str(prov["record_id"]))
 
 
 def _dublin_core_row(settings, article) -> dict[str, Any]:

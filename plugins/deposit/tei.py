@@ -1,7 +1,9 @@
 """One article as a TEI P5 document (`<slug>.tei.xml` beside its page), for text scholars.
 
 The header says what the text is and where it came from (title, archive, date with `@when` in
-ISO 8601, the dump file and its digest or the table row and its dataset, the rights); the body
+ISO 8601, the dump file and its digest or the table row and its dataset, or for a web-archive
+capture the original URL and the capture: its time, archive file and WARC-Record-ID; the
+rights); the body
 holds the scraped paragraphs as `<p>`, the editor's code as `<signed>`, and the outlet's
 related list as a `<listBibl>`. Pure: plain values in, bytes out.
 
@@ -33,6 +35,20 @@ class RelatedItem:
 
 
 @dataclass(frozen=True)
+class WebCapture:
+    """The web-archive capture (or saved page) an article's text comes from."""
+
+    url: str | None  # the original URL, as captured
+    link: str | None  # the same when it may be a link (http or https; see broadsheet.links)
+    captured: str | None  # WARC-Date in UTC, ISO 8601 (a saved page has none)
+    when: str | None  # the same, when it reads as a date-time (an edit may have made it prose)
+    archive: str  # the archive file (or saved page) under the source folder
+    member: str | None = None  # the WARC inside a WACZ
+    offset: int | None = None  # the record's byte offset
+    record_id: str | None = None  # WARC-Record-ID (ARC records have none)
+
+
+@dataclass(frozen=True)
 class TeiArticle:
     """What a TEI file says about one article."""
 
@@ -52,6 +68,7 @@ class TeiArticle:
     rights: str
     dataset: dict | None = None  # the published dataset a table row comes from
     related: tuple[RelatedItem, ...] = field(default_factory=tuple)
+    capture: WebCapture | None = None
 
 
 def _text(value: str) -> str:
@@ -63,6 +80,24 @@ def _add(parent, tag: str, text: str | None = None, **attrs: str):
     if text is not None:
         element.text = _text(text)
     return element
+
+
+def _add_capture(source, c: WebCapture) -> None:
+    """The original URL, and the capture as a note: when, in which archive file, which record."""
+    if c.url:
+        _add(source, "idno", c.url, type="URI")
+    if c.link:
+        _add(source, "ptr", target=c.link, type="original")
+    note = _add(source, "note", type="capture")
+    if c.captured:
+        _add(note, "date", c.captured, **({"when": c.when} if c.when else {}), type="capture")
+    _add(note, "idno", c.archive, type="archive-file")
+    if c.member:
+        _add(note, "idno", c.member, type="archive-member")
+    if c.offset is not None:
+        _add(note, "idno", str(c.offset), type="record-offset")
+    if c.record_id:
+        _add(note, "idno", c.record_id, type="WARC-Record-ID")
 
 
 def tei_document(a: TeiArticle) -> bytes:
@@ -86,6 +121,8 @@ def tei_document(a: TeiArticle) -> bytes:
     _add(source, "idno", a.source_file if a.source_row is None else f"{a.source_file}#row={a.source_row}",
          type="source-file")
     _add(source, "idno", a.source_sha256, type="sha256")
+    if a.capture:
+        _add_capture(source, a.capture)
     if a.dataset:
         dataset = _add(source, "relatedItem", type="dataset")
         bibl = _add(dataset, "bibl")
