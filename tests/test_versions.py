@@ -332,6 +332,22 @@ def test_a_title_changed_and_changed_back_leaves_the_article_at_its_url(tmp_path
     assert refresh_target(output, "2016/03/syrian-army-retakes-areas-in-latakia.html") == OLD_URL
 
 
+def test_a_rebuild_after_a_new_title_redirects_the_old_url_and_then_reuses_the_redirect(tmp_path):
+    from test_rebuild import Project
+
+    project = Project(tmp_path / "archive")
+    write_dump(project.source)
+    project.rebuild()
+    assert (project.output / OLD_URL).is_file()
+    write_dump(project.source, title=NEW_TITLE)
+    project.rebuild()
+    assert refresh_target(project.output, OLD_URL) == "2016/03/syrian-army-retakes-areas-in-latakia.html"
+    before = (project.output / OLD_URL).stat()
+    project.rebuild()  # unchanged: the redirect is linked from the previous build, not rendered again
+    after = (project.output / OLD_URL).stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+
+
 def test_version_pages_pass_the_nu_html_checker(site):
     from test_site import _vnu_jar
 
