@@ -32,8 +32,9 @@ from broadsheet.files import write_temporary
 #: The fields whose change makes a new version: what the outlet published (the dateline is
 #: `date`, and `text_dateline` for table rows; the related list is `related_json`).
 TEXT_FIELDS = ("title", "date", "text_dateline", "signature", "related_json", "body")
-#: Fields a version file copies from the article besides TEXT_FIELDS.
-KEPT_WITH_TEXT = ("related_status", "source")
+#: Fields a version file copies from the article besides TEXT_FIELDS (the slug: with the
+#: date, where the version was published, for plugins/versions' redirects once the article moves).
+KEPT_WITH_TEXT = ("related_status", "source", "slug")
 #: A versions folder beside `<slug>.md`; a pattern for pelicanconf's IGNORE_FILES.
 SUFFIX = ".versions"
 VERSIONS_PATTERN = "*" + SUFFIX

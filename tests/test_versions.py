@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import posixpath
 import shutil
 import subprocess
 import sys
@@ -294,13 +295,66 @@ def test_data_lists_every_version_and_the_corpus_page_counts_them(site):
     assert [a.text_content() for a in section.xpath(".//table//a")][0] == TITLE_EDIT
 
 
+def refresh_target(output: Path, rel: str) -> str:
+    """Where the page at `rel` sends its reader: its meta refresh, resolved against its URL."""
+    doc = lxml.html.fromstring((output / rel).read_bytes())
+    (refresh,) = doc.xpath('//meta[@http-equiv="refresh"]')
+    delay, target = refresh.get("content").split("; url=", 1)
+    assert delay == "0" and doc.xpath('//link[@rel="canonical"]')[0].get("href") == target
+    assert target in [a.get("href") for a in doc.xpath("//main//a")]  # a link for readers, too
+    return posixpath.normpath(posixpath.join(posixpath.dirname(rel), target))
+
+
+#: Where the article was before the outlet's new title moved it (versions 1 and 2 were published there).
+OLD_URL = "2016/03/syrian-army-troops-take-key-areas-from-isis-in-latakia-kill-militants-in-raqqa.html"
+
+
+def test_the_url_an_earlier_version_was_published_at_leads_to_the_article(site):
+    assert story(site) == "2016/03/syrian-army-retakes-areas-in-latakia.html"
+    assert refresh_target(site["output"], OLD_URL) == story(site)
+    assert "This article moved to" in page(site, OLD_URL).text_content()
+    moved = [p.relative_to(site["output"]).as_posix() for p in site["output"].rglob("*.html")
+             if b'http-equiv="refresh"' in p.read_bytes()]
+    assert moved == [OLD_URL]  # the version pages and the article itself redirect nowhere
+
+
+def test_a_title_changed_and_changed_back_leaves_the_article_at_its_url(tmp_path):
+    source, content, output = tmp_path / "raw", tmp_path / "content", tmp_path / "output"
+    for hour, title in enumerate([SEED_ARTICLE.title, NEW_TITLE, SEED_ARTICLE.title], 1):
+        write_dump(source, title=title)
+        ingest(source, content, seen_at=at(hour))
+    assert [v.title for v in kept(content)] == [SEED_ARTICLE.title, NEW_TITLE]
+    build_site(content, output)
+    rows = [json.loads(line) for line in (output / "data" / "articles.jsonl").read_text().splitlines()]
+    assert [r["url"] for r in rows] == [OLD_URL]
+    article = lxml.html.fromstring((output / OLD_URL).read_bytes())
+    assert article.xpath('//meta[@http-equiv="refresh"]') == [] and article.xpath(f"//*[{cls('versions-notice')}]")
+    assert refresh_target(output, "2016/03/syrian-army-retakes-areas-in-latakia.html") == OLD_URL
+
+
+def test_a_rebuild_after_a_new_title_redirects_the_old_url_and_then_reuses_the_redirect(tmp_path):
+    from test_rebuild import Project
+
+    project = Project(tmp_path / "archive")
+    write_dump(project.source)
+    project.rebuild()
+    assert (project.output / OLD_URL).is_file()
+    write_dump(project.source, title=NEW_TITLE)
+    project.rebuild()
+    assert refresh_target(project.output, OLD_URL) == "2016/03/syrian-army-retakes-areas-in-latakia.html"
+    before = (project.output / OLD_URL).stat()
+    project.rebuild()  # unchanged: the redirect is linked from the previous build, not rendered again
+    after = (project.output / OLD_URL).stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+
+
 def test_version_pages_pass_the_nu_html_checker(site):
     from test_site import _vnu_jar
 
     if shutil.which("java") is None:
         pytest.skip("java is not installed: the W3C Nu Html Checker needs it")
     stem = story(site)[: -len(".html")]
-    pages = [story(site), f"{stem}/v1.html", f"{stem}/v2.html", f"{stem}/v3.html", "corpus.html",
+    pages = [story(site), f"{stem}/v1.html", f"{stem}/v2.html", f"{stem}/v3.html", "corpus.html", OLD_URL,
              site["rows"]["A story with markup in it"]["url"][: -len(".html")] + "/v1.html"]
     result = subprocess.run(["java", "-jar", str(_vnu_jar()), "--errors-only", "--format", "json",
                              *[str(site["output"] / p) for p in pages]], capture_output=True, text=True, timeout=300)

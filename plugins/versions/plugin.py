@@ -9,7 +9,10 @@ For every article with kept versions beside its content file:
 - a TimeMap (RFC 7089, application/link-format) per article (TIMEMAP_URL);
 - `data/versions.jsonl` (VERSIONS_JSONL_SAVE_AS): every version of every article;
 - `article_versions` in the context, for the corpus page: how many articles have several
-  versions, and the most edited.
+  versions, and the most edited;
+- a redirect page (moved.html) at each URL an earlier version was published at (its own slug
+  and date through the site's URL patterns, broadsheet/urls.py) when a new title or date moved
+  the article and no other page of the site is written there, so no link to it breaks.
 
 Needs archive_pages (listed before this plugin): it reads and extends `article.display`.
 Settings: VERSION_URL, TIMEMAP_URL, VERSIONS_JSONL_SAVE_AS, VERSIONS_MOST_EDITED.
@@ -35,7 +38,9 @@ from pelican.generators import Generator
 from archive_pages import citations
 from broadsheet import reuse as reusing
 from broadsheet import versions as history
+from broadsheet.ingest import plain_slug
 from broadsheet.related import parse_blob
+from broadsheet.urls import article_paths, page_slug
 
 from .diff import Diff, line_diff, word_diff
 
@@ -128,6 +133,16 @@ class VersionPage:
     downloads: list[tuple[str, str, str]]
 
 
+@dataclass(frozen=True)
+class Moved:
+    """A redirect page at a URL an earlier version was published at, to the article's page."""
+
+    save_as: str
+    url: str
+    target: str  # the article's URL now
+    title: str  # the article's title now
+
+
 def _when(iso: str | None) -> When | None:
     if not iso:
         return None
@@ -153,6 +168,7 @@ class VersionsGenerator(Generator):
         self.pages: list[VersionPage] = []
         self.timemaps: list[tuple[str, str]] = []
         self.rows: list[dict[str, Any]] = []
+        self.moved: list[Moved] = []
         edited = []
         articles = list(chain(self.context.get("articles", []), self.context.get("hidden_articles", [])))
         for article in sorted(articles, key=lambda a: (a.display.record.date, a.source_path)):
@@ -197,6 +213,29 @@ class VersionsGenerator(Generator):
         for n, (version, (after, after_paragraphs)) in enumerate(zip(kept, nexts)):
             self.pages.append(self._page(article, version, items, n, after, after_paragraphs, timemap))
         self.timemaps.append((timemap, self._timemap(article, kept, items, timemap)))
+        self.moved += self._moves(article, kept)
+
+    def _moves(self, article, kept: list[history.Version]) -> list[Moved]:
+        """Where the article's earlier versions were published, where that is not its page now.
+
+        A version file written before versions kept the slug has the slug ingest gives its
+        title (without the suffix ingest adds when another article of the month has it)."""
+        s = self.settings
+        moves = {}
+        for v in kept:
+            when = datetime.fromisoformat(str(v.fields.get("date")))
+            when = when if when.tzinfo else when.replace(tzinfo=ZoneInfo(s["TIMEZONE"]))
+            slug = page_slug(str(v.fields.get("slug") or plain_slug(v.title)), s)
+            meta = {"lang": getattr(article, "lang", None), "status": getattr(article, "status", None), **v.fields}
+            try:
+                url, save_as = article_paths(meta, slug, when, s)
+            except (KeyError, IndexError, ValueError) as exc:
+                log.warning("%s: no redirect from where version %d was published: its URL cannot be made "
+                            "from the settings' pattern (%r)", v.path, v.number, exc)
+                continue
+            if save_as != article.save_as:
+                moves.setdefault(save_as, Moved(save_as, url, article.url, article.display.record.title))
+        return [moves[k] for k in sorted(moves)]
 
     @staticmethod
     def _cite(target, cite) -> None:
@@ -304,8 +343,34 @@ class VersionsGenerator(Generator):
                 self._write(reuse, rel, render(page.citation))
         for rel, text in self.timemaps:
             self._write(reuse, rel, text)
+        moved = self.get_template("moved")
+        for page in self._redirects():
+            key = reusing.key_of(moved.name, page, s["RELATIVE_URLS"]) if reuse else None
+            if not (reuse and reuse.take(page.save_as, key)):
+                writer.write_file(page.save_as, moved, self.context, relative_urls=s["RELATIVE_URLS"],
+                                  moved=page, url=page.url)
         self._write(reuse, s["VERSIONS_JSONL_SAVE_AS"],
                     "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in self.rows))
+
+    def _redirects(self) -> list[Moved]:
+        """The redirects to write: none over a page, static file or version file of this build
+        (a title changed back leaves the live page where it was); of two articles once published
+        at the same URL, the first (by date, then file) keeps it. Runs once every generator's
+        context is complete, so the static files are known."""
+        c = self.context
+        taken = {p.save_as for name in ("articles", "translations", "drafts", "drafts_translations",
+                                       "hidden_articles", "hidden_translations", "pages", "hidden_pages",
+                                       "draft_pages", "staticfiles") for p in c.get(name, []) or []}
+        taken |= {p.url for p in self.pages} | {rel for rel, _ in self.timemaps}
+        taken |= {rel for p in self.pages for _, rel, _ in p.downloads} | {self.settings["VERSIONS_JSONL_SAVE_AS"]}
+        written = []
+        for page in self.moved:
+            if page.save_as in taken:
+                log.info("%s: no redirect to %s, another page is written there", page.save_as, page.target)
+                continue
+            taken.add(page.save_as)
+            written.append(page)
+        return written
 
     def _write(self, reuse, rel: str, text: str) -> None:
         """A file made from `text` alone: linked from the previous build when the text is the same."""
