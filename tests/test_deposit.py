@@ -416,3 +416,8 @@ def test_the_tei_of_a_web_archive_article_names_the_original_url_and_the_capture
     # a dump has no capture
     assert len(found) == 3 and all(b.find(f"{TEI}note[@type='capture']") is None for name, b in found.items()
                if name not in ("engineers-restore-water.tei.xml", "aid-convoy-reaches-the-city.tei.xml"))
+    # Dublin Core's source is the original URL of a capture, else the file the text was read from
+    with (tmp_path / "output" / "data" / "dublin_core.csv").open(encoding="utf-8", newline="") as f:
+        sources = {row["dcterms:title"]: row["dcterms:source"] for row in csv.DictReader(f)}
+    assert sources["Engineers Restore Water"] == "http://courier.example/news/1"
+    assert sources["Aid Convoy Reaches the City"] == "water.html"

@@ -19,7 +19,8 @@ COLUMNS = {
     "dcterms:date": "the publication date and time, ISO 8601 with the source's UTC offset",
     "dcterms:creator": "the editor's code printed under the article (empty when there is none)",
     "dcterms:publisher": "the outlet",
-    "dcterms:source": "where the text was read from: the dump file, or the table file and row (file#row=N)",
+    "dcterms:source": "where the text was read from: the original URL of a web capture, else the dump file, or "
+                      "the table file and row (file#row=N)",
     "dcterms:language": "the text's language (BCP 47)",
     "dcterms:type": "the DCMI type: Text",
     "dcterms:rights": "the rights statement of the archive",

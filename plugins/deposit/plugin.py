@@ -203,7 +203,7 @@ def _dublin_core_row(settings, article) -> dict[str, Any]:
         "dcterms:date": d.date.iso,
         "dcterms:creator": r.signature,
         "dcterms:publisher": _outlet(settings, r),
-        "dcterms:source": r.source.ref,
+        "dcterms:source": capture_of(r).get("url") or r.source.ref,
         "dcterms:language": d.script.lang,
         "dcterms:type": DCMI_TYPE,
         "dcterms:rights": _rights(settings, r),
