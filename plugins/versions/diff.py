@@ -8,6 +8,7 @@ and escapes every text as it does all scraped text, so markup in an old version 
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from dataclasses import dataclass
 
@@ -54,7 +55,18 @@ def word_diff(old: list[str], new: list[str], changed_only: bool = False) -> Dif
     """`old` paragraphs against `new` ones, word by word. A changed run of words shows as the
     deleted words, then the inserted ones; white space alone never counts as a change.
     `changed_only`: leave out the paragraphs in which nothing changed (and count them)."""
-    a, b = _tokens(old), _tokens(new)
+    kept, added, removed = _paragraph_diff(tuple(old), tuple(new))
+    shown = [p for p in kept if any(s.kind != "same" for s in p)] if changed_only else kept
+    return Diff(tuple(shown), added, removed, len(kept) - len(shown))
+
+
+# A build diffs each earlier version twice (its page, and its row of versions.jsonl), and
+# difflib over word and space tokens costs tens of milliseconds an article: the second asks
+# for what the first computed. Inputs are tuples of strings, the result immutable.
+@functools.lru_cache(maxsize=512)
+def _paragraph_diff(old: tuple[str, ...], new: tuple[str, ...]) -> tuple[tuple[tuple[Segment, ...], ...], int, int]:
+    """Every paragraph's segments, and the words added and removed."""
+    a, b = _tokens(list(old)), _tokens(list(new))
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
     paragraphs: list[list[Segment]] = [[]]
     added = removed = 0
@@ -84,9 +96,7 @@ def word_diff(old: list[str], new: list[str], changed_only: bool = False) -> Dif
         if tag in ("insert", "replace"):
             added += _words(new_run)
             emit("ins", new_run)
-    kept = [tuple(p) for p in paragraphs if p]
-    shown = [p for p in kept if any(s.kind != "same" for s in p)] if changed_only else kept
-    return Diff(tuple(shown), added, removed, len(kept) - len(shown))
+    return tuple(tuple(p) for p in paragraphs if p), added, removed
 
 
 def line_diff(old: list[str], new: list[str]) -> Diff:

@@ -258,6 +258,14 @@ def test_safe_yaml_refuses_by_line_without_building_the_bomb():
     with pytest.raises(safe_yaml.YAMLInputError, match="contains itself"):
         safe_yaml.load("a: &a [*a]\n", "x.yaml")
     assert safe_yaml.load("a: &x {k: v}\nb: *x\n", "x.yaml") == {"a": {"k": "v"}, "b": {"k": "v"}}
+    # Texts found within bounds are remembered (a build reads each front matter twice); a
+    # refusal is not: the same bomb read again is refused again, naming its own file.
+    with pytest.raises(safe_yaml.YAMLInputError, match=r"^other\.md, line \d+: .*billion laughs"):
+        safe_yaml.load(BILLION_LAUGHS, "other.md", first_line=2)
+    deep = "a: " + "[" * 100 + "]" * 100 + "\n"
+    for _ in range(2):
+        with pytest.raises(safe_yaml.YAMLInputError, match="nested more than 64 levels"):
+            safe_yaml.load(deep, "deep.md")
 
 
 def test_article_record_refuses_wrong_types_by_field():
