@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterator
 from zoneinfo import ZoneInfo
 
 from broadsheet import engine
-from broadsheet.article import read_front_matter
+from broadsheet.article import front_matter_problems, read_front_matter
 from broadsheet.urls import article_paths, page_slug, url_settings
 
 #: The extensions Pelican's Markdown reader (and the YAML front matter reader built on it) reads.
@@ -136,6 +136,9 @@ def read_entry(job: tuple[str, str, bytes | OSError | None], settings: dict[str,
 def _entry(rel: str, meta: dict[str, Any], digest: str, settings: dict[str, Any]) -> CatalogEntry:
     title, slug = _text(meta, "title"), _text(meta, "slug")
     when = _date(meta.get("date"), settings["TIMEZONE"])
+    problems = front_matter_problems(meta, required=())  # the build skips such a file: so does the catalog
+    if problems:
+        raise ValueError("; ".join(problems))
     slug = page_slug(slug, settings)
     try:
         url, save_as = article_paths(meta, slug, when, settings)

@@ -102,9 +102,13 @@ def test_a_file_without_a_record_is_named_and_the_others_are_read(tmp_path, buil
     (content / "2016" / "notes.md").write_text("Just notes, no front matter.\n", encoding="utf-8")
     (content / "2016" / "undated.md").write_text("---\ntitle: Undated\nslug: undated\n---\n\nText\n", encoding="utf-8")
     (content / "2016" / ".hidden.md").write_text("not an article\n", encoding="utf-8")
+    (content / "2016" / "typed.md").write_text(
+        "---\ntitle: Typed\nslug: typed\ndate: '2016-03-20T21:30:46+03:30'\ntags: {a: 1}\n---\n\nText\n",
+        encoding="utf-8")
     result = read_catalog(content, site.load_settings("local"))
     assert [(p.path, p.reason) for p in result.problems] == [
         ("2016/notes.md", "no YAML front matter (expected a first line '---' and a closing '---')"),
+        ("2016/typed.md", "tags: expected text or a list of texts, got a mapping of 1"),
         ("2016/undated.md", "front matter has no date"),
     ]
     assert len(result.entries) == len(read_catalog(built["content"], site.load_settings("local")).entries)
