@@ -377,7 +377,10 @@ def _opt_str(value: Any) -> str | None:
 
 # -- the Markdown file ---------------------------------------------------------------
 
-_FRONT_MATTER = re.compile(r"\A---\n(?P<yaml>.*?)\n(?:---|\.\.\.)\n(?P<body>.*)\Z", re.DOTALL)
+#: A content file's front matter, between its first line `---` and the closing `---` (or `...`).
+_HEAD = r"\A---\n(?P<yaml>.*?)\n(?:---|\.\.\.)\n"
+_FRONT_MATTER = re.compile(_HEAD + r"(?P<body>.*)\Z", re.DOTALL)
+_HEAD_BYTES = re.compile(_HEAD.encode(), re.DOTALL)  # the same, over bytes: the body stays undecoded
 
 
 def dump_yaml(data: dict[str, Any]) -> str:
@@ -450,14 +453,11 @@ def split_markdown_file(text: str, name: str = "front matter") -> tuple[dict[str
     return data, m.group("body")
 
 
-_HEADER = re.compile(rb"\A---\n(?P<yaml>.*?)\n(?:---|\.\.\.)\n", re.DOTALL)
-
-
 def read_front_matter(data: bytes, name: str = "front matter") -> dict[str, Any]:
     """The front matter of a content file (its bytes), read up to the closing `---`: the body
     is neither decoded nor parsed. Raises ValueError saying what is wrong (a YAML error names
     `name` and the line)."""
-    m = _HEADER.match(data)
+    m = _HEAD_BYTES.match(data)
     if not m:
         raise ValueError("no YAML front matter (expected a first line '---' and a closing '---')")
     try:
