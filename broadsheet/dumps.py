@@ -117,14 +117,18 @@ def decode(raw: bytes) -> tuple[str, str, str]:
     return text, encoding, newlines
 
 
-def normalize_newlines(text: str) -> tuple[str, str]:
-    """(text with `\\n` line ends, the original style: lf, crlf, cr, mixed or none)."""
+def newline_style(text: str) -> str:
+    """The line ends `text` uses: lf, crlf, cr, mixed or none."""
     crlf = text.count("\r\n")
     cr = text.count("\r") - crlf
     lf = text.count("\n") - crlf
     styles = [name for name, n in (("crlf", crlf), ("cr", cr), ("lf", lf)) if n]
-    newlines = styles[0] if len(styles) == 1 else ("mixed" if styles else "none")
-    return text.replace("\r\n", "\n").replace("\r", "\n"), newlines
+    return styles[0] if len(styles) == 1 else ("mixed" if styles else "none")
+
+
+def normalize_newlines(text: str) -> tuple[str, str]:
+    """(text with `\\n` line ends, the original style: lf, crlf, cr, mixed or none)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n"), newline_style(text)
 
 
 # -- shared rules: dateline, signature ---------------------------------------------------

@@ -41,7 +41,7 @@ import lxml.etree
 import lxml.html
 
 from broadsheet.article import Article, Source
-from broadsheet.dumps import DATELINE, SIGNATURE, Rejection, localize, parse_dump, zone
+from broadsheet.dumps import DATELINE, SIGNATURE, Rejection, localize, newline_style, parse_dump, zone
 from broadsheet.related import VAR_DUMP
 
 #: What an archive's outcome depends on besides its bytes and this code (ingest's cache key).
@@ -216,7 +216,7 @@ def extract_page(payload: bytes, header_charset: str | None, url: str | None, na
            "description": doc.description}
     web = {k: v for k, v in web.items() if v}
     page = Page(title=(doc.title or "").strip(), date=None, paragraphs=paragraphs, encoding=encoding,
-                newlines=_newline_style(text), web=web, warnings=warnings)
+                newlines=newline_style(text), web=web, warnings=warnings)
     if layout is not None:
         return _read_as_dump(page, layout, name, timezone)
     if not page.title:
@@ -283,12 +283,6 @@ def _read_as_dump(page: Page, layout: _Layout, name: str, timezone: str) -> Page
     page.related_status = outcome.related_status
     page.warnings += outcome.warnings
     return page
-
-
-def _newline_style(text: str) -> str:
-    crlf = text.count("\r\n")
-    kinds = [k for k, n in (("crlf", crlf), ("cr", text.count("\r") - crlf), ("lf", text.count("\n") - crlf)) if n]
-    return kinds[0] if len(kinds) == 1 else ("mixed" if kinds else "none")
 
 
 # -- saved pages ---------------------------------------------------------------------------
