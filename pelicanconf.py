@@ -25,8 +25,9 @@ THEME = "theme"
 PLUGIN_PATHS = ["plugins"]
 #: deposit reads what archive_pages and related_graph computed: it comes after them; versions
 #: reads archive_pages' display.
+#: partitioned comes last: in a partitioned build it acts once the others have their context.
 PLUGINS = ["yaml_reader", "archive_pages", "related_graph", "deposit", "search_index", "facets", "versions",
-           "unchanged_pages"]
+           "unchanged_pages", "partitioned"]
 
 #: The outlet's local time: datelines and the ticks in related pics are read in it.
 SOURCE_TIMEZONE = "Asia/Tehran"
@@ -72,7 +73,11 @@ SLUG_MAX_BYTES = 120
 #: Partitioned builds (broadsheet/partitions.py): no Pelican run renders more articles than this
 #: (a year per run, a month of a year with more, a day of such a month), which bounds each run's
 #: memory (10,000 articles took 1.1 GiB in one run).
-PARTITION_MAX_ARTICLES = 5000
+#: BROADSHEET_PARTITION_MAX_ARTICLES sets it for one run (the tests cut small archives finely).
+PARTITION_MAX_ARTICLES = int(os.environ.get("BROADSHEET_PARTITION_MAX_ARTICLES") or 5000)
+#: Builds are partitioned (broadsheet/partitioned.py): a driver run over the front matter, a
+#: Pelican run per partition on the engine. The output is the same either way.
+PARTITIONED_BUILD = True
 
 # Every scraped string is text: templates escape by default.
 JINJA_ENVIRONMENT = {"trim_blocks": True, "lstrip_blocks": True, "extensions": [], "autoescape": True}

@@ -109,19 +109,21 @@ def corpus(c, number=None, dest=None, seed=0, malformed=0.0, truth=".truth.json"
     "settings": "local (relative URLs) or hosted (absolute URLs, feeds, sitemap)",
     "siteurl": "the site's public URL, for --settings hosted (or set SITEURL)",
     "precompress": "with --settings hosted: also write .gz (.br, .zst when available) beside text files",
+    "scheduler": SCHEDULER_HELP,
 })
-def build(c, content="content", output="output", settings="local", siteurl=None, precompress=False):
-    """Build the site with Pelican."""
+def build(c, content="content", output="output", settings="local", siteurl=None, precompress=False,
+          scheduler=None):
+    """Build the site with Pelican, a run per partition of the archive on the Dask engine."""
     import os
 
-    from broadsheet import site
+    from broadsheet import engine, site
 
     if precompress:
         os.environ["BROADSHEET_PRECOMPRESS"] = "1"  # read by publishconf.py
     overrides = {"SITEURL": siteurl} if siteurl else {}
     try:
-        site.build(Path(content), Path(output), settings, **overrides)
-    except site.BuildError as exc:
+        site.build(Path(content), Path(output), settings, scheduler=scheduler, **overrides)
+    except (site.BuildError, engine.EngineError) as exc:
         raise Exit(str(exc), code=1)
     _console().print(f"site: {output}/index.html")
 
@@ -200,7 +202,7 @@ def verify_zip(c, file):
     "siteurl": "build output/ for hosting at this URL (absolute URLs, feeds, sitemap); default: relative URLs",
     "mapping": "YAML mapping for CSV tables in --source (e.g. mappings/fa-kes.yaml)",
     "allow_removals": "remove the articles of deleted dumps even when they are many (see the README)",
-    "scheduler": SCHEDULER_HELP + " (for the ingest step; the site is still built on this machine)",
+    "scheduler": SCHEDULER_HELP + " (ingest and the site's partitions)",
 })
 def rebuild(c, source="raw", content="content", output="output", zip="dist/broadsheet-archive.zip",
             reports="reports", siteurl=None, mapping=None, allow_removals=False, scheduler=None):

@@ -507,7 +507,8 @@ def _run(report: RebuildReport, steps: _Steps, state: Path, source: Path, conten
 
     def build_site():
         try:
-            return site.build(content, staging, build_settings, **site_overrides, **cache_overrides(cache),
+            return site.build(content, staging, build_settings, scheduler=scheduler, **site_overrides,
+                              **cache_overrides(cache),
                               SEARCH_INDEX_PATH=str(search_index_for(output, state, cache)),
                               **{reuse.SETTING: reuse_settings(cache, current_version(output), pages_record)})
         except site.BuildError as exc:

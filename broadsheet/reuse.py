@@ -105,11 +105,25 @@ class Reuse:
         self.reused = 0
         self.rendered = 0
         self._folders: set[Path] = set()
+        self.hand_to: dict[str, Any] | None = None  # settings to leave the record in, not a file
+        self.unkeyed = 0  # files written without a key: a later build cannot tell them unchanged
 
     @classmethod
     def from_settings(cls, output: Path, settings: dict[str, Any]) -> Reuse:
+        """A partition of a partitioned build (broadsheet.partitioned) gives its record to the
+        driver in the settings instead of saving it; the driver saves it with its own."""
+        from broadsheet import partitioned
+
         conf = settings.get(SETTING) or {}
-        return cls(output, conf.get("previous"), conf.get("record"), conf.get("save"))
+        made = cls(output, conf.get("previous"), conf.get("record"), conf.get("save"))
+        if conf and partitioned.is_partition(settings):
+            made.hand_to = settings
+        adopted = settings.get(partitioned.KEYS) if partitioned.is_driver(settings) else None
+        if adopted and made.enabled:
+            made.new.update(adopted["files"])
+            made.reused += adopted["reused"]
+            made.rendered += adopted["rendered"]
+        return made
 
     @staticmethod
     def counts(record: Path) -> dict[str, int]:
@@ -122,13 +136,14 @@ class Reuse:
 
     @property
     def enabled(self) -> bool:
-        return self.save_to is not None
+        return self.save_to is not None or self.hand_to is not None
 
     def take(self, rel: str, key: str | None) -> bool:
         """Link `rel` from the previous build when it was made from the same `key`; record the key.
         False means: write the file."""
         if not self.enabled or key is None:
             self.rendered += 1
+            self.unkeyed += key is None
             return False
         self.new[rel] = key
         if self.old.get(rel) != key or self.previous is None:
@@ -158,6 +173,12 @@ class Reuse:
         return self.new.get(rel)
 
     def save(self) -> None:
+        if self.hand_to is not None:
+            from broadsheet import partitioned
+
+            self.hand_to[partitioned.KEYS] = {"files": self.new, "reused": self.reused, "rendered": self.rendered,
+                                              "unkeyed": self.unkeyed}
+            return
         if self.save_to is None:
             return
         atomic_write(self.save_to, json.dumps({"files": self.new, "reused": self.reused, "rendered": self.rendered},

@@ -59,12 +59,31 @@ class _ErrorCounter(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-def build(content: Path, output: Path, settings: str = "local", **overrides: Any) -> dict[str, Any]:
-    """Build the site; raise BuildError if Pelican logged any error. Returns the settings used."""
+def build(content: Path | None, output: Path | None, settings: str = "local", *, partitioned: bool | None = None,
+          scheduler: str | None = None, **overrides: Any) -> dict[str, Any]:
+    """Build the site; raise BuildError if Pelican logged any error. Returns the settings used.
+
+    Partitioned (PARTITIONED_BUILD, or `partitioned`): a driver run over the articles' front
+    matter and a run per partition on the engine (`broadsheet.partitioned`), at `scheduler`
+    when named; the same bytes as a single run."""
     from pelican import Pelican
 
-    overrides = {"PATH": str(Path(content).resolve()), "OUTPUT_PATH": str(Path(output).resolve()), **overrides}
+    from broadsheet import partitioned as parts
+
+    if content is not None:
+        overrides["PATH"] = str(Path(content).resolve())
+    if output is not None:
+        overrides["OUTPUT_PATH"] = str(Path(output).resolve())
     conf = load_settings(settings, **overrides)
+    if partitioned is None:
+        partitioned = bool(conf.get("PARTITIONED_BUILD"))
+    if partitioned and parts.role(conf) is None:
+        conf[parts.ROLE] = parts.DRIVER
+        conf[parts.PLAN] = {"settings": settings, "overrides": overrides, "scheduler": scheduler}
+        if conf.get("CACHE_PATH"):  # the driver's stand-ins are not a single build's articles
+            conf["CACHE_PATH"] = str(Path(conf["CACHE_PATH"], "driver"))
+    elif parts.is_partition(conf):  # the driver compresses the whole output once it is written
+        conf["PLUGINS"] = [p for p in conf.get("PLUGINS") or [] if p != "pelican.plugins.precompress"]
     counter = _ErrorCounter()
     root = logging.getLogger()
     root.addHandler(counter)

@@ -280,20 +280,22 @@ def test_a_batch_the_cluster_gives_up_fails_the_ingest_clearly_and_changes_nothi
     assert _files(content) == before
 
 
-def _stop_a_worker_holding_a_batch(cluster: Cluster, running: subprocess.Popen) -> subprocess.Popen:
-    """Freezes (SIGSTOP) the first worker seen running an ingest batch, then waits until the
-    scheduler counts a batch as running on it: the frozen worker cannot finish that batch."""
+def _stop_a_worker_holding_a_batch(cluster: Cluster, running: subprocess.Popen,
+                                   prefix: str = "broadsheet-ingest-") -> subprocess.Popen:
+    """Freezes (SIGSTOP) the first worker seen running a task whose key starts with `prefix`
+    (an ingest batch), then waits until the scheduler counts such a task as running on it: the
+    frozen worker cannot finish it."""
     client = cluster.client
     names = {addr: w["name"] for addr, w in client.scheduler_info(n_workers=-1)["workers"].items()}
 
     def holder() -> str | None:
         return next((addr for addr, keys in client.processing().items()
-                     if any(str(k).startswith("broadsheet-ingest-") for k in keys)), None)
+                     if any(str(k).startswith(prefix) for k in keys)), None)
 
-    address = _wait_for("a worker running an ingest batch", holder, running)
+    address = _wait_for(f"a worker running a {prefix}* task", holder, running)
     victim = cluster.workers[names[address]]
     victim.send_signal(signal.SIGSTOP)
-    _wait_for("the stopped worker to hold a batch",
-              lambda: any(str(k).startswith("broadsheet-ingest-") for k in client.processing().get(address, ())),
+    _wait_for(f"the stopped worker to hold a {prefix}* task",
+              lambda: any(str(k).startswith(prefix) for k in client.processing().get(address, ())),
               running)
     return victim

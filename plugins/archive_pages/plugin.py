@@ -28,6 +28,7 @@ from pelican.contents import Article as PelicanArticle
 from pelican.generators import ArticlesGenerator, Generator, PagesGenerator, PelicanTemplateNotFound
 from slugify import slugify
 
+from broadsheet import partitioned
 from broadsheet import reuse as reusing
 from broadsheet.article import Article, record_of
 from broadsheet.ordering import oldest_first
@@ -131,10 +132,12 @@ class ArchivePagesGenerator(Generator):
         # Each display follows from the content file, the article's URL and path, and the
         # settings, theme and code (the kept folder's key): an unchanged file is not read again.
         kept = reusing.KeptValues(reusing.kept_folder(s, "archive_pages-displays"))
+        driver = partitioned.is_driver(s)
         for article in everything:
             article.display = kept.value(article.source_path, lambda a=article: _stamp(a),
                                          lambda a=article: self._display(a, show_scraped_related))
-            article._broadsheet_record = article.display.record
+            if not driver:  # a stand-in's record has no text: the search reads the file
+                article._broadsheet_record = article.display.record
             self._add_to_signature(article)
         kept.save()
         self._link_in_time()
@@ -184,7 +187,10 @@ class ArchivePagesGenerator(Generator):
 
     def _display(self, article, show_scraped_related: bool) -> ArticleDisplay:
         s = self.settings
-        record = self._record(article)
+        # A partitioned build's driver has no text: the listings take the script from the
+        # article's partition (broadsheet.partitioned), and nothing else it shows needs the text.
+        record = Article.from_metadata({**article.metadata, "date": article.date}) \
+            if partitioned.is_driver(s) else self._record(article)
         script = detect_script(record.title + "\n" + record.body, s.get("DEFAULT_LANG", "en"))
         when = local_date(record.date, s["SOURCE_TIMEZONE"], s["DEFAULT_DATE_FORMAT"])
         capture = capture_of(record)
@@ -249,6 +255,10 @@ class ArchivePagesGenerator(Generator):
     # -- output
 
     def generate_output(self, writer):
+        if partitioned.is_partition(self.settings):  # its articles' files; the driver writes the rest
+            self._write_citation_files()
+            self._write_data()
+            return
         s = self.settings
         write = writer.write_file
         relative = s["RELATIVE_URLS"]
@@ -267,7 +277,8 @@ class ArchivePagesGenerator(Generator):
                     continue
                 write(period.url, period_template, self.context, relative_urls=relative,
                       period=period, url=period.url)
-        self._write_citation_files()
+        if not partitioned.is_driver(s):
+            self._write_citation_files()
         self._write_data()
 
     def _period_key(self, reuse, template, period) -> str | None:
@@ -329,14 +340,21 @@ class ArchivePagesGenerator(Generator):
         """data/articles.jsonl and .csv. In a rebuild an article's lines are kept under its page's
         key (which covers every field of the row) and made again only when that key changes."""
         s = self.settings
-        reuse = reusing.for_settings(s)
-        kept = reusing.KeptValues(reusing.kept_folder(s, "archive_pages-data-lines") if reuse else None)
-        lines = []
-        for article in self.in_time:
-            key = reuse.key_for(article.save_as) if reuse else None
-            lines.append(self._data_lines(article) if key is None else
-                         kept.value(article.save_as, lambda key=key: key, lambda a=article: self._data_lines(a)))
-        kept.save()
+        if partitioned.is_driver(s):  # each partition made its articles' lines
+            lines = [partitioned.facts_of(s, a.url)["data_lines"] for a in self.in_time]
+        else:
+            reuse = reusing.for_settings(s)
+            kept = reusing.KeptValues(reusing.kept_folder(s, "archive_pages-data-lines") if reuse else None)
+            lines = []
+            for article in self.in_time:
+                key = reuse.key_for(article.save_as) if reuse else None
+                lines.append(self._data_lines(article) if key is None else
+                             kept.value(article.save_as, lambda key=key: key, lambda a=article: self._data_lines(a)))
+            kept.save()
+        if partitioned.is_partition(s):
+            for article, line in zip(self.in_time, lines):
+                partitioned.facts_of(s, article.url)["data_lines"] = line
+            return
         self._write_file(s["DATA_JSONL_SAVE_AS"], "".join(j for j, _ in lines))
         self._write_file(s["DATA_CSV_SAVE_AS"], corpus.csv_header() + "".join(c for _, c in lines))
 

@@ -29,7 +29,7 @@ from slugify import slugify
 
 from archive_pages.corpus import DATA_COLUMNS  # the columns of data/articles.csv, in order
 from archive_pages.display import capture_of, capture_time, linkable_url
-from broadsheet import __version__, reuse as reusing
+from broadsheet import __version__, partitioned, reuse as reusing
 from broadsheet.files import atomic_write
 
 from .crate import Archive, DataFile, crate_metadata
@@ -123,14 +123,21 @@ class DepositGenerator(Generator):
         if missing:
             log.warning("deposit: %d articles have no archive_pages display (is archive_pages listed before "
                         "deposit in PLUGINS?); they are left out of the TEI files and the Dublin Core table", missing)
-        reuse = reusing.for_settings(s)
-        rows = []
-        for article in articles:
-            # The TEI file shows what the page shows: a rebuild links it while the page's key holds.
-            key = reuse.key_for(article.save_as) if reuse else None
-            if not (reuse and reuse.take(article.tei_file, f"tei {key}" if key else None)):
-                atomic_write(Path(self.output_path, article.tei_file), tei_document(_tei_article(s, article)))
-            rows.append(_dublin_core_row(s, article))
+        if partitioned.is_driver(s):  # each partition wrote its TEI files and made its rows
+            rows = [partitioned.facts_of(s, a.url)["dublin_core"] for a in articles]
+        else:
+            reuse = reusing.for_settings(s)
+            rows = []
+            for article in articles:
+                # The TEI file shows what the page shows: a rebuild links it while the page's key holds.
+                key = reuse.key_for(article.save_as) if reuse else None
+                if not (reuse and reuse.take(article.tei_file, f"tei {key}" if key else None)):
+                    atomic_write(Path(self.output_path, article.tei_file), tei_document(_tei_article(s, article)))
+                rows.append(_dublin_core_row(s, article))
+        if partitioned.is_partition(s):
+            for article, row in zip(articles, rows):
+                partitioned.facts_of(s, article.url)["dublin_core"] = row
+            return
         atomic_write(Path(self.output_path, _setting(s, "DEPOSIT_DUBLIN_CORE_SAVE_AS")), dublin_core_csv(rows))
         _pending[PLUGIN_NAME] = {"settings": s, "output": self.output_path, "articles": articles,
                                  "graph": bool(self.context.get("related_graph"))}

@@ -24,6 +24,7 @@ from pelican import signals
 from pelican.generators import Generator
 from slugify import slugify
 
+from broadsheet import partitioned
 from broadsheet.article import Article
 from broadsheet.links import checked_url
 from broadsheet.ordering import oldest_first
@@ -182,7 +183,8 @@ class FacetsGenerator(Generator):
 
 
 def get_generators(pelican):
-    return FacetsGenerator
+    # A partition's articles get their facet links from the driver, which writes the pages.
+    return None if partitioned.is_partition(pelican.settings) else FacetsGenerator
 
 
 def register():

@@ -21,6 +21,7 @@ from typing import Any
 
 from pelican import signals
 
+from broadsheet import partitioned
 from broadsheet import reuse as reusing
 from broadsheet.article import Article
 from broadsheet.files import atomic_write
@@ -213,18 +214,24 @@ _current: dict[str, RelatedGraph] = {}
 
 
 def _on_articles(generator) -> None:
+    if partitioned.is_partition(generator.settings):  # the driver resolved the archive's graph
+        return
     graph = RelatedGraph(generator.settings)
     _current["graph"] = graph
     graph.attach(generator)
 
 
 def _on_articles_written(generator, writer) -> None:
+    if partitioned.is_partition(generator.settings):
+        return
     graph = _current.get("graph")
     if graph is not None:
         graph.write(generator, writer)
 
 
 def _on_finalized(pelican) -> None:
+    if partitioned.is_partition(pelican.settings):  # the driver's graph is still being written
+        return
     graph = _current.pop("graph", None)
     if graph is not None and graph.stats:
         print(graph.summary())

@@ -51,14 +51,21 @@ _child: list = []
 
 
 def _enabled(settings) -> bool:
-    """Signals outlive a build in the same process: act only for builds that list this plugin."""
-    return PLUGIN_NAME in (settings.get("PLUGINS") or [])
+    """Signals outlive a build in the same process: act only for builds that list this plugin;
+    in a partitioned build, the driver indexes every article (a partition run, none)."""
+    from broadsheet import partitioned
+
+    return PLUGIN_NAME in (settings.get("PLUGINS") or []) and not partitioned.is_partition(settings)
+
+
+# Each handler looks at its build's settings before the module's state: a partition run made
+# inside a partitioned build's driver (broadsheet.partitioned) must leave the driver's alone.
 
 
 def configure(pelican) -> None:
-    _articles.clear()
     if not _enabled(pelican.settings):
         return
+    _articles.clear()
     for name, value in DEFAULTS.items():
         pelican.settings.setdefault(name, value)
     direct = list(pelican.settings.get("DIRECT_TEMPLATES", []))
@@ -67,9 +74,9 @@ def configure(pelican) -> None:
 
 
 def collect_articles(generator) -> None:
-    _articles.clear()
     if not _enabled(generator.settings):
         return
+    _articles.clear()
     _articles.extend(generator.articles)
     _articles.extend(generator.translations)
 
@@ -226,13 +233,15 @@ def _index_and_export(settings, articles) -> None:
 def start_search(generator) -> None:
     """Once every article is read, index them in a second process (forked, so it shares what is
     already in memory) while this one renders the pages: the index needs nothing the pages do."""
+    settings = generator.settings
+    if not _enabled(settings):
+        return
     if _child:  # left by an earlier build in this process that stopped early: its outcome is moot
         try:
             _child.pop().result()
         except BackgroundFailed:
             pass
-    settings = generator.settings
-    if not _enabled(settings) or not settings.get("SEARCH_IN_PARALLEL"):
+    if not settings.get("SEARCH_IN_PARALLEL"):
         return
     # Without fork or a second core, Background makes the call in build_search instead.
     _child[:] = [Background(_index_and_export, settings, list(_articles), what="building the search index")]

@@ -11,6 +11,8 @@ from xml.sax.saxutils import escape
 
 from pelican import signals
 
+from broadsheet import partitioned
+
 
 def sitemap_entries(siteurl: str, articles, pages) -> list[tuple[str, str | None]]:
     entries: list[tuple[str, str | None]] = [(f"{siteurl}/", None)]
@@ -32,7 +34,7 @@ def render_sitemap(entries: list[tuple[str, str | None]]) -> str:
 
 def write_sitemap(article_generator, page_generator) -> None:
     settings = article_generator.settings
-    if not settings.get("SITEMAP_SAVE_AS"):
+    if not settings.get("SITEMAP_SAVE_AS") or partitioned.is_partition(settings):
         return  # signals outlive a hosted build in the same process: other builds get no sitemap
     entries = sitemap_entries(settings.get("SITEURL", ""), article_generator.articles, page_generator.pages)
     target = Path(settings["OUTPUT_PATH"]) / settings["SITEMAP_SAVE_AS"]

@@ -10,11 +10,14 @@ import os
 from pelican import signals
 from pelican.writers import Writer
 
-from broadsheet import reuse
+from broadsheet import partitioned, reuse
 
 log = logging.getLogger(__name__)
 #: The keyword arguments Pelican passes when it writes one article page.
 ARTICLE_PAGE_ARGS = {"article", "category", "blog"}
+#: The pages a partition of a partitioned build writes (broadsheet.partitioned): its articles'
+#: and their versions'. The driver writes every other page.
+PARTITION_PAGE_ARGS = {"article", "version"}
 
 
 class ReusingWriter(Writer):
@@ -33,14 +36,25 @@ class ReusingWriter(Writer):
 
     def write_file(self, name, template, context, relative_urls=False, paginated=None, template_name=None,
                    override_output=False, url=None, **kwargs):
+        role = partitioned.role(self.settings)
+        if role is not None and (role == partitioned.PARTITION) != bool(PARTITION_PAGE_ARGS & set(kwargs)):
+            return
         if self.reuse.enabled and name and kwargs.get("article") is not None and not paginated \
                 and set(kwargs) <= ARTICLE_PAGE_ARGS:
             key = reuse.key_of(template.name, name, relative_urls, override_output, kwargs["article"],
                          kwargs.get("category"))
             if self.reuse.take(name, key):
                 return
+        elif self.reuse.enabled and name and kwargs.get("article") is not None:
+            self.reuse.unkeyed += 1  # a draft: written without a key, so never linked
         super().write_file(name, template, context, relative_urls=relative_urls, paginated=paginated,
                            template_name=template_name, override_output=override_output, url=url, **kwargs)
+
+
+    def write_feed(self, *args, **kwargs):
+        if partitioned.is_partition(self.settings):  # the driver writes the feeds
+            return None
+        return super().write_feed(*args, **kwargs)
 
 
 def get_writer(pelican):

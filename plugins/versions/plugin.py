@@ -36,6 +36,7 @@ from pelican import signals
 from pelican.generators import Generator
 
 from archive_pages import citations
+from broadsheet import partitioned
 from broadsheet import reuse as reusing
 from broadsheet import versions as history
 from broadsheet.ingest import plain_slug
@@ -169,25 +170,60 @@ class VersionsGenerator(Generator):
         self.timemaps: list[tuple[str, str]] = []
         self.rows: list[dict[str, Any]] = []
         self.moved: list[Moved] = []
+        #: Files of version pages written in partitions of a partitioned build (no redirect there).
+        self.written: set[str] = set()
         edited = []
-        articles = list(chain(self.context.get("articles", []), self.context.get("hidden_articles", [])))
-        for article in sorted(articles, key=lambda a: (a.display.record.date, a.source_path)):
+        if partitioned.is_driver(s):  # the partitions read the versions: see adopt_partitions
+            self._summarise(edited)
+            return
+        for article in self._in_order():
             kept, problems = history.read_versions(Path(article.source_path))
             for problem in problems:
                 log.warning("%s", problem)
-            self.rows += self._rows(article, kept)
-            if not kept:
-                continue
-            self._attach(article, kept)
-            edited.append(article)
-        edited.sort(key=lambda a: (-a.versions.count, a.display.record.date, a.url))
+            rows, first_page, moved = self._rows(article, kept), len(self.pages), len(self.moved)
+            self.rows += rows
+            if kept:
+                self._attach(article, kept)
+                edited.append((article, article.versions.count))
+            if partitioned.is_partition(s):
+                facts = partitioned.facts_of(s, article.url)
+                facts["versions"] = {
+                    "rows": rows, "moved": self.moved[moved:], "count": len(kept) + 1 if kept else None,
+                    "files": sorted({p.url for p in self.pages[first_page:]}
+                                    | {rel for p in self.pages[first_page:] for _, rel, _ in p.downloads}
+                                    | ({article.versions.timemap_url} if kept else set()))}
+        self._summarise(edited)
+
+    def _in_order(self) -> list:
+        articles = list(chain(self.context.get("articles", []), self.context.get("hidden_articles", [])))
+        return sorted(articles, key=lambda a: (a.display.record.date, a.source_path))
+
+    def _summarise(self, edited: list[tuple[Any, int]]) -> None:
+        """The corpus page's view: how many articles have versions, and the most edited."""
+        s = self.settings
+        edited.sort(key=lambda pair: (-pair[1], pair[0].display.record.date, pair[0].url))
         self.context["article_versions"] = {
             "articles": len(edited),
-            "versions": sum(a.versions.count for a in edited),
-            "most_edited": [(a.url, a.display.record.title, a.versions.count)
-                            for a in edited[: int(s["VERSIONS_MOST_EDITED"])]],
+            "versions": sum(count for _, count in edited),
+            "most_edited": [(a.url, a.display.record.title, count)
+                            for a, count in edited[: int(s["VERSIONS_MOST_EDITED"])]],
             "download": s["VERSIONS_JSONL_SAVE_AS"],
         }
+
+    def adopt_partitions(self) -> None:
+        """In a partitioned build's driver, once the partitions ran: their rows, redirects and
+        counts, in the order a single build makes them."""
+        edited = []
+        for article in self._in_order():
+            found = partitioned.facts_of(self.settings, article.url).get("versions")
+            if not found:
+                continue
+            self.rows += found["rows"]
+            self.moved += found["moved"]
+            self.written.update(found["files"])
+            if found["count"]:
+                edited.append((article, found["count"]))
+        self._summarise(edited)
 
     # -- per article
 
@@ -332,6 +368,20 @@ class VersionsGenerator(Generator):
     def generate_output(self, writer):
         s = self.settings
         reuse = reusing.for_settings(s)
+        self._write_pages(writer, reuse)  # none in a partitioned build's driver: its partitions wrote them
+        if partitioned.is_partition(s):  # the driver writes the redirects and the rows
+            return
+        moved = self.get_template("moved")
+        for page in self._redirects():
+            key = reusing.key_of(moved.name, page, s["RELATIVE_URLS"]) if reuse else None
+            if not (reuse and reuse.take(page.save_as, key)):
+                writer.write_file(page.save_as, moved, self.context, relative_urls=s["RELATIVE_URLS"],
+                                  moved=page, url=page.url)
+        self._write(reuse, s["VERSIONS_JSONL_SAVE_AS"],
+                    "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in self.rows))
+
+    def _write_pages(self, writer, reuse) -> None:
+        s = self.settings
         template = self.get_template("version")
         nav = self.context.get("site_nav")
         for page in self.pages:
@@ -343,14 +393,6 @@ class VersionsGenerator(Generator):
                 self._write(reuse, rel, render(page.citation))
         for rel, text in self.timemaps:
             self._write(reuse, rel, text)
-        moved = self.get_template("moved")
-        for page in self._redirects():
-            key = reusing.key_of(moved.name, page, s["RELATIVE_URLS"]) if reuse else None
-            if not (reuse and reuse.take(page.save_as, key)):
-                writer.write_file(page.save_as, moved, self.context, relative_urls=s["RELATIVE_URLS"],
-                                  moved=page, url=page.url)
-        self._write(reuse, s["VERSIONS_JSONL_SAVE_AS"],
-                    "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in self.rows))
 
     def _redirects(self) -> list[Moved]:
         """The redirects to write: none over a page, static file or version file of this build
@@ -363,6 +405,7 @@ class VersionsGenerator(Generator):
                                        "draft_pages", "staticfiles") for p in c.get(name, []) or []}
         taken |= {p.url for p in self.pages} | {rel for rel, _ in self.timemaps}
         taken |= {rel for p in self.pages for _, rel, _ in p.downloads} | {self.settings["VERSIONS_JSONL_SAVE_AS"]}
+        taken |= self.written
         written = []
         for page in self.moved:
             if page.save_as in taken:

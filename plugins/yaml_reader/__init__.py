@@ -19,7 +19,7 @@ from pelican import signals
 from pelican.plugins.yaml_metadata.yaml_metadata import HEADER_RE, YAMLMetadataReader, _convert_py_to_meta
 from pelican.utils import pelican_open
 
-from broadsheet import safe_yaml
+from broadsheet import partitioned, safe_yaml
 from broadsheet.article import front_matter_problems, with_text_fields
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,8 @@ class LibyamlMetadataReader(YAMLMetadataReader):
             # No content: Pelican's reader cache keeps nothing without it, so the file is read
             # (and reported) again at every build until it is fixed.
             return None, dict(_SKIP)
+        if partitioned.is_driver(self.settings) and not self._is_page(source_path):
+            return "", metadata  # a stand-in: its partition's run reads the text
         self._md.Meta = {k: _convert_py_to_meta(v) for k, v in metadata.items()}
         return self._md.reset().convert(m.group("content")), metadata
 

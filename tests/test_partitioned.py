@@ -1,0 +1,97 @@
+"""Partitioned builds (broadsheet/partitioned.py): the same bytes as a single build, whatever the
+partitions, and what crosses a partition's edge (a year's end, a related link, earlier/later)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from broadsheet import site
+from broadsheet.ingest import ingest
+from conftest import ROOT
+from test_rebuild import Project, _same_as_a_clean_build, contents, make_source, title_of, write_dump
+
+TIMEZONE = "Asia/Tehran"
+#: Our dumps' numbers (their related ids, 1000950..., are no sample dump's) and their `days`
+#: after the seed's date: 31 Dec 2016 11:30 and 1 Jan 2017 12:30, Tehran time.
+EVE, DAY, OTHER = 950, 951, 952
+NEW_YEARS_EVE, NEW_YEARS_DAY = 246, 247
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory) -> Path:
+    """The bundled sample and a few dumps of our own: two either side of a new year, and dumps
+    listing each other as related."""
+    base = tmp_path_factory.mktemp("partitioned")
+    source = base / "raw"
+    shutil.copytree(ROOT / "raw", source)
+    write_dump(source, EVE, days=NEW_YEARS_EVE, related=(DAY, OTHER))
+    write_dump(source, DAY, days=NEW_YEARS_DAY, related=(EVE,))
+    write_dump(source, OTHER, days=3, related=(DAY,))
+    content = base / "content"
+    report = ingest(source, content, TIMEZONE)
+    assert not report.rejected
+    return content
+
+
+def _build(content: Path, out: Path, settings: str = "local", **kw) -> dict[str, bytes]:
+    extra = {"SITEURL": "https://archive.example.org"} if settings == "hosted" else {}
+    site.build(content, out / "site", settings, SEARCH_INDEX_PATH=str(out / "index"),
+               RELATED_GRAPH_REPORT=str(out / "graph.json"), **extra, **kw)
+    return _files(out / "site")
+
+
+@pytest.mark.parametrize("settings", ["local", "hosted"])
+def test_every_partitioning_writes_what_a_single_build_writes(archive, tmp_path, settings):
+    single = _build(archive, tmp_path / "single", settings, partitioned=False)
+    assert len(single) > 300
+    for most in (1, 7, 5000):
+        parted = _build(archive, tmp_path / f"max-{most}", settings, partitioned=True, PARTITION_MAX_ARTICLES=most)
+        differ = sorted(k for k in single.keys() | parted.keys() if single.get(k) != parted.get(k))
+        assert not differ, f"PARTITION_MAX_ARTICLES={most}: {differ[:10]}"
+
+
+def _page(files: dict[str, bytes], title: str) -> tuple[str, str]:
+    """(path, HTML) of the article page whose <h1> is `title`."""
+    for rel, data in files.items():
+        if rel.endswith(".html") and re.match(r"\d{4}/\d\d/", rel):
+            text = data.decode("utf-8")
+            if f">{title}</h1>" in text:
+                return rel, text
+    raise AssertionError(f"no page titled {title!r}")
+
+
+def test_what_crosses_a_partition_edge_is_on_the_pages(archive, tmp_path):
+    """With a partition per article, each link to another article crosses partitions."""
+    files = _build(archive, tmp_path / "one-each", partitioned=True, PARTITION_MAX_ARTICLES=1)
+    eve_path, eve = _page(files, title_of(EVE))
+    day_path, day = _page(files, title_of(DAY))
+    assert eve_path.startswith("2016/12/") and day_path.startswith("2017/01/")
+    day_file = Path(day_path).name
+    # later in time, across the year's end
+    later = re.search(r'rel="next"[^>]*href="([^"]+)"|href="([^"]+)"[^>]*rel="next"', eve)
+    assert later and day_file in (later.group(1) or later.group(2))
+    # a related link resolved to an article of another partition, and cited-by back
+    assert re.search(rf'href="[^"]*{re.escape(day_file)}"[^>]*>{re.escape(title_of(DAY))}<', eve)
+    assert title_of(EVE) in day and title_of(OTHER) in day  # cited by both
+    assert "archive/2016/12/31/index.html" in files and "archive/2017/01/01/index.html" in files
+
+
+def test_an_incremental_rebuild_shows_a_changed_title_on_another_partitions_pages(tmp_path, monkeypatch):
+    monkeypatch.setenv("BROADSHEET_PARTITION_MAX_ARTICLES", "1")
+    project = Project(tmp_path / "archive")
+    make_source(project.base, range(1, 5))
+    project.rebuild()
+    write_dump(project.source, 3, retitled=" (edited)")  # the outlet retitled it
+    project.rebuild()
+    site_files = _files(project.output)
+    _, four = _page(site_files, title_of(4))  # 3's neighbour in time, in a partition of its own
+    assert f"{title_of(3)} (edited)" in four
+    _same_as_a_clean_build(project, tmp_path / "clean")
