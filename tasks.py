@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from invoke import Exit, task
 
 ROOT = Path(__file__).resolve().parent
+URL_HELP = " (or an fsspec URL: s3://BUCKET/PATH, gs://..., file://...; see the README)"
 SCHEDULER_HELP = ("run on the Dask cluster whose scheduler is here (tcp://HOST:8786; or set "
                   "DASK_SCHEDULER_ADDRESS); default: this machine's cores")
 
@@ -20,10 +22,10 @@ def _console():
 
 
 @task(help={
-    "source": "folder of raw dumps, CSV tables, web archives (.warc[.gz], .arc[.gz], .wacz) and saved .html pages (read recursively) or one file; default raw/",
+    "source": "folder of raw dumps, CSV tables, web archives (.warc[.gz], .arc[.gz], .wacz) and saved .html pages (read recursively) or one file; default raw/" + URL_HELP,
     "mapping": "YAML mapping for every CSV table (e.g. mappings/fa-kes.yaml); without it, "
                "<name>.csv is read with <name>.mapping.yaml beside it",
-    "content": "where the Markdown articles go; default content/",
+    "content": "where the Markdown articles go; default content/" + URL_HELP,
     "report": "JSON report path; default reports/ingest.json",
     "timezone": "the source's local timezone; default SOURCE_TIMEZONE from pelicanconf.py",
     "allow_removals": "remove the articles of deleted dumps even when they are many (see the README)",
@@ -43,16 +45,17 @@ def ingest(c, source="raw", content="content", report="reports/ingest.json", tim
     table_mapping = _load_mapping(mapping)
     tz = timezone or site.source_timezone()
     console = _console()
-    try:
-        with Progress(console=console, transient=True) as progress:
-            bar = progress.add_task("ingest", total=None)
-            result = run_ingest(Path(source), Path(content), tz,
-                                on_progress=lambda done, total: progress.update(bar, completed=done, total=total),
-                                mapping=table_mapping, allow_removals=allow_removals, scheduler=scheduler)
-    except IngestError as exc:
-        raise Exit(str(exc), code=exc.exit_status)
-    except engine.EngineError as exc:
-        raise Exit(f"ingest: {exc}", code=1)
+    with _local_copies("ingest", console, read={"source": source}, read_write={"content": content}) as local:
+        try:
+            with Progress(console=console, transient=True) as progress:
+                bar = progress.add_task("ingest", total=None)
+                result = run_ingest(local["source"], local["content"], tz,
+                                    on_progress=lambda done, total: progress.update(bar, completed=done, total=total),
+                                    mapping=table_mapping, allow_removals=allow_removals, scheduler=scheduler)
+        except IngestError as exc:
+            raise Exit(str(exc), code=exc.exit_status)
+        except engine.EngineError as exc:
+            raise Exit(f"ingest: {exc}", code=1)
     try:
         write_report(result, Path(report))
     except OSError as exc:
@@ -61,6 +64,19 @@ def ingest(c, source="raw", content="content", report="reports/ingest.json", tim
     _print_ingest_summary(console, result, report)
     if result.exit_status:
         raise Exit(code=result.exit_status)
+
+
+@contextmanager
+def _local_copies(command, console, **places):
+    """Local paths for the options that name fsspec URLs (broadsheet.remote), or exit naming the URL."""
+    from broadsheet import remote
+
+    try:
+        with remote.local_copies(command, say=lambda line: console.print(line, markup=False, highlight=False),
+                                 **places) as local:
+            yield local
+    except remote.RemoteError as exc:
+        raise Exit(str(exc), code=exc.exit_status)
 
 
 def _load_mapping(path):
@@ -104,8 +120,8 @@ def corpus(c, number=None, dest=None, seed=0, malformed=0.0, truth=".truth.json"
 
 
 @task(help={
-    "content": "Markdown articles; default content/",
-    "output": "where the site goes; default output/",
+    "content": "Markdown articles; default content/" + URL_HELP,
+    "output": "where the site goes; default output/" + URL_HELP,
     "settings": "local (relative URLs) or hosted (absolute URLs, feeds, sitemap)",
     "siteurl": "the site's public URL, for --settings hosted (or set SITEURL)",
     "precompress": "with --settings hosted: also write .gz (.br, .zst when available) beside text files",
@@ -121,11 +137,13 @@ def build(c, content="content", output="output", settings="local", siteurl=None,
     if precompress:
         os.environ["BROADSHEET_PRECOMPRESS"] = "1"  # read by publishconf.py
     overrides = {"SITEURL": siteurl} if siteurl else {}
-    try:
-        site.build(Path(content), Path(output), settings, scheduler=scheduler, **overrides)
-    except (site.BuildError, engine.EngineError) as exc:
-        raise Exit(str(exc), code=1)
-    _console().print(f"site: {output}/index.html")
+    console = _console()
+    with _local_copies("build", console, read={"content": content}, publish_folders={"output": output}) as local:
+        try:
+            site.build(local["content"], local["output"], settings, scheduler=scheduler, **overrides)
+        except (site.BuildError, engine.EngineError) as exc:
+            raise Exit(str(exc), code=1)
+    console.print(f"site: {output}/index.html")
 
 
 @task(help={"output": "the built site; default output/", "port": "default 8000"})
@@ -194,10 +212,11 @@ def verify_zip(c, file):
 
 
 @task(help={
-    "source": "folder of raw dumps, tables, web archives and saved pages, or one file (crawl.warc.gz); default raw/",
-    "content": "Markdown articles; default content/",
-    "output": "the site (a link to the current verified version); default output/",
-    "zip": "the offline zip; default dist/broadsheet-archive.zip",
+    "source": "folder of raw dumps, tables, web archives and saved pages, or one file (crawl.warc.gz); default raw/"
+              + URL_HELP,
+    "content": "Markdown articles; default content/" + URL_HELP,
+    "output": "the site (a link to the current verified version); default output/" + URL_HELP,
+    "zip": "the offline zip; default dist/broadsheet-archive.zip" + URL_HELP,
     "reports": "where rebuild.json, ingest.json and graph.json go; default reports/",
     "siteurl": "build output/ for hosting at this URL (absolute URLs, feeds, sitemap); default: relative URLs",
     "mapping": "YAML mapping for CSV tables in --source (e.g. mappings/fa-kes.yaml)",
@@ -211,18 +230,20 @@ def rebuild(c, source="raw", content="content", output="output", zip="dist/broad
 
     console = _console()
     table_mapping = _load_mapping(mapping)
-    try:
-        report = pipeline.rebuild(Path(source), Path(content), Path(output), Path(zip), Path(reports),
-                                  siteurl=siteurl or None, on_step=lambda step: console.print(f"{step} ..."),
-                                  mapping=table_mapping, allow_removals=allow_removals, scheduler=scheduler)
-    except pipeline.RebuildRefused as exc:
-        raise Exit(f"rebuild refused: {exc}", code=pipeline.EXIT_REFUSED)
-    except pipeline.RebuildLocked as exc:
-        raise Exit(f"rebuild refused: {exc}", code=pipeline.EXIT_LOCKED)
-    except pipeline.RebuildFailed as exc:
-        raise Exit(f"rebuild failed: {exc}\nreport: {Path(reports) / 'rebuild.json'}", code=pipeline.EXIT_FAILED)
-    for line in pipeline.summary_lines(report):
-        console.print(line, markup=False, highlight=False)
+    with _local_copies("rebuild", console, read={"source": source}, read_write={"content": content},
+                       publish_folders={"output": output}, publish_files={"zip": zip}) as local:
+        try:
+            report = pipeline.rebuild(local["source"], local["content"], local["output"], local["zip"], Path(reports),
+                                      siteurl=siteurl or None, on_step=lambda step: console.print(f"{step} ..."),
+                                      mapping=table_mapping, allow_removals=allow_removals, scheduler=scheduler)
+        except pipeline.RebuildRefused as exc:
+            raise Exit(f"rebuild refused: {exc}", code=pipeline.EXIT_REFUSED)
+        except pipeline.RebuildLocked as exc:
+            raise Exit(f"rebuild refused: {exc}", code=pipeline.EXIT_LOCKED)
+        except pipeline.RebuildFailed as exc:
+            raise Exit(f"rebuild failed: {exc}\nreport: {Path(reports) / 'rebuild.json'}", code=pipeline.EXIT_FAILED)
+        for line in pipeline.summary_lines(report):
+            console.print(line, markup=False, highlight=False)
     console.print(f"report: {Path(reports) / 'rebuild.json'}")
 
 
