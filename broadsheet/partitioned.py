@@ -46,6 +46,8 @@ SLICE = "PARTITION_SLICE"
 FACTS = "PARTITION_FACTS"
 #: Both: {output path: reuse key} of the files partitions wrote (the driver records them).
 KEYS = "PARTITION_KEYS"
+#: Driver: {"rendered": [partition names], "reused": [...]}, for the rebuild's report.
+RUNS = "PARTITION_RUNS"
 
 #: Attributes the driver's plugins attach to an article that its partition's pages show.
 SLICED_ATTRIBUTES = ("related", "cited_by", "neighbourhood", "facet_links", "dataset", "text_dateline")
@@ -181,6 +183,9 @@ def run_partitions(generators) -> None:
             log.warning("%s", message)
     settings[FACTS] = facts
     settings[KEYS] = {"files": keys, "reused": counts[0], "rendered": counts[1]}
+    settings[RUNS] = {"rendered": [partitions[i].name for i in sorted(jobs)],
+                      "reused": [partitions[i].name for i in sorted(results) if i not in jobs]}
+    log.info("partitions: %d rendered, %d unchanged", len(jobs), len(results) - len(jobs))
     for generator in generators:
         adopt = getattr(generator, "adopt_partitions", None)
         if adopt is not None:
@@ -282,13 +287,18 @@ class _KeptPartitions:
                    record, output)
 
     def input_key(self, job: PartitionJob, content: Path) -> str:
-        from broadsheet.reuse import file_stamp
+        from broadsheet.reuse import file_stamp, key_of
         from broadsheet.versions import folder_of
 
         if self.folder is None:
             return ""
+        # Equal slices pickle to different bytes when their objects are shared differently: the
+        # key digests their values as broadsheet.reuse does (None: no stable form, no reuse).
+        shown = key_of(*pickle.loads(job.shared))
+        if shown is None:
+            return ""
         h = hashlib.blake2b(digest_size=16)
-        h.update(job.name.encode() + b"\0" + job.shared)
+        h.update(f"{job.name}\0{shown}".encode())
         for rel in job.files:
             folder = folder_of(content / rel)
             earlier = sorted((p.name, file_stamp(p)) for p in folder.glob("*")) if folder.is_dir() else []
@@ -304,7 +314,7 @@ class _KeptPartitions:
         if self.folder is None or self.previous is None:
             return None
         kept = load_kept(self._path(name))
-        if not (isinstance(kept, dict) and kept.get("input") == key and kept.get("complete")):
+        if not (key and isinstance(kept, dict) and kept.get("input") == key and kept.get("complete")):
             return None
         result: PartitionResult = kept["result"]
         if any(self.record.get(rel) != k for rel, k in result.keys.items()):

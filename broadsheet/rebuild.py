@@ -37,7 +37,7 @@ from typing import Any, Callable
 
 import filelock
 
-from broadsheet import __version__, bag, reuse, site
+from broadsheet import __version__, bag, partitioned, reuse, site
 from broadsheet.background import Background, BackgroundFailed
 from broadsheet.files import atomic_write
 from broadsheet.ingest import IngestError, ingest, write_report
@@ -401,6 +401,9 @@ class RebuildReport:
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     #: content files the build left out, each with its line and reason (plugins/yaml_reader)
     skipped_content: list[dict[str, Any]] = field(default_factory=list)
+    #: the build's partitions: those rendered, and those linked from the previous version
+    #: because nothing they show changed (broadsheet/partitioned.py)
+    partitions: dict[str, list[str]] = field(default_factory=dict)
     articles: int = 0
     output: dict[str, Any] = field(default_factory=dict)
     zip: dict[str, Any] = field(default_factory=dict)
@@ -516,6 +519,7 @@ def _run(report: RebuildReport, steps: _Steps, state: Path, source: Path, conten
 
     built = steps.run("build", build_site)
     report.skipped_content = list(built.get("SKIPPED_CONTENT") or [])
+    report.partitions = dict(built.get(partitioned.RUNS) or {})
     try:  # the search plugin's own timings: it runs beside the pages, inside the build's time
         report.search_seconds = json.loads((Path(built["SEARCH_INDEX_PATH"]) / "last-seconds.json").read_text())
     except (OSError, ValueError, KeyError, TypeError):

@@ -95,3 +95,23 @@ def test_an_incremental_rebuild_shows_a_changed_title_on_another_partitions_page
     _, four = _page(site_files, title_of(4))  # 3's neighbour in time, in a partition of its own
     assert f"{title_of(3)} (edited)" in four
     _same_as_a_clean_build(project, tmp_path / "clean")
+
+
+def test_a_rebuild_renders_only_the_partitions_whose_inputs_changed(tmp_path, monkeypatch):
+    """A partition per article: a changed dump re-renders its own partition and those whose
+    pages show something of it (its neighbours in time); the others are linked as they were."""
+    monkeypatch.setenv("BROADSHEET_PARTITION_MAX_ARTICLES", "1")
+    project = Project(tmp_path / "archive")
+    make_source(project.base, range(1, 8))
+    first = project.rebuild()
+    assert len(first.partitions["rendered"]) == 8 and first.partitions["reused"] == []
+    again = project.rebuild()
+    assert again.partitions["rendered"] == [] and len(again.partitions["reused"]) == 8
+    write_dump(project.source, 4, variant=" (updated)")  # its text only: its title stays
+    changed = project.rebuild()
+    assert len(changed.partitions["rendered"]) == 1, changed.partitions
+    write_dump(project.source, 4, variant=" (updated)", retitled=" (retitled)")
+    retitled = project.rebuild()
+    # itself, and the articles before and after it, whose pages name it (earlier/later)
+    assert len(retitled.partitions["rendered"]) == 3, retitled.partitions
+    _same_as_a_clean_build(project, tmp_path / "clean")

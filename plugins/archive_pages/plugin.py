@@ -187,10 +187,13 @@ class ArchivePagesGenerator(Generator):
 
     def _display(self, article, show_scraped_related: bool) -> ArticleDisplay:
         s = self.settings
-        # A partitioned build's driver has no text: the listings take the script from the
-        # article's partition (broadsheet.partitioned), and nothing else it shows needs the text.
-        record = Article.from_metadata({**article.metadata, "date": article.date}) \
-            if partitioned.is_driver(s) else self._record(article)
+        if partitioned.is_driver(s):
+            # A partitioned build's driver has no text, and shows the article only in listings:
+            # its record, its date, and the script its partition finds (broadsheet.partitioned).
+            record = Article.from_metadata({**article.metadata, "date": article.date})
+            return ArticleDisplay(record=record, script=detect_script(record.title, s.get("DEFAULT_LANG", "en")),
+                                  date=local_date(record.date, s["SOURCE_TIMEZONE"], s["DEFAULT_DATE_FORMAT"]))
+        record = self._record(article)
         script = detect_script(record.title + "\n" + record.body, s.get("DEFAULT_LANG", "en"))
         when = local_date(record.date, s["SOURCE_TIMEZONE"], s["DEFAULT_DATE_FORMAT"])
         capture = capture_of(record)

@@ -22,6 +22,7 @@ from typing import Any
 from pelican import signals
 
 from broadsheet import partitioned
+from broadsheet.background import Background, BackgroundFailed
 from broadsheet import reuse as reusing
 from broadsheet.article import Article
 from broadsheet.files import atomic_write
@@ -75,6 +76,8 @@ class RelatedGraph:
         self.key: str | None = None  # of the graph and the layout settings (broadsheet.reuse)
         self.stats: dict[str, Any] = {}
         self.contradictions: list[dict[str, Any]] = []
+        self.exporting: Background | None = None
+        self.written = 0.0
 
     # -- reading phase --------------------------------------------------------------------
 
@@ -186,21 +189,26 @@ class RelatedGraph:
         if not (reuse and all([reuse.take(rel, key) for rel in exports])):
             for rel in exports:  # never write through a link into the previous version
                 (output / rel).unlink(missing_ok=True)
-            write_exports(self.network, output / data_dir)
-            positions = page_layout(self.network, int(self.settings["RELATED_GRAPH_FORCE_LAYOUT_MAX_NODES"]))
-            data = json.dumps(page_data(self.network, positions), ensure_ascii=False, separators=(",", ":"))
-            # `</` cannot end the script early when a title holds `</script>`.
-            data = data.replace("</", "<\\/")
-            atomic_write(output / page_data_file, f"window.BROADSHEET_GRAPH = {data};\n")
+            # networkx's GEXF and GraphML writers take longer than any page: a second process
+            # writes the exports while this one renders the pages (`finish` waits for it).
+            self.exporting = Background(_write_exports, self.network, output, data_dir, page_data_file,
+                                        int(self.settings["RELATED_GRAPH_FORCE_LAYOUT_MAX_NODES"]),
+                                        what="writing the related graph's exports")
         writer.write_file(
             self.settings["RELATED_GRAPH_SAVE_AS"], generator.get_template("graph"), generator.context,
             relative_urls=generator.settings.get("RELATIVE_URLS", False),
             page_name="graph", graph_data_url=self.settings["RELATED_GRAPH_PAGE_DATA"],
         )
-        self.stats["export_seconds"] = round(time.perf_counter() - started, 3)
+        self.written = time.perf_counter() - started
+
+    def finish(self) -> None:
+        """Once the pages are written: the exports done, the report written."""
+        seconds = self.exporting.result() if self.exporting is not None else 0.0
+        self.exporting = None
+        self.stats["export_seconds"] = round(self.written + seconds, 3)
         report = Path(self.settings["RELATED_GRAPH_REPORT"])
         atomic_write(report, json.dumps({"stats": self.stats, "contradictions": self.contradictions},
-                                             indent=2, ensure_ascii=False) + "\n")
+                                        indent=2, ensure_ascii=False) + "\n")
 
     def summary(self) -> str:
         s = self.stats
@@ -229,10 +237,28 @@ def _on_articles_written(generator, writer) -> None:
         graph.write(generator, writer)
 
 
+def _write_exports(network, output: Path, data_dir: str, page_data_file: str, force_layout_max: int) -> float:
+    """graph.json, .gexf, .graphml, the CSVs and the graph page's data; returns the seconds taken."""
+    started = time.perf_counter()
+    write_exports(network, output / data_dir)
+    positions = page_layout(network, force_layout_max)
+    data = json.dumps(page_data(network, positions), ensure_ascii=False, separators=(",", ":"))
+    # `</` cannot end the script early when a title holds `</script>`.
+    data = data.replace("</", "<\\/")
+    atomic_write(output / page_data_file, f"window.BROADSHEET_GRAPH = {data};\n")
+    return time.perf_counter() - started
+
+
 def _on_finalized(pelican) -> None:
     if partitioned.is_partition(pelican.settings):  # the driver's graph is still being written
         return
     graph = _current.pop("graph", None)
+    if graph is not None and graph.network is not None:
+        try:
+            graph.finish()
+        except BackgroundFailed as exc:  # logged as an error, which fails the build
+            logger.error("related graph: %s", exc)
+            return
     if graph is not None and graph.stats:
         print(graph.summary())
         for c in graph.contradictions[:10]:
