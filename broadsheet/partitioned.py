@@ -113,6 +113,7 @@ class PartitionResult:
     files: dict[str, bytes] | None = None  # what it wrote, when the driver's folder is not shared
     articles: int = 0
     complete: bool = False  # every file it wrote has a key (a rebuild may link them all)
+    pid: int = 0  # the process it ran in: a worker's warnings were not shown here
 
 
 @dataclass
@@ -179,8 +180,9 @@ def run_partitions(generators) -> None:
         keys.update(result.keys)
         counts[0] += result.reused
         counts[1] += result.rendered
-        for message in result.warnings:
-            log.warning("%s", message)
+        if i in jobs and result.pid != os.getpid():
+            for message in result.warnings:
+                log.warning("%s", message)
     settings[FACTS] = facts
     settings[KEYS] = {"files": keys, "reused": counts[0], "rendered": counts[1]}
     settings[RUNS] = {"rendered": [partitions[i].name for i in sorted(jobs)],
@@ -391,7 +393,7 @@ def render_partition(job: PartitionJob) -> PartitionResult:
         shutil.rmtree(scratch, ignore_errors=True)
     return PartitionResult(job.name, conf.get(FACTS) or {}, kept.get("files", {}), kept.get("reused", 0),
                            kept.get("rendered", 0), warnings.messages, files, len(job.files),
-                           complete=bool(kept) and not kept.get("unkeyed", 1))
+                           complete=bool(kept) and not kept.get("unkeyed", 1), pid=os.getpid())
 
 
 class _Collector(logging.Handler):

@@ -52,8 +52,18 @@ def test_a_build_through_a_scheduler_renders_on_its_workers_what_a_local_build_w
     assert {t["worker"] for t in stream} == workers  # both workers rendered partitions
 
 
-def _rebuild_command(project: Project, address: str) -> list[str]:
-    return [*project.command(), "--scheduler", address]
+def _rebuild_killing_a_worker(project: Project, base: Path, installed: Path, env: dict[str, str],
+                              scheduler_env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """`invoke rebuild --scheduler` on a cluster started for it, one of whose workers is killed
+    (SIGKILL) while it renders a partition; the rebuild's exit status and output."""
+    with started_cluster(base, installed, scheduler_env=scheduler_env) as cluster:
+        running = subprocess.Popen([*project.command(), "--scheduler", cluster.address], cwd=ROOT, env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        victim = _stop_a_worker_holding_a_batch(cluster, running, prefix="broadsheet-partition-")
+        victim.kill()
+        victim.wait()
+        out, err = running.communicate(timeout=PATIENCE)
+    return running.returncode, out, err
 
 
 def test_a_worker_killed_during_a_rebuild_costs_no_page(tmp_path, installed):
@@ -65,14 +75,8 @@ def test_a_worker_killed_during_a_rebuild_costs_no_page(tmp_path, installed):
         make_source(p.base, range(1, 9))
     ran = subprocess.run(local.command(), cwd=ROOT, env=env, capture_output=True, text=True)
     assert ran.returncode == 0, ran.stderr
-    with started_cluster(tmp_path, installed) as cluster:
-        running = subprocess.Popen(_rebuild_command(remote, cluster.address), cwd=ROOT, env=env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        victim = _stop_a_worker_holding_a_batch(cluster, running, prefix="broadsheet-partition-")
-        victim.kill()
-        victim.wait()
-        out, err = running.communicate(timeout=PATIENCE)
-    assert running.returncode == 0, err
+    returncode, out, err = _rebuild_killing_a_worker(remote, tmp_path, installed, env)
+    assert returncode == 0, err
     assert contents(remote.output) == contents(local.output)
 
 
@@ -85,13 +89,7 @@ def test_a_partition_the_cluster_gives_up_fails_the_rebuild_and_keeps_the_previo
     before = contents(project.output)
     write_dump(project.source, 3, variant=" (updated)")
     no_retry = {"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
-    with started_cluster(tmp_path, installed, scheduler_env=no_retry) as cluster:
-        running = subprocess.Popen(_rebuild_command(project, cluster.address), cwd=ROOT, env=env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        victim = _stop_a_worker_holding_a_batch(cluster, running, prefix="broadsheet-partition-")
-        victim.kill()
-        victim.wait()
-        out, err = running.communicate(timeout=PATIENCE)
-    assert running.returncode != 0
+    returncode, out, err = _rebuild_killing_a_worker(project, tmp_path, installed, env, no_retry)
+    assert returncode != 0
     assert "the workers running it died" in err + out
     assert contents(project.output) == before
