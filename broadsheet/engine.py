@@ -89,6 +89,30 @@ class Engine:
                                    in_flight=max(2, _BATCHES_IN_FLIGHT_PER_THREAD * self.threads))
 
 
+def carried(jobs: Iterable[tuple], run: Engine, read: Callable[[str], Any] | None = None,
+            errors: tuple[type[Exception], ...] = (OSError,)) -> Iterator[tuple]:
+    """The jobs as `run`'s workers can do them. A job is a tuple whose first item is a file's path
+    and whose last is None, meaning "the worker reads the file". On a cluster that does not share
+    this machine's files, that last item is the file's content instead, `read(path)` (default: its
+    bytes), read here as the job is sent, so that not all of them are held at once; or the
+    exception of `errors` that `read` raised, for the worker to report as it reports its own."""
+    if run.shares_files:
+        yield from jobs
+        return
+    read = read or _read_bytes
+    for job in jobs:
+        try:
+            content = read(job[0])
+        except errors as exc:
+            content = exc
+        yield (*job[:-1], content)
+
+
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def batch_size_for(total: int, threads: int) -> int:
     """Jobs per task: a few batches per worker thread, so that the per-task cost (a scheduler
     round trip, a few milliseconds) is small beside the work, and no batch is huge."""

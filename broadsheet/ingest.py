@@ -251,9 +251,10 @@ def read_source(path: str, limit: int) -> bytes:
 
 
 #: One source file to parse: its path, its path from the source folder, the timezone, the mapping
-#: to read a table with, and its bytes when the caller read them (None: read from the path; an
-#: OSError or DumpError: the caller could not, or would not (too large, not a file), and why).
-Job = tuple[str, str, str, "Mapping | None", "bytes | OSError | DumpError | None"]
+#: to read a table with (None: the one beside it; a MappingError: why there is none), and its
+#: bytes when the caller read them (None: read from the path; an OSError or DumpError: the caller
+#: could not, or would not (too large, not a file), and why).
+Job = tuple[str, str, str, "Mapping | MappingError | None", "bytes | OSError | DumpError | None"]
 
 
 def _parse_file(job: Job) -> list[Article | Rejection | Skipped]:
@@ -274,6 +275,8 @@ def _parse_file(job: Job) -> list[Article | Rejection | Skipped]:
     if not table:
         return [parse_dump(raw, rel, timezone)]
     try:
+        if isinstance(mapping, MappingError):
+            raise mapping
         mapping = mapping_for(Path(path), mapping)
     except MappingError as exc:
         return [Rejection(rel, "no-mapping", str(exc))]
@@ -287,35 +290,33 @@ def parse_sources(files: list[Path], base: Path, timezone: str,
     when `scheduler` is named. Tables are read with `mapping`, or else with the mapping file
     beside each table."""
     base_dir = base if base.is_dir() else base.parent
-    jobs = [(str(p), p.relative_to(base_dir).as_posix(), timezone, mapping, None) for p in files]
+    jobs = [_job(str(p), p.relative_to(base_dir).as_posix(), timezone, mapping) for p in files]
     results: list[Article | Rejection] = []
     in_process = not engine.pays_for_a_local_cluster(len(jobs), _SECONDS_PER_FILE)
     with engine.connect(scheduler, in_process=in_process) as run:
-        for outcome in run.map(_parse_file, _carried(jobs, run), len(jobs), name="parse", on_progress=on_progress):
+        for outcome in run.map(_parse_file, engine.carried(jobs, run, _content_for_worker, (OSError, DumpError)), len(jobs), name="parse", on_progress=on_progress):
             results += outcome
     return results
 
 
-def _carried(jobs: list[Job], run: engine.Engine) -> Iterator[Job]:
-    """The jobs as the engine's workers can do them: on a cluster that does not share this
-    machine's files, each carries its file's bytes (read here, as the batch is sent) and the
-    mapping of its table."""
-    if run.shares_files:
-        yield from jobs
-        return
-    for path, rel, timezone, mapping, _ in jobs:
-        if is_table(Path(path)) and mapping is None:
-            try:
-                mapping = mapping_for(Path(path), None)
-            except MappingError:
-                pass  # the worker reports it, as it does every table without a mapping
-        raw: bytes | OSError | DumpError | None = None
-        if not is_web_input(rel):  # an archive is streamed from its path by the worker
-            try:
-                raw = read_source(path, MAX_TABLE_BYTES if is_table(Path(path)) else MAX_DUMP_BYTES)
-            except (OSError, DumpError) as exc:
-                raw = exc
-        yield path, rel, timezone, mapping, raw
+def _job(path: str, rel: str, timezone: str, mapping: Mapping | None) -> Job:
+    """The job for one source file. A table's mapping is found here, beside the table, so that a
+    worker that cannot read this machine's files is sent it; when it cannot be read, the error
+    goes instead, for the worker to report."""
+    if mapping is None and is_table(Path(path)):
+        try:
+            mapping = mapping_for(Path(path), None)
+        except MappingError as exc:
+            mapping = exc
+    return path, rel, timezone, mapping, None
+
+
+def _content_for_worker(path: str) -> bytes | None:
+    """A source's bytes, for a worker that cannot read this machine's files (`engine.carried`);
+    DumpError or OSError when they cannot be sent. An archive is streamed from its path."""
+    if is_web_input(path):
+        return None
+    return read_source(path, MAX_TABLE_BYTES if is_table(Path(path)) else MAX_DUMP_BYTES)
 
 
 # -- what a source gave --------------------------------------------------------------------
@@ -1041,14 +1042,14 @@ def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
             outcomes_of[rel] = [_from_cache(rel, e) for e in entry.get("outcomes", [entry])]
             sources[rel] = entry
             continue
-        jobs.append((path, rel, timezone, mapping, None))
+        jobs.append(_job(path, rel, timezone, mapping))
     had_output = {v["source"] for v in old_state.values()}
     check_removals = _removal_check(source, content, bool(files or skipped), allow_removals)
     stager = _Stager(content)
     try:
         in_process = not engine.pays_for_a_local_cluster(len(jobs), _SECONDS_PER_FILE)
         with engine.connect(scheduler, in_process=in_process) as run:
-            prepared = run.map(_prepare_file, _carried(jobs, run), len(jobs), name="ingest", on_progress=on_progress)
+            prepared = run.map(_prepare_file, engine.carried(jobs, run, _content_for_worker, (OSError, DumpError)), len(jobs), name="ingest", on_progress=on_progress)
             for job, outcome in zip(jobs, prepared):
                 outcomes_of[job[1]] = outcome
                 for o in outcome:
