@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import sys
 import uuid
 from collections import deque
 from contextlib import contextmanager
@@ -270,6 +271,23 @@ def pays_for_a_local_cluster(jobs: int, seconds_per_job: float) -> bool:
     share of `jobs` jobs of `seconds_per_job` (on one core) off this process. Never with one core."""
     workers = local_workers()
     return workers > 1 and jobs * seconds_per_job * (1 - 1 / workers) > _LOCAL_CLUSTER_COST
+
+
+def in_a_worker() -> bool:
+    """Whether this runs in a task on a worker (of a Dask cluster, or a process pool): there the
+    cores are the cluster's already, and work is done in the process rather than sent on."""
+    import multiprocessing
+
+    if multiprocessing.parent_process() is not None:
+        return True
+    distributed = sys.modules.get("distributed")
+    if distributed is None:
+        return False
+    try:
+        distributed.get_worker()
+    except ValueError:
+        return False
+    return True
 
 
 def local_workers() -> int:

@@ -45,7 +45,8 @@ from broadsheet.tables import (
     MAX_TABLE_BYTES, Mapping, MappingError, is_mapping_file, is_table, mapping_for, parse_table,
 )
 from broadsheet.webarchive import (
-    LIBRARIES as _WEB_LIBRARIES, Revisit, Skipped, capture_order, is_web_archive, is_web_input, read_web_input,
+    LIBRARIES as _WEB_LIBRARIES, SECONDS_PER_BYTE as WEB_SECONDS_PER_BYTE, Revisit, Skipped, capture_order,
+    is_web_archive, is_web_input, read_saved_page, read_web_input,
 )
 
 STATE_FILE = ".broadsheet-ingest.json"
@@ -261,7 +262,7 @@ def _parse_file(job: Job) -> list[Article | Rejection | Skipped]:
     """A dump gives one outcome; a table (`.csv`) one per row, read with its mapping; a web
     archive one per article page, rejected record and reason for skipping records."""
     path, rel, timezone, mapping, raw = job
-    if is_web_input(rel):
+    if is_web_input(rel) and raw is None:
         return read_web_input(path, rel, timezone)
     table = is_table(Path(path))
     try:
@@ -272,6 +273,8 @@ def _parse_file(job: Job) -> list[Article | Rejection | Skipped]:
         return [Rejection(rel, "unreadable", f"cannot read it ({exc.strerror}); articles made from it stay")]
     except DumpError as exc:
         return [Rejection(rel, exc.reason, exc.detail)]
+    if is_web_input(rel):  # a saved page, sent to a worker that cannot read this machine's files
+        return read_saved_page(raw, rel, timezone)
     if not table:
         return [parse_dump(raw, rel, timezone)]
     try:
@@ -291,12 +294,43 @@ def parse_sources(files: list[Path], base: Path, timezone: str,
     beside each table."""
     base_dir = base if base.is_dir() else base.parent
     jobs = [_job(str(p), p.relative_to(base_dir).as_posix(), timezone, mapping) for p in files]
-    results: list[Article | Rejection] = []
-    in_process = not engine.pays_for_a_local_cluster(len(jobs), _SECONDS_PER_FILE)
-    with engine.connect(scheduler, in_process=in_process) as run:
-        for outcome in run.map(_parse_file, engine.carried(jobs, run, _content_for_worker, (OSError, DumpError)), len(jobs), name="parse", on_progress=on_progress):
-            results += outcome
-    return results
+    results: dict[str, list[Article | Rejection]] = {}
+    with engine.connect(scheduler, in_process=not _pays_for_a_local_cluster(jobs)) as run:
+        for job, outcome in _each_file(run, jobs, _parse_file, list, "parse", on_progress):
+            results[job[1]] = outcome
+    return [o for job in jobs for o in results[job[1]]]
+
+
+def _each_file(run: engine.Engine, jobs: list[Job], per_file: Callable[[Job], list], finish: Callable[[list], list],
+               name: str, on_progress: Callable[[int, int], None] | None) -> Iterator[tuple[Job, list]]:
+    """(job, what `per_file` gives for it) for every job: files are mapped on the engine's workers;
+    then each web archive is read here, its pages extracted on the workers (webarchive.read_archive),
+    its outcomes given to `finish`. `on_progress` counts files."""
+    files = [job for job in jobs if not is_web_archive(job[1])]
+    archives = [job for job in jobs if is_web_archive(job[1])]
+    progress = (lambda done, _: on_progress(done, len(jobs))) if on_progress else None
+    outcomes = run.map(per_file, engine.carried(files, run, _content_for_worker, (OSError, DumpError)), len(files),
+                       name=name, on_progress=progress)
+    yield from zip(files, outcomes)
+    for done, job in enumerate(archives, len(files) + 1):
+        path, rel, timezone = job[:3]
+        yield job, finish(read_web_input(path, rel, timezone, run))
+        if progress:
+            progress(done, len(jobs))
+
+
+def _pays_for_a_local_cluster(jobs: list[Job]) -> bool:
+    """Whether parsing `jobs` on this machine's other cores saves more than starting them costs."""
+    seconds = 0.0
+    for path, rel, *_ in jobs:
+        if not is_web_archive(rel):
+            seconds += _SECONDS_PER_FILE
+            continue
+        try:
+            seconds += os.stat(path).st_size * WEB_SECONDS_PER_BYTE
+        except OSError:
+            pass  # reported when it is read
+    return engine.pays_for_a_local_cluster(1, seconds)
 
 
 def _job(path: str, rel: str, timezone: str, mapping: Mapping | None) -> Job:
@@ -311,12 +345,14 @@ def _job(path: str, rel: str, timezone: str, mapping: Mapping | None) -> Job:
     return path, rel, timezone, mapping, None
 
 
-def _content_for_worker(path: str) -> bytes | None:
+def _content_for_worker(path: str) -> bytes:
     """A source's bytes, for a worker that cannot read this machine's files (`engine.carried`);
-    DumpError or OSError when they cannot be sent. An archive is streamed from its path."""
-    if is_web_input(path):
-        return None
-    return read_source(path, MAX_TABLE_BYTES if is_table(Path(path)) else MAX_DUMP_BYTES)
+    DumpError or OSError when they cannot be sent. (A web archive is never sent: see _each_file.)"""
+    return read_source(path, MAX_DUMP_BYTES if is_dump(path) else MAX_TABLE_BYTES)
+
+
+def is_dump(path: str) -> bool:
+    return not (is_table(Path(path)) or is_web_input(path))
 
 
 # -- what a source gave --------------------------------------------------------------------
@@ -416,7 +452,11 @@ def _prepare(article: Article) -> Parsed:
 def _prepare_file(job: Job) -> list[Parsed | Rejection]:
     """Parse one source file and render its articles: the whole per-article work, done in a
     worker so that the main process only decides and writes."""
-    return [o if isinstance(o, (Rejection, Skipped, Revisit)) else _prepare(o) for o in _parse_file(job)]
+    return _prepared(_parse_file(job))
+
+
+def _prepared(outcomes: list[Article | Rejection | Skipped | Revisit]) -> list[Parsed | Rejection | Skipped | Revisit]:
+    return [o if isinstance(o, (Rejection, Skipped, Revisit)) else _prepare(o) for o in outcomes]
 
 
 def _rendered(article: Article) -> tuple[bytes, dict[str, str]]:
@@ -433,8 +473,8 @@ def _text_key(fingerprints: dict[str, str]) -> str:
 class _Renderer:
     """Reads a source again when its Article is needed after all, and renders it."""
 
-    def __init__(self, base_dir: Path, timezone: str, mapping: Mapping | None):
-        self.base_dir, self.timezone, self.mapping = base_dir, timezone, mapping
+    def __init__(self, base_dir: Path, timezone: str, mapping: Mapping | None, run: engine.Engine | None = None):
+        self.base_dir, self.timezone, self.mapping, self.run = base_dir, timezone, mapping, run
         self._tables: dict[str, list[Article | Rejection]] = {}
 
     def article(self, rec: Parsed) -> Article:
@@ -442,7 +482,8 @@ class _Renderer:
         outcomes = self._tables.get(rec.file)
         if outcomes is None:
             path = self.base_dir / rec.file
-            outcomes = _parse_file((str(path), rec.file, self.timezone, self.mapping, None))
+            outcomes = (read_web_input(str(path), rec.file, self.timezone, self.run) if is_web_archive(rec.file)
+                        else _parse_file((str(path), rec.file, self.timezone, self.mapping, None)))
             if is_table(path) or is_web_archive(rec.file):
                 self._tables[rec.file] = outcomes
         for o in outcomes:
@@ -1047,27 +1088,25 @@ def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
     check_removals = _removal_check(source, content, bool(files or skipped), allow_removals)
     stager = _Stager(content)
     try:
-        in_process = not engine.pays_for_a_local_cluster(len(jobs), _SECONDS_PER_FILE)
-        with engine.connect(scheduler, in_process=in_process) as run:
-            prepared = run.map(_prepare_file, engine.carried(jobs, run, _content_for_worker, (OSError, DumpError)), len(jobs), name="ingest", on_progress=on_progress)
-            for job, outcome in zip(jobs, prepared):
+        with engine.connect(scheduler, in_process=not _pays_for_a_local_cluster(jobs)) as run:
+            for job, outcome in _each_file(run, jobs, _prepare_file, _prepared, "ingest", on_progress):
                 outcomes_of[job[1]] = outcome
                 for o in outcome:
                     if isinstance(o, Parsed) and o.ref not in had_output:
                         stager.stage(o)  # most likely a new article: its file can be made now
-        outcomes = skipped + [o for _, rel in files for o in outcomes_of[rel]]
-        report.read = sum(not isinstance(o, (Skipped, Revisit)) for o in outcomes)
-        try:
-            new_state, output_stamps = _place_all(content, outcomes, old_state, old_stamps,
-                                                  _Renderer(base_dir, timezone, mapping), stager, report,
-                                                  check_removals,
-                                                  versions.timestamp(seen_at or datetime.now().astimezone()))
-            if new_state != old_state or state.get("version") != STATE_VERSION:
-                state_text = json.dumps({"version": STATE_VERSION, "outputs": new_state},
-                                        indent=1, sort_keys=True, ensure_ascii=False) + "\n"
-                _write(state_path, state_text)
-        except OSError as exc:  # a rename or a removal; _write names the files it writes
-            raise _write_failed(Path(exc.filename) if exc.filename else content, exc) from None
+            outcomes = skipped + [o for _, rel in files for o in outcomes_of[rel]]
+            report.read = sum(not isinstance(o, (Skipped, Revisit)) for o in outcomes)
+            try:
+                new_state, output_stamps = _place_all(content, outcomes, old_state, old_stamps,
+                                                      _Renderer(base_dir, timezone, mapping, run), stager, report,
+                                                      check_removals,
+                                                      versions.timestamp(seen_at or datetime.now().astimezone()))
+                if new_state != old_state or state.get("version") != STATE_VERSION:
+                    state_text = json.dumps({"version": STATE_VERSION, "outputs": new_state},
+                                            indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+                    _write(state_path, state_text)
+            except OSError as exc:  # a rename or a removal; _write names the files it writes
+                raise _write_failed(Path(exc.filename) if exc.filename else content, exc) from None
     finally:
         stager.close()
 
