@@ -20,6 +20,7 @@ import sys
 import uuid
 from collections import deque
 from contextlib import contextmanager
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
@@ -55,14 +56,32 @@ def scheduler_address(scheduler: str | None = None) -> str | None:
     return dask.config.get("scheduler-address", None) or None
 
 
-@dataclass
 class Engine:
-    """What `connect` gives: a Dask client, or None to run in this process."""
+    """What `connect` gives: a Dask client, or None to run in this process.
 
-    client: Any = None
-    #: Whether the workers read this machine's files (a local cluster, or this process): jobs may
-    #: then name files; on another cluster they carry what they read.
-    shares_files: bool = True
+    A local cluster starts in the background (`starting`): until it is up, `map` does the jobs
+    in this process, so that the second or so it takes to start is not time lost. `client`
+    waits for it."""
+
+    def __init__(self, client: Any = None, shares_files: bool = True, starting: Future | None = None):
+        self._client = client
+        #: Whether the workers read this machine's files (a local cluster, or this process): jobs
+        #: may then name files; on another cluster they carry what they read (`carried`).
+        self.shares_files = shares_files
+        self._starting = starting
+
+    @property
+    def client(self) -> Any:
+        if self._starting is not None:
+            self._client = self._starting.result()
+            self._starting = None
+        return self._client
+
+    def _in_this_process(self) -> bool:
+        """Whether jobs are done here: always without a cluster, and while a local one starts."""
+        if self._starting is not None:
+            return not self._starting.done()
+        return self._client is None
 
     @property
     def threads(self) -> int:
@@ -78,16 +97,24 @@ class Engine:
         job before it are done. `jobs` is read lazily, as batches are sent: a job may carry
         bytes read for it without all of them being held at once. `on_progress(done, total)`
         follows the jobs as they finish. Task keys start with `broadsheet-<name>-`."""
-        if self.client is None:
-            for i, job in enumerate(jobs, 1):
-                result = func(job)
-                if on_progress:
-                    on_progress(i, total)
-                yield result
-            return
-        size = batch_size or batch_size_for(total, self.threads)
-        yield from _map_on_cluster(self.client, func, _batches(jobs, size), total, name, on_progress,
+        jobs = iter(jobs)
+        done = 0
+        while self._in_this_process():
+            job = next(jobs, _END)
+            if job is _END:
+                return
+            result = func(job)
+            done += 1
+            if on_progress:
+                on_progress(done, total)
+            yield result
+        progress = (lambda d, t: on_progress(done + d, t + done)) if on_progress else None
+        size = batch_size or batch_size_for(total - done, self.threads)
+        yield from _map_on_cluster(self.client, func, _batches(jobs, size), total - done, name, progress,
                                    in_flight=max(2, _BATCHES_IN_FLIGHT_PER_THREAD * self.threads))
+
+
+_END = object()
 
 
 def carried(jobs: Iterable[tuple], run: Engine, read: Callable[[str], Any] | None = None,
@@ -237,9 +264,9 @@ def _quiet_dask() -> Iterator[None]:
 
 @contextmanager
 def _connected(address: str | None) -> Iterator[Engine]:
-    from distributed import Client
-
     if address is not None:
+        from distributed import Client
+
         try:
             client = Client(address, timeout=_CONNECT_TIMEOUT, set_as_default=False)
         except (OSError, TimeoutError) as exc:
@@ -257,13 +284,29 @@ def _connected(address: str | None) -> Iterator[Engine]:
         finally:
             client.close()
         return
-    cluster = _local_cluster()
-    client = Client(cluster, set_as_default=False)
-    try:
-        yield Engine(client, shares_files=True)
-    finally:
-        client.close()
-        cluster.close()
+
+    def start():
+        from distributed import Client
+
+        cluster = _local_cluster()
+        return cluster, Client(cluster, set_as_default=False)
+
+    with ThreadPoolExecutor(max_workers=1) as starter:
+        starting = starter.submit(start)
+        try:
+            yield Engine(shares_files=True, starting=_client_of(starting))
+        finally:
+            cluster, client = starting.result()
+            client.close()
+            cluster.close()
+
+
+def _client_of(starting: Future) -> Future:
+    """A future of the client alone, from the future of (cluster, client)."""
+    client: Future = Future()
+    starting.add_done_callback(lambda f: client.set_exception(f.exception()) if f.exception()
+                               else client.set_result(f.result()[1]))
+    return client
 
 
 def pays_for_a_local_cluster(jobs: int, seconds_per_job: float) -> bool:
