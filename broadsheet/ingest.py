@@ -602,36 +602,71 @@ def assign_paths(records: list[Parsed]) -> dict[str, Parsed]:
 class _Stager:
     """Writes new articles' files under temporary names while later dumps are still being
     parsed: creating files is the slowest step of a first ingest, and it waits on the disk,
-    not on the processor. `place_article` renames a staged file into place when the article
-    is placed as it was rendered; `close` removes the others."""
+    not on the processor. Files are written by a few threads, a chunk of articles per task (a
+    task per file cost the main process as much as the writing). `place_article` renames a
+    staged file into place when the article is placed as it was rendered; `close` removes the
+    others."""
+
+    #: Articles written per task.
+    CHUNK = 64
 
     def __init__(self, content: Path):
         self.content = content
         self._pool = ThreadPoolExecutor(max_workers=4)
-        self._staged: dict[int, tuple[str, Future]] = {}
+        self._staged: dict[int, tuple[bytes, str]] = {}
+        self._chunk: list[tuple[str, bytes]] = []
+        self._written: dict[str, Future] = {}  # the task writing each staged file
         self._names = itertools.count()
+        self._prefix = f".ingest-{os.getpid()}-"
 
     def stage(self, rec: Parsed) -> None:
         # the article's month folder: whatever its slug turns out to be, a rename gets it there
-        tmp = self.content / rec.date.strftime("%Y/%m") / f".ingest-{os.getpid()}-{next(self._names)}.tmp"
-        self._staged[id(rec)] = (rec.data, self._pool.submit(write_temporary, tmp, rec.data))
+        tmp = os.path.join(self.content, rec.date.strftime("%Y/%m"), f"{self._prefix}{next(self._names)}.tmp")
+        self._chunk.append((tmp, rec.data))
+        self._staged[id(rec)] = (rec.data, tmp)
+        if len(self._chunk) >= self.CHUNK:
+            self._send()
+
+    def _send(self) -> None:
+        chunk, self._chunk = self._chunk, []
+        future = self._pool.submit(_write_chunk, chunk)
+        for tmp, _ in chunk:
+            self._written[tmp] = future
 
     def take(self, rec: Parsed) -> Path | None:
         """The staged file holding `rec.data`, for the caller to rename into place."""
-        data, future = self._staged.pop(id(rec), (None, None))
-        if future is None or future.exception() is not None:
+        data, tmp = self._staged.pop(id(rec), (None, None))
+        if tmp is None:
+            return None
+        if self._chunk:
+            self._send()
+        failed = self._written.pop(tmp).result()
+        if tmp in failed:
             return None
         if data is not rec.data:  # rendered again since (another slug, more warnings)
-            future.result().unlink(missing_ok=True)
+            Path(tmp).unlink(missing_ok=True)
             return None
-        return future.result()
+        return Path(tmp)
 
     def close(self) -> None:
+        if self._chunk:
+            self._send()
         self._pool.shutdown()
-        for _, future in self._staged.values():
-            if future.exception() is None:
-                future.result().unlink(missing_ok=True)
+        for _, tmp in self._staged.values():
+            if tmp not in self._written.pop(tmp).result():
+                Path(tmp).unlink(missing_ok=True)
         self._staged.clear()
+
+
+def _write_chunk(chunk: list[tuple[str, bytes]]) -> set[str]:
+    """Write each (temporary path, bytes); the paths that could not be written."""
+    failed = set()
+    for tmp, data in chunk:
+        try:
+            write_temporary(Path(tmp), data)
+        except OSError:
+            failed.add(tmp)
+    return failed
 
 
 #: Fingerprints and text keys: one encoder, not one per call (json.dumps builds one each time).
