@@ -72,10 +72,14 @@ class Engine:
 
     @property
     def client(self) -> Any:
+        self.wait_until_started()
+        return self._client
+
+    def wait_until_started(self) -> None:
+        """Wait for a local cluster starting in the background: `map` then sends every job to it."""
         if self._starting is not None:
             self._client = self._starting.result()
             self._starting = None
-        return self._client
 
     def _in_this_process(self) -> bool:
         """Whether jobs are done here: always without a cluster, and while a local one starts."""

@@ -385,6 +385,9 @@ def read_archive(path: str, rel: str, timezone: str, run: engine.Engine | None =
         with engine.connect(in_process=in_process) as run:
             return read_archive(path, rel, timezone, run)
     reader = _ArchiveReader(rel, timezone)
+    # Extracting a page holds this process (where a local cluster's scheduler runs) for longer than
+    # a starting cluster can wait: the pages wait for the cluster rather than start here meanwhile.
+    run.wait_until_started()
     for outcome in run.map(_extract_outcome, reader.pages_to_extract(path, size), 0, name="extract",
                            batch_size=_BATCH):
         reader.extracted(outcome)
