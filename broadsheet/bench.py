@@ -553,15 +553,23 @@ def step_web_archive(dest: str, n: int, seed: int, filler_mib: int) -> dict[str,
 
 
 def step_web_archive_read(path: str) -> dict[str, Any]:
+    """Pages per second and per CPU-second: of this process, its children, and the engine's
+    workers (a local cluster's workers are not this process's children: they are asked)."""
     import resource
 
-    from broadsheet import site
-    from broadsheet.webarchive import Skipped, read_archive
+    from broadsheet import engine, site
+    from broadsheet.webarchive import SECONDS_PER_BYTE, Skipped, read_archive
 
-    before = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
-    outcomes, seconds = _timed(lambda: read_archive(path, Path(path).name, site.source_timezone()))
-    after = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
-    cpu = sum(a.ru_utime + a.ru_stime - b.ru_utime - b.ru_stime for a, b in zip(after, before))
+    def reading() -> tuple[list, float]:
+        pays = engine.pays_for_a_local_cluster(1, os.path.getsize(path) * SECONDS_PER_BYTE)
+        with engine.connect(in_process=not pays) as run:  # as read_archive decides without one
+            outcomes = read_archive(path, Path(path).name, site.source_timezone(), run)
+            workers = sum(run.client.run(_cpu_seconds).values()) if run.client is not None else 0.0
+        return outcomes, workers
+
+    before = _cpu_seconds(resource.RUSAGE_CHILDREN) + _cpu_seconds()
+    (outcomes, workers_cpu), seconds = _timed(reading)
+    cpu = _cpu_seconds(resource.RUSAGE_CHILDREN) + _cpu_seconds() - before + workers_cpu
     articles = sum(hasattr(o, "paragraphs") for o in outcomes)
     skipped = sum(o.count for o in outcomes if isinstance(o, Skipped))
     if not articles:
@@ -569,6 +577,14 @@ def step_web_archive_read(path: str) -> dict[str, Any]:
     return {"status": "ok", "articles": articles, "skipped": skipped, "seconds": round(seconds, 3),
             "per_second": round(articles / seconds, 1), "cpu_seconds": round(cpu, 3),
             "per_cpu_second": round(articles / cpu, 1), "bytes": os.path.getsize(path)}
+
+
+def _cpu_seconds(who: int | None = None) -> float:
+    """User and system CPU seconds of this process (or, with RUSAGE_CHILDREN, of its children)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF if who is None else who)
+    return usage.ru_utime + usage.ru_stime
 
 
 CHILD_STEPS: dict[str, Callable[..., dict[str, Any]]] = {

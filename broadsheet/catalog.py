@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 from broadsheet import engine
@@ -77,7 +77,7 @@ def read_catalog(content: Path, settings: dict[str, Any] | None = None, *, sched
     entries, problems = [], []
     in_process = not engine.pays_for_a_local_cluster(len(jobs), _SECONDS_PER_FILE)
     with engine.connect(scheduler, in_process=in_process) as run:
-        for outcome in run.map(read, _carried(jobs, run), len(jobs), name="catalog", on_progress=on_progress):
+        for outcome in run.map(read, engine.carried(jobs, run), len(jobs), name="catalog", on_progress=on_progress):
             (entries if isinstance(outcome, CatalogEntry) else problems).append(outcome)
     entries.sort(key=lambda e: (e.date, e.url))
     return Catalog(entries, sorted(problems, key=lambda p: p.path))
@@ -103,18 +103,6 @@ def article_files(content: Path, settings: dict[str, Any]) -> list[str]:
 
 def _ignored(name: str, patterns: list[str]) -> bool:
     return any(fnmatch.fnmatch(name, p) for p in patterns)
-
-
-def _carried(jobs: list[tuple[str, str, None]], run: engine.Engine) -> Iterator[tuple[str, str, bytes | None]]:
-    """On a cluster that does not share this machine's files, each job carries its file's bytes."""
-    if run.shares_files:
-        yield from jobs
-        return
-    for path, rel, _ in jobs:
-        try:
-            yield path, rel, Path(path).read_bytes()
-        except OSError as exc:
-            yield path, rel, exc
 
 
 def read_entry(job: tuple[str, str, bytes | OSError | None], settings: dict[str, Any]) -> CatalogEntry | CatalogProblem:

@@ -16,9 +16,11 @@ from __future__ import annotations
 import logging
 import math
 import os
+import sys
 import uuid
 from collections import deque
 from contextlib import contextmanager
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
@@ -54,14 +56,36 @@ def scheduler_address(scheduler: str | None = None) -> str | None:
     return dask.config.get("scheduler-address", None) or None
 
 
-@dataclass
 class Engine:
-    """What `connect` gives: a Dask client, or None to run in this process."""
+    """What `connect` gives: a Dask client, or None to run in this process.
 
-    client: Any = None
-    #: Whether the workers read this machine's files (a local cluster, or this process): jobs may
-    #: then name files; on another cluster they carry what they read.
-    shares_files: bool = True
+    A local cluster starts in the background (`starting`): until it is up, `map` does the jobs
+    in this process, so that the second or so it takes to start is not time lost. `client`
+    waits for it."""
+
+    def __init__(self, client: Any = None, shares_files: bool = True, starting: Future | None = None):
+        self._client = client
+        #: Whether the workers read this machine's files (a local cluster, or this process): jobs
+        #: may then name files; on another cluster they carry what they read (`carried`).
+        self.shares_files = shares_files
+        self._starting = starting
+
+    @property
+    def client(self) -> Any:
+        self.wait_until_started()
+        return self._client
+
+    def wait_until_started(self) -> None:
+        """Wait for a local cluster starting in the background: `map` then sends every job to it."""
+        if self._starting is not None:
+            self._client = self._starting.result()
+            self._starting = None
+
+    def _in_this_process(self) -> bool:
+        """Whether jobs are done here: always without a cluster, and while a local one starts."""
+        if self._starting is not None:
+            return not self._starting.done()
+        return self._client is None
 
     @property
     def threads(self) -> int:
@@ -77,16 +101,48 @@ class Engine:
         job before it are done. `jobs` is read lazily, as batches are sent: a job may carry
         bytes read for it without all of them being held at once. `on_progress(done, total)`
         follows the jobs as they finish. Task keys start with `broadsheet-<name>-`."""
-        if self.client is None:
-            for i, job in enumerate(jobs, 1):
-                result = func(job)
-                if on_progress:
-                    on_progress(i, total)
-                yield result
-            return
-        size = batch_size or batch_size_for(total, self.threads)
-        yield from _map_on_cluster(self.client, func, _batches(jobs, size), total, name, on_progress,
+        jobs = iter(jobs)
+        done = 0
+        while self._in_this_process():
+            job = next(jobs, _END)
+            if job is _END:
+                return
+            result = func(job)
+            done += 1
+            if on_progress:
+                on_progress(done, total)
+            yield result
+        progress = (lambda d, t: on_progress(done + d, t + done)) if on_progress else None
+        size = batch_size or batch_size_for(total - done, self.threads)
+        yield from _map_on_cluster(self.client, func, _batches(jobs, size), total - done, name, progress,
                                    in_flight=max(2, _BATCHES_IN_FLIGHT_PER_THREAD * self.threads))
+
+
+_END = object()
+
+
+def carried(jobs: Iterable[tuple], run: Engine, read: Callable[[str], Any] | None = None,
+            errors: tuple[type[Exception], ...] = (OSError,)) -> Iterator[tuple]:
+    """The jobs as `run`'s workers can do them. A job is a tuple whose first item is a file's path
+    and whose last is None, meaning "the worker reads the file". On a cluster that does not share
+    this machine's files, that last item is the file's content instead, `read(path)` (default: its
+    bytes), read here as the job is sent, so that not all of them are held at once; or the
+    exception of `errors` that `read` raised, for the worker to report as it reports its own."""
+    if run.shares_files:
+        yield from jobs
+        return
+    read = read or _read_bytes
+    for job in jobs:
+        try:
+            content = read(job[0])
+        except errors as exc:
+            content = exc
+        yield (*job[:-1], content)
+
+
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def batch_size_for(total: int, threads: int) -> int:
@@ -212,9 +268,9 @@ def _quiet_dask() -> Iterator[None]:
 
 @contextmanager
 def _connected(address: str | None) -> Iterator[Engine]:
-    from distributed import Client
-
     if address is not None:
+        from distributed import Client
+
         try:
             client = Client(address, timeout=_CONNECT_TIMEOUT, set_as_default=False)
         except (OSError, TimeoutError) as exc:
@@ -232,13 +288,29 @@ def _connected(address: str | None) -> Iterator[Engine]:
         finally:
             client.close()
         return
-    cluster = _local_cluster()
-    client = Client(cluster, set_as_default=False)
-    try:
-        yield Engine(client, shares_files=True)
-    finally:
-        client.close()
-        cluster.close()
+
+    def start():
+        from distributed import Client
+
+        cluster = _local_cluster()
+        return cluster, Client(cluster, set_as_default=False)
+
+    with ThreadPoolExecutor(max_workers=1) as starter:
+        starting = starter.submit(start)
+        try:
+            yield Engine(shares_files=True, starting=_client_of(starting))
+        finally:
+            cluster, client = starting.result()
+            client.close()
+            cluster.close()
+
+
+def _client_of(starting: Future) -> Future:
+    """A future of the client alone, from the future of (cluster, client)."""
+    client: Future = Future()
+    starting.add_done_callback(lambda f: client.set_exception(f.exception()) if f.exception()
+                               else client.set_result(f.result()[1]))
+    return client
 
 
 def pays_for_a_local_cluster(jobs: int, seconds_per_job: float) -> bool:
@@ -246,6 +318,23 @@ def pays_for_a_local_cluster(jobs: int, seconds_per_job: float) -> bool:
     share of `jobs` jobs of `seconds_per_job` (on one core) off this process. Never with one core."""
     workers = local_workers()
     return workers > 1 and jobs * seconds_per_job * (1 - 1 / workers) > _LOCAL_CLUSTER_COST
+
+
+def in_a_worker() -> bool:
+    """Whether this runs in a task on a worker (of a Dask cluster, or a process pool): there the
+    cores are the cluster's already, and work is done in the process rather than sent on."""
+    import multiprocessing
+
+    if multiprocessing.parent_process() is not None:
+        return True
+    distributed = sys.modules.get("distributed")
+    if distributed is None:
+        return False
+    try:
+        distributed.get_worker()
+    except ValueError:
+        return False
+    return True
 
 
 def local_workers() -> int:

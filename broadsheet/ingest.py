@@ -45,7 +45,8 @@ from broadsheet.tables import (
     MAX_TABLE_BYTES, Mapping, MappingError, is_mapping_file, is_table, mapping_for, parse_table,
 )
 from broadsheet.webarchive import (
-    LIBRARIES as _WEB_LIBRARIES, Revisit, Skipped, capture_order, is_web_archive, is_web_input, read_web_input,
+    LIBRARIES as _WEB_LIBRARIES, SECONDS_PER_BYTE as WEB_SECONDS_PER_BYTE, Revisit, Skipped, capture_order,
+    is_web_archive, is_web_input, read_saved_page, read_web_input,
 )
 
 STATE_FILE = ".broadsheet-ingest.json"
@@ -251,16 +252,17 @@ def read_source(path: str, limit: int) -> bytes:
 
 
 #: One source file to parse: its path, its path from the source folder, the timezone, the mapping
-#: to read a table with, and its bytes when the caller read them (None: read from the path; an
-#: OSError or DumpError: the caller could not, or would not (too large, not a file), and why).
-Job = tuple[str, str, str, "Mapping | None", "bytes | OSError | DumpError | None"]
+#: to read a table with (None: the one beside it; a MappingError: why there is none), and its
+#: bytes when the caller read them (None: read from the path; an OSError or DumpError: the caller
+#: could not, or would not (too large, not a file), and why).
+Job = tuple[str, str, str, "Mapping | MappingError | None", "bytes | OSError | DumpError | None"]
 
 
 def _parse_file(job: Job) -> list[Article | Rejection | Skipped]:
     """A dump gives one outcome; a table (`.csv`) one per row, read with its mapping; a web
     archive one per article page, rejected record and reason for skipping records."""
     path, rel, timezone, mapping, raw = job
-    if is_web_input(rel):
+    if is_web_input(rel) and raw is None:
         return read_web_input(path, rel, timezone)
     table = is_table(Path(path))
     try:
@@ -271,9 +273,13 @@ def _parse_file(job: Job) -> list[Article | Rejection | Skipped]:
         return [Rejection(rel, "unreadable", f"cannot read it ({exc.strerror}); articles made from it stay")]
     except DumpError as exc:
         return [Rejection(rel, exc.reason, exc.detail)]
+    if is_web_input(rel):  # a saved page, sent to a worker that cannot read this machine's files
+        return read_saved_page(raw, rel, timezone)
     if not table:
         return [parse_dump(raw, rel, timezone)]
     try:
+        if isinstance(mapping, MappingError):
+            raise mapping
         mapping = mapping_for(Path(path), mapping)
     except MappingError as exc:
         return [Rejection(rel, "no-mapping", str(exc))]
@@ -287,35 +293,66 @@ def parse_sources(files: list[Path], base: Path, timezone: str,
     when `scheduler` is named. Tables are read with `mapping`, or else with the mapping file
     beside each table."""
     base_dir = base if base.is_dir() else base.parent
-    jobs = [(str(p), p.relative_to(base_dir).as_posix(), timezone, mapping, None) for p in files]
-    results: list[Article | Rejection] = []
-    in_process = not engine.pays_for_a_local_cluster(len(jobs), _SECONDS_PER_FILE)
-    with engine.connect(scheduler, in_process=in_process) as run:
-        for outcome in run.map(_parse_file, _carried(jobs, run), len(jobs), name="parse", on_progress=on_progress):
-            results += outcome
-    return results
+    jobs = [_job(str(p), p.relative_to(base_dir).as_posix(), timezone, mapping) for p in files]
+    results: dict[str, list[Article | Rejection]] = {}
+    with engine.connect(scheduler, in_process=not _pays_for_a_local_cluster(jobs)) as run:
+        for job, outcome in _each_file(run, jobs, _parse_file, list, "parse", on_progress):
+            results[job[1]] = outcome
+    return [o for job in jobs for o in results[job[1]]]
 
 
-def _carried(jobs: list[Job], run: engine.Engine) -> Iterator[Job]:
-    """The jobs as the engine's workers can do them: on a cluster that does not share this
-    machine's files, each carries its file's bytes (read here, as the batch is sent) and the
-    mapping of its table."""
-    if run.shares_files:
-        yield from jobs
-        return
-    for path, rel, timezone, mapping, _ in jobs:
-        if is_table(Path(path)) and mapping is None:
-            try:
-                mapping = mapping_for(Path(path), None)
-            except MappingError:
-                pass  # the worker reports it, as it does every table without a mapping
-        raw: bytes | OSError | DumpError | None = None
-        if not is_web_input(rel):  # an archive is streamed from its path by the worker
-            try:
-                raw = read_source(path, MAX_TABLE_BYTES if is_table(Path(path)) else MAX_DUMP_BYTES)
-            except (OSError, DumpError) as exc:
-                raw = exc
-        yield path, rel, timezone, mapping, raw
+def _each_file(run: engine.Engine, jobs: list[Job], per_file: Callable[[Job], list], finish: Callable[[list], list],
+               name: str, on_progress: Callable[[int, int], None] | None) -> Iterator[tuple[Job, list]]:
+    """(job, what `per_file` gives for it) for every job: files are mapped on the engine's workers;
+    then each web archive is read here, its pages extracted on the workers (webarchive.read_archive),
+    its outcomes given to `finish`. `on_progress` counts files."""
+    files = [job for job in jobs if not is_web_archive(job[1])]
+    archives = [job for job in jobs if is_web_archive(job[1])]
+    progress = (lambda done, _: on_progress(done, len(jobs))) if on_progress else None
+    outcomes = run.map(per_file, engine.carried(files, run, _content_for_worker, (OSError, DumpError)), len(files),
+                       name=name, on_progress=progress)
+    yield from zip(files, outcomes)
+    for done, job in enumerate(archives, len(files) + 1):
+        path, rel, timezone = job[:3]
+        yield job, finish(read_web_input(path, rel, timezone, run))
+        if progress:
+            progress(done, len(jobs))
+
+
+def _pays_for_a_local_cluster(jobs: list[Job]) -> bool:
+    """Whether parsing `jobs` on this machine's other cores saves more than starting them costs."""
+    seconds = 0.0
+    for path, rel, *_ in jobs:
+        if not is_web_archive(rel):
+            seconds += _SECONDS_PER_FILE
+            continue
+        try:
+            seconds += os.stat(path).st_size * WEB_SECONDS_PER_BYTE
+        except OSError:
+            pass  # reported when it is read
+    return engine.pays_for_a_local_cluster(1, seconds)
+
+
+def _job(path: str, rel: str, timezone: str, mapping: Mapping | None) -> Job:
+    """The job for one source file. A table's mapping is found here, beside the table, so that a
+    worker that cannot read this machine's files is sent it; when it cannot be read, the error
+    goes instead, for the worker to report."""
+    if mapping is None and is_table(Path(path)):
+        try:
+            mapping = mapping_for(Path(path), None)
+        except MappingError as exc:
+            mapping = exc
+    return path, rel, timezone, mapping, None
+
+
+def _content_for_worker(path: str) -> bytes:
+    """A source's bytes, for a worker that cannot read this machine's files (`engine.carried`);
+    DumpError or OSError when they cannot be sent. (A web archive is never sent: see _each_file.)"""
+    return read_source(path, MAX_DUMP_BYTES if is_dump(path) else MAX_TABLE_BYTES)
+
+
+def is_dump(path: str) -> bool:
+    return not (is_table(Path(path)) or is_web_input(path))
 
 
 # -- what a source gave --------------------------------------------------------------------
@@ -415,7 +452,11 @@ def _prepare(article: Article) -> Parsed:
 def _prepare_file(job: Job) -> list[Parsed | Rejection]:
     """Parse one source file and render its articles: the whole per-article work, done in a
     worker so that the main process only decides and writes."""
-    return [o if isinstance(o, (Rejection, Skipped, Revisit)) else _prepare(o) for o in _parse_file(job)]
+    return _prepared(_parse_file(job))
+
+
+def _prepared(outcomes: list[Article | Rejection | Skipped | Revisit]) -> list[Parsed | Rejection | Skipped | Revisit]:
+    return [o if isinstance(o, (Rejection, Skipped, Revisit)) else _prepare(o) for o in outcomes]
 
 
 def _rendered(article: Article) -> tuple[bytes, dict[str, str]]:
@@ -432,8 +473,8 @@ def _text_key(fingerprints: dict[str, str]) -> str:
 class _Renderer:
     """Reads a source again when its Article is needed after all, and renders it."""
 
-    def __init__(self, base_dir: Path, timezone: str, mapping: Mapping | None):
-        self.base_dir, self.timezone, self.mapping = base_dir, timezone, mapping
+    def __init__(self, base_dir: Path, timezone: str, mapping: Mapping | None, run: engine.Engine | None = None):
+        self.base_dir, self.timezone, self.mapping, self.run = base_dir, timezone, mapping, run
         self._tables: dict[str, list[Article | Rejection]] = {}
 
     def article(self, rec: Parsed) -> Article:
@@ -441,7 +482,8 @@ class _Renderer:
         outcomes = self._tables.get(rec.file)
         if outcomes is None:
             path = self.base_dir / rec.file
-            outcomes = _parse_file((str(path), rec.file, self.timezone, self.mapping, None))
+            outcomes = (read_web_input(str(path), rec.file, self.timezone, self.run) if is_web_archive(rec.file)
+                        else _parse_file((str(path), rec.file, self.timezone, self.mapping, None)))
             if is_table(path) or is_web_archive(rec.file):
                 self._tables[rec.file] = outcomes
         for o in outcomes:
@@ -560,36 +602,71 @@ def assign_paths(records: list[Parsed]) -> dict[str, Parsed]:
 class _Stager:
     """Writes new articles' files under temporary names while later dumps are still being
     parsed: creating files is the slowest step of a first ingest, and it waits on the disk,
-    not on the processor. `place_article` renames a staged file into place when the article
-    is placed as it was rendered; `close` removes the others."""
+    not on the processor. Files are written by a few threads, a chunk of articles per task (a
+    task per file cost the main process as much as the writing). `place_article` renames a
+    staged file into place when the article is placed as it was rendered; `close` removes the
+    others."""
+
+    #: Articles written per task.
+    CHUNK = 64
 
     def __init__(self, content: Path):
         self.content = content
         self._pool = ThreadPoolExecutor(max_workers=4)
-        self._staged: dict[int, tuple[str, Future]] = {}
+        self._staged: dict[int, tuple[bytes, str]] = {}
+        self._chunk: list[tuple[str, bytes]] = []
+        self._written: dict[str, Future] = {}  # the task writing each staged file
         self._names = itertools.count()
+        self._prefix = f".ingest-{os.getpid()}-"
 
     def stage(self, rec: Parsed) -> None:
         # the article's month folder: whatever its slug turns out to be, a rename gets it there
-        tmp = self.content / rec.date.strftime("%Y/%m") / f".ingest-{os.getpid()}-{next(self._names)}.tmp"
-        self._staged[id(rec)] = (rec.data, self._pool.submit(write_temporary, tmp, rec.data))
+        tmp = os.path.join(self.content, rec.date.strftime("%Y/%m"), f"{self._prefix}{next(self._names)}.tmp")
+        self._chunk.append((tmp, rec.data))
+        self._staged[id(rec)] = (rec.data, tmp)
+        if len(self._chunk) >= self.CHUNK:
+            self._send()
+
+    def _send(self) -> None:
+        chunk, self._chunk = self._chunk, []
+        future = self._pool.submit(_write_chunk, chunk)
+        for tmp, _ in chunk:
+            self._written[tmp] = future
 
     def take(self, rec: Parsed) -> Path | None:
         """The staged file holding `rec.data`, for the caller to rename into place."""
-        data, future = self._staged.pop(id(rec), (None, None))
-        if future is None or future.exception() is not None:
+        data, tmp = self._staged.pop(id(rec), (None, None))
+        if tmp is None:
+            return None
+        if self._chunk:
+            self._send()
+        failed = self._written.pop(tmp).result()
+        if tmp in failed:
             return None
         if data is not rec.data:  # rendered again since (another slug, more warnings)
-            future.result().unlink(missing_ok=True)
+            Path(tmp).unlink(missing_ok=True)
             return None
-        return future.result()
+        return Path(tmp)
 
     def close(self) -> None:
+        if self._chunk:
+            self._send()
         self._pool.shutdown()
-        for _, future in self._staged.values():
-            if future.exception() is None:
-                future.result().unlink(missing_ok=True)
+        for _, tmp in self._staged.values():
+            if tmp not in self._written.pop(tmp).result():
+                Path(tmp).unlink(missing_ok=True)
         self._staged.clear()
+
+
+def _write_chunk(chunk: list[tuple[str, bytes]]) -> set[str]:
+    """Write each (temporary path, bytes); the paths that could not be written."""
+    failed = set()
+    for tmp, data in chunk:
+        try:
+            write_temporary(Path(tmp), data)
+        except OSError:
+            failed.add(tmp)
+    return failed
 
 
 #: Fingerprints and text keys: one encoder, not one per call (json.dumps builds one each time).
@@ -1041,32 +1118,30 @@ def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
             outcomes_of[rel] = [_from_cache(rel, e) for e in entry.get("outcomes", [entry])]
             sources[rel] = entry
             continue
-        jobs.append((path, rel, timezone, mapping, None))
+        jobs.append(_job(path, rel, timezone, mapping))
     had_output = {v["source"] for v in old_state.values()}
     check_removals = _removal_check(source, content, bool(files or skipped), allow_removals)
     stager = _Stager(content)
     try:
-        in_process = not engine.pays_for_a_local_cluster(len(jobs), _SECONDS_PER_FILE)
-        with engine.connect(scheduler, in_process=in_process) as run:
-            prepared = run.map(_prepare_file, _carried(jobs, run), len(jobs), name="ingest", on_progress=on_progress)
-            for job, outcome in zip(jobs, prepared):
+        with engine.connect(scheduler, in_process=not _pays_for_a_local_cluster(jobs)) as run:
+            for job, outcome in _each_file(run, jobs, _prepare_file, _prepared, "ingest", on_progress):
                 outcomes_of[job[1]] = outcome
                 for o in outcome:
                     if isinstance(o, Parsed) and o.ref not in had_output:
                         stager.stage(o)  # most likely a new article: its file can be made now
-        outcomes = skipped + [o for _, rel in files for o in outcomes_of[rel]]
-        report.read = sum(not isinstance(o, (Skipped, Revisit)) for o in outcomes)
-        try:
-            new_state, output_stamps = _place_all(content, outcomes, old_state, old_stamps,
-                                                  _Renderer(base_dir, timezone, mapping), stager, report,
-                                                  check_removals,
-                                                  versions.timestamp(seen_at or datetime.now().astimezone()))
-            if new_state != old_state or state.get("version") != STATE_VERSION:
-                state_text = json.dumps({"version": STATE_VERSION, "outputs": new_state},
-                                        indent=1, sort_keys=True, ensure_ascii=False) + "\n"
-                _write(state_path, state_text)
-        except OSError as exc:  # a rename or a removal; _write names the files it writes
-            raise _write_failed(Path(exc.filename) if exc.filename else content, exc) from None
+            outcomes = skipped + [o for _, rel in files for o in outcomes_of[rel]]
+            report.read = sum(not isinstance(o, (Skipped, Revisit)) for o in outcomes)
+            try:
+                new_state, output_stamps = _place_all(content, outcomes, old_state, old_stamps,
+                                                      _Renderer(base_dir, timezone, mapping, run), stager, report,
+                                                      check_removals,
+                                                      versions.timestamp(seen_at or datetime.now().astimezone()))
+                if new_state != old_state or state.get("version") != STATE_VERSION:
+                    state_text = json.dumps({"version": STATE_VERSION, "outputs": new_state},
+                                            indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+                    _write(state_path, state_text)
+            except OSError as exc:  # a rename or a removal; _write names the files it writes
+                raise _write_failed(Path(exc.filename) if exc.filename else content, exc) from None
     finally:
         stager.close()
 

@@ -23,23 +23,22 @@ from __future__ import annotations
 import codecs
 import hashlib
 import json
-import multiprocessing
 import os
 import re
 import zipfile
 from collections import Counter, deque
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone as _tz
 from functools import lru_cache
 from importlib.metadata import version as _version
 from pathlib import PurePosixPath
-from typing import IO, Any
+from typing import IO, Any, Iterator
 from urllib.parse import urlsplit
 
 import lxml.etree
 import lxml.html
 
+from broadsheet import engine
 from broadsheet.article import Article, Source
 from broadsheet.dumps import DATELINE, SIGNATURE, Rejection, localize, newline_style, parse_dump, zone
 from broadsheet.related import VAR_DUMP
@@ -115,13 +114,15 @@ def is_web_input(name: str) -> bool:
     return is_web_archive(name) or is_saved_page(name)
 
 
-def read_web_input(path: str, rel: str, timezone: str) -> list[Article | Rejection | Skipped | Revisit]:
-    """Every outcome of one archive or saved page (`rel`: its name in the report)."""
+def read_web_input(path: str, rel: str, timezone: str, run: engine.Engine | None = None,
+                   ) -> list[Article | Rejection | Skipped | Revisit]:
+    """Every outcome of one archive or saved page (`rel`: its name in the report); an archive's
+    pages are extracted on `run` (see `read_archive`)."""
     try:
         if is_saved_page(rel):
             with open(path, "rb") as f:
                 return read_saved_page(f.read(), rel, timezone)
-        return read_archive(path, rel, timezone)
+        return read_archive(path, rel, timezone, run)
     except OSError as exc:
         return [Rejection(rel, "unreadable", str(exc))]
 
@@ -359,49 +360,44 @@ class Capture:
         return {k: v for k, v in d.items() if v is not None}
 
 
-#: Pages a worker extracts per call, and how many calls per worker may wait: enough to keep
-#: every core busy, few enough that memory does not grow with the archive.
+#: Pages extracted per task: a task then costs the scheduler little beside the work (about 10 ms
+#: a page), and the pages waiting for their task stay few.
 _BATCH = 8
-_AHEAD = 4
-#: A smaller archive is read in one process: starting workers would cost more than they save.
-PARALLEL_FROM_BYTES = 16 << 20
+#: Extracting the pages of an archive takes about this long per byte of the archive on one core
+#: (1.1 s per MiB of the bench's gzipped WARC of news pages): what decides whether a local
+#: cluster pays for its start (`engine.pays_for_a_local_cluster`).
+SECONDS_PER_BYTE = 1.1 / (1 << 20)
 
 
-def read_archive(path: str, rel: str, timezone: str) -> list[Article | Rejection | Skipped | Revisit]:
+def read_archive(path: str, rel: str, timezone: str, run: engine.Engine | None = None,
+                 ) -> list[Article | Rejection | Skipped | Revisit]:
     """Every article of a WARC, ARC or WACZ file (one per URL and text), then its rejections,
     its skips by reason, and its revisit records whose payload is in another archive.
-    Records are streamed; a large archive's pages are extracted on every core."""
+    Records are streamed here; their pages are extracted on `run`'s workers, in batches. Without
+    `run`: on a local cluster of this machine's cores when the archive is large enough to pay for
+    one (and this is not a worker already), else in this process."""
     try:
         size = os.stat(path).st_size
     except OSError as exc:
         return [Rejection(rel, "unreadable", str(exc))]
-    # inside ingest's own worker processes (many files), the cores are busy already
-    workers = os.cpu_count() or 1
-    parallel = size >= PARALLEL_FROM_BYTES and workers > 1 and multiprocessing.parent_process() is None
-    pool = ProcessPoolExecutor(max_workers=workers) if parallel else None
-    reader = _ArchiveReader(rel, timezone, pool, workers)
-    try:
-        if rel.lower().endswith(".wacz"):
-            reader.read_wacz(path)
-        else:
-            with open(path, "rb") as f:
-                reader.read_warc(f, size, None)
-        reader.drain(final=True)
-    except OSError as exc:
-        reader.rejected.append(Rejection(rel, "unreadable", str(exc)))
-    finally:
-        if pool:
-            pool.shutdown(cancel_futures=True)
+    if run is None:
+        in_process = engine.in_a_worker() or not engine.pays_for_a_local_cluster(1, size * SECONDS_PER_BYTE)
+        with engine.connect(in_process=in_process) as run:
+            return read_archive(path, rel, timezone, run)
+    reader = _ArchiveReader(rel, timezone)
+    # Extracting a page holds this process (where a local cluster's scheduler runs) for longer than
+    # a starting cluster can wait: the pages wait for the cluster rather than start here meanwhile.
+    run.wait_until_started()
+    for outcome in run.map(_extract_outcome, reader.pages_to_extract(path, size), 0, name="extract",
+                           batch_size=_BATCH):
+        reader.extracted(outcome)
     return reader.outcomes()
 
 
-def _extract_batch(jobs: list[tuple[bytes, str | None, str, str, str]]) -> list[tuple]:
-    return [_extract_outcome(*job) for job in jobs]
-
-
-def _extract_outcome(payload: bytes, charset: str | None, url: str, ref: str, timezone: str) -> tuple:
+def _extract_outcome(job: tuple[bytes, str | None, str, str, str]) -> tuple:
     """`extract_page` as a value a worker can send back: ("page", Page or None) or
     ("error", reason, detail)."""
+    payload, charset, url, ref, timezone = job
     try:
         return ("page", extract_page(payload, charset, url, ref, timezone))
     except PageError as exc:
@@ -413,26 +409,39 @@ def _extract_outcome(payload: bytes, charset: str | None, url: str, ref: str, ti
 class _ArchiveReader:
     """Reads the records of one archive file and folds the captures of each URL and text."""
 
-    def __init__(self, rel: str, timezone: str, pool: ProcessPoolExecutor | None = None, workers: int = 1):
+    def __init__(self, rel: str, timezone: str):
         self.rel, self.timezone = rel, timezone
-        self.pool, self.max_ahead = pool, workers * _AHEAD
         self.arc = rel.lower().endswith((".arc", ".arc.gz"))
         self.skipped: Counter[str] = Counter()
         self.rejected: list[Rejection] = []
         self.pages: dict[str, list[tuple[Capture, Page]]] = {}  # URL -> its captures, in order met
         self.revisits: dict[str, list[tuple[str, str | None]]] = {}  # URL -> (time, digest)
         self.page_urls: set[str] | None = None  # a WACZ's pages; None: every HTML page is one
-        # Pages are extracted in batches (in workers when there is a pool) and their captures
-        # handled in record order; a payload met before (the same page captured again) is
-        # extracted once. Keys: payload sha256 and the header's charset.
+        # Each payload is extracted once (the same page captured again is not), its captures
+        # handled in record order as the extractions come back. Keys: payload sha256 and the
+        # header's charset.
         self._results: dict[str, tuple] = {}
-        self._queued: set[str] = set()
-        self._batch: list[tuple] = []
-        self._batch_keys: list[str] = []
-        self._running: deque[tuple[list[str], Future]] = deque()
+        self._queued: deque[str] = deque()  # the keys sent to extraction, in the order sent
         self._waiting: deque[tuple[Capture, str]] = deque()
 
-    def read_wacz(self, path: str) -> None:
+    def pages_to_extract(self, path: str, size: int) -> Iterator[tuple[bytes, str | None, str, str, str]]:
+        """The archive's records read in order: the extraction job of each new HTML payload is
+        yielded, every other record is noted as it is read."""
+        try:
+            if self.rel.lower().endswith(".wacz"):
+                yield from self.read_wacz(path)
+            else:
+                with open(path, "rb") as f:
+                    yield from self.read_warc(f, size, None)
+        except OSError as exc:
+            self.rejected.append(Rejection(self.rel, "unreadable", str(exc)))
+
+    def extracted(self, outcome: tuple) -> None:
+        """The extraction of the oldest payload sent: the captures waiting for it are handled."""
+        self._results[self._queued.popleft()] = outcome
+        self._drain()
+
+    def read_wacz(self, path: str) -> Iterator[tuple]:
         try:
             with zipfile.ZipFile(path) as wacz:
                 names = wacz.namelist()
@@ -445,12 +454,13 @@ class _ArchiveReader:
                     self.rejected.append(Rejection(self.rel, "no-warc", "the WACZ holds no archive/*.warc.gz"))
                 for member in warcs:
                     with wacz.open(member) as f:
-                        self.read_warc(f, wacz.getinfo(member).file_size, member)
+                        yield from self.read_warc(f, wacz.getinfo(member).file_size, member)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as exc:
             self.rejected.append(Rejection(self.rel, "bad-wacz", f"not a readable zip file ({exc})"))
 
-    def read_warc(self, stream: IO[bytes], size: int, member: str | None) -> None:
-        """Stream the records; a record or file cut short is a rejection, the rest goes on."""
+    def read_warc(self, stream: IO[bytes], size: int, member: str | None) -> Iterator[tuple]:
+        """Stream the records, yielding the extraction jobs; a record or file cut short is a
+        rejection, the rest goes on."""
         from warcio.archiveiterator import ArchiveIterator
 
         where = (f"{self.rel}#member={member}&" if member else f"{self.rel}#")
@@ -460,10 +470,13 @@ class _ArchiveReader:
             for record in records:
                 offset = records.offset  # get_record_offset() would read the record past us
                 try:
-                    self._record(record, offset, member, where)
+                    job = self._record(record, offset, member, where)
                 except Exception as exc:  # one malformed record (a status line, a header) only
                     self.rejected.append(Rejection(f"{where}offset={offset}", "bad-record",
                                                    f"{type(exc).__name__}: {exc}; the other records were read"))
+                else:
+                    if job is not None:
+                        yield job
                 records.read_to_end(record)
                 end = offset + records.get_record_length()
         except Exception as exc:  # warcio's ArchiveLoadFailed, zlib and EOF errors, ...
@@ -476,7 +489,8 @@ class _ArchiveReader:
                 f"the file ends inside a record (a gzip member or record cut short): {size - end} bytes "
                 f"after the last whole record could not be read; the records before it were read"))
 
-    def _record(self, record, offset: int, member: str | None, where: str) -> None:
+    def _record(self, record, offset: int, member: str | None, where: str) -> tuple | None:
+        """Note one record; the extraction job of its payload when that is to be extracted."""
         kind = record.rec_type
         if kind in ("request", "metadata", "warcinfo"):
             self.skipped["request" if kind == "request" else "metadata"] += 1
@@ -524,39 +538,17 @@ class _ArchiveReader:
                                            f"ends {record.raw_stream.limit} bytes short; not published"))
             return
         key = capture.sha256 + (charset or "")
-        if key not in self._results and key not in self._queued:
-            self._queued.add(key)
-            self._batch.append((payload, charset, url, capture.ref, self.timezone))
-            self._batch_keys.append(key)
-            if len(self._batch) >= _BATCH:
-                self._submit()
         self._waiting.append((capture, key))
-        self.drain(final=False)
+        if key in self._results or key in self._queued:
+            self._drain()
+            return None
+        self._queued.append(key)
+        return payload, charset, url, capture.ref, self.timezone
 
-    def _submit(self) -> None:
-        jobs, keys = self._batch, self._batch_keys
-        self._batch, self._batch_keys = [], []
-        future: Future = Future()
-        if self.pool is None:
-            future.set_result(_extract_batch(jobs))
-        else:
-            future = self.pool.submit(_extract_batch, jobs)
-        self._running.append((keys, future))
-
-    def drain(self, final: bool) -> None:
-        """Handle the waiting captures whose pages are extracted, in record order; wait for
-        workers when too many batches are out (or, with `final`, for all of them)."""
-        while self._waiting:
-            capture, key = self._waiting[0]
-            if key not in self._results:
-                if final and not self._running and self._batch:
-                    self._submit()
-                if self._running and (final or self._running[0][1].done() or len(self._running) > self.max_ahead):
-                    keys, future = self._running.popleft()
-                    self._results.update(zip(keys, future.result()))
-                    continue
-                return
-            self._waiting.popleft()
+    def _drain(self) -> None:
+        """Handle the waiting captures whose pages are extracted, in record order."""
+        while self._waiting and self._waiting[0][1] in self._results:
+            capture, key = self._waiting.popleft()
             self._take(capture, self._results[key])
 
     def _take(self, capture: Capture, outcome: tuple) -> None:
@@ -570,6 +562,7 @@ class _ArchiveReader:
             self.pages.setdefault(capture.url, []).append((capture, page))
 
     def outcomes(self) -> list[Article | Rejection | Skipped | Revisit]:
+        self._drain()
         articles = [self._article(url, same) for url, captures in self.pages.items()
                     for same in _by_text(captures)]
         skips = [Skipped(self.rel, reason, n) for reason, n in sorted(self.skipped.items())]

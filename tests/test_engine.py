@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -79,6 +80,31 @@ def test_in_process_engine_runs_the_same_map_here():
         assert run.client is None
         assert list(run.map(_squares, range(70), 70)) == [x * x for x in range(70)]
         assert set(run.map(_worker_pid, range(3), 3)) == {os.getpid()}
+
+
+def test_jobs_carry_their_files_bytes_only_to_a_cluster_that_does_not_share_this_machines_files(tmp_path):
+    (tmp_path / "a.txt").write_bytes(b"alpha")
+    jobs = [(str(tmp_path / "a.txt"), "a.txt", None), (str(tmp_path / "gone.txt"), "gone.txt", None)]
+    assert list(engine.carried(jobs, engine.Engine())) == jobs  # the workers read the files themselves
+    (alpha, gone) = engine.carried(jobs, engine.Engine(shares_files=False))
+    assert alpha == (str(tmp_path / "a.txt"), "a.txt", b"alpha")
+    assert isinstance(gone[2], FileNotFoundError)  # for the worker to report, as it reports its own
+    (upper, _) = engine.carried(jobs, engine.Engine(shares_files=False), lambda path: Path(path).read_text().upper())
+    assert upper[2] == "ALPHA"
+
+
+def test_a_table_job_carries_its_mapping_or_why_it_has_none(tmp_path):
+    from broadsheet.ingest import _job, _parse_file
+    from broadsheet.tables import Mapping, MappingError
+
+    for name in ("outlets.csv", "orphan.csv"):
+        (tmp_path / name).write_bytes(b"id,title\n")
+    shutil.copy(ROOT / "mappings" / "fa-kes.yaml", tmp_path / "outlets.mapping.yaml")
+    assert isinstance(_job(str(tmp_path / "outlets.csv"), "outlets.csv", TIMEZONE, None)[3], Mapping)
+    orphan = _job(str(tmp_path / "orphan.csv"), "orphan.csv", TIMEZONE, None)
+    assert isinstance(orphan[3], MappingError)
+    (rejection,) = _parse_file(orphan)
+    assert rejection.reason == "no-mapping" and "orphan.mapping.yaml" in rejection.detail
 
 
 def test_a_failing_job_stops_the_map_with_its_own_error():

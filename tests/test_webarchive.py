@@ -24,7 +24,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from broadsheet import versions, webarchive
+from broadsheet import engine, versions, webarchive
 from broadsheet.article import Article, read_markdown_file
 from broadsheet.dumps import Rejection, parse_dump
 from broadsheet.ingest import ingest
@@ -773,7 +773,7 @@ def test_a_rebuild_from_a_warc_publishes_provenance_search_graph_and_zip(tmp_pat
 
 
 
-def test_a_large_archive_read_on_every_core_gives_what_one_process_gives(tmp_path, monkeypatch):
+def test_an_archive_whose_pages_are_extracted_on_a_cluster_gives_what_one_process_gives(tmp_path):
     warc = Warc(tmp_path / "crawl.warc.gz")
     for n in range(40):
         warc.response(f"http://courier.example/news/{n}", news_page(f"Story Number {n} of the Month", LOREM[n % 4:] +
@@ -782,10 +782,14 @@ def test_a_large_archive_read_on_every_core_gives_what_one_process_gives(tmp_pat
                       date=f"2016-03-22T08:{n:02d}:00Z")  # recaptures, some changed
         warc.response(f"http://courier.example/{n}.css", "p {}", "text/css")
     path = warc.close()
-    one_process = read_archive(str(path), path.name, TZ)
-    monkeypatch.setattr(webarchive, "PARALLEL_FROM_BYTES", 0)
-    every_core = read_archive(str(path), path.name, TZ)
-    assert every_core == one_process
+    one_process = read_archive(str(path), path.name, TZ)  # too small to pay for a cluster: here
+    with engine.connect() as run:  # a local cluster, as `--scheduler` would give one
+        run.client.get_task_stream()
+        on_workers = read_archive(str(path), path.name, TZ, run)
+        tasks = [t for t in run.client.get_task_stream() if t["key"].startswith("broadsheet-extract-")]
+        workers = set(run.client.scheduler_info()["workers"])
+    assert on_workers == one_process
+    assert len(tasks) >= 5 and {t["worker"] for t in tasks} <= workers  # batches of pages, run on the workers
     assert len({a.provenance["url"] for a in outcomes_by_kind(one_process)[0]}) == 40
 
 
