@@ -203,7 +203,7 @@ def test_top_hits_are_whooshs_matches_bit_for_bit(site):
 def test_position_gaps_are_whooshs_positions(site):
     from itertools import accumulate
 
-    from search_index.query import position_gaps, read_postings
+    from search_index.whoosh_format import position_gaps, read_postings
 
     ix = open_index(site["output"])
     with ix.reader() as reader:
@@ -221,7 +221,7 @@ def test_gaps_cut_from_blocks_are_whooshs_positions(site):
     every document of a term or some of them; a check that fails falls back to unpickling."""
     from itertools import accumulate
 
-    from search_index.query import gaps_of, read_postings
+    from search_index.whoosh_format import gaps_of, read_postings
 
     ix = open_index(site["output"])
     with ix.reader() as reader:
@@ -763,3 +763,19 @@ def test_bench_search_scale_measures_bytes_and_cli(tmp_path):
     assert r["cli_queries"]["p95_ms"] > 0 and r["cli_queries"]["peak_rss_mib"] > 0
     md = bench.write_search_scale(r, tmp_path / "results-search-60.json").read_text(encoding="utf-8")
     assert "bytes after meta.js" in md and "p95" in md
+
+
+def test_whoosh_format_reads_the_installed_version():
+    """The block readers read the files of one whoosh-reloaded release. Another release may lay
+    them out otherwise: they then fall back to Whoosh's matchers (slow, but right), and this
+    test fails until whoosh_format.py has been checked against it and WHOOSH_VERSION changed."""
+    from search_index import whoosh_format
+
+    installed = whoosh_format.installed_version()
+    assert installed == whoosh_format.WHOOSH_VERSION, (
+        f"whoosh-reloaded {installed} is installed, but plugins/search_index/whoosh_format.py reads the "
+        f"files of {whoosh_format.WHOOSH_VERSION}: check its readers against the new release (the tests of "
+        f"read_postings, gaps_of and length_codes), then change WHOOSH_VERSION")
+    assert whoosh_format.KNOWN
+    pinned = (ROOT / "requirements.txt").read_text(encoding="utf-8")
+    assert f"whoosh-reloaded=={whoosh_format.WHOOSH_VERSION}\n" in pinned

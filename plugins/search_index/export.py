@@ -55,7 +55,7 @@ from whoosh.util.numeric import byte_to_length, length_to_byte
 from broadsheet.reuse import keep, load_kept
 
 from .index import TEXT_FIELDS, field_length
-from .query import gaps_of, read_postings
+from .whoosh_format import gaps_of, read_postings
 
 FORMAT = 3
 #: Aim for term (and position) buckets about this big (bytes of JavaScript).
