@@ -18,7 +18,6 @@ import os
 import re
 import time
 from dataclasses import asdict, dataclass
-from itertools import chain
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -33,7 +32,7 @@ from broadsheet.reuse import collection_paused
 
 from .analysis import TOKEN_PATTERN, OnePassAnalyzer, prefix_terms, term_of
 from .index import INDEX_NAME, TEXT_FIELDS, index_path
-from .whoosh_format import LENGTH_OF_CODE, gaps_of, length_codes, read_postings
+from .whoosh_format import LENGTH_OF_CODE, flat_gaps_of, length_codes, read_postings
 
 log = logging.getLogger(__name__)
 
@@ -703,9 +702,8 @@ def _score_adjacent_phrase(node, searcher, context) -> Matches | None:
     for k, (blocks, scorer, ids, weights) in enumerate(words):
         mine = weights[np.searchsorted(ids, common)] if len(ids) != len(common) else weights
         picked.append((scorer, mine))
-        gaps = gaps_of(blocks, wanted, mine.tolist())
-        counts = np.fromiter(map(len, gaps), dtype=np.int64, count=len(gaps))
-        flat = np.fromiter(chain.from_iterable(gaps), dtype=np.int64, count=int(counts.sum()))
+        counts = mine.astype(np.int64)
+        flat = np.array(flat_gaps_of(blocks, wanted, mine.tolist()), dtype=np.int64)
         running = np.cumsum(flat)
         before = np.concatenate(([0], running[np.cumsum(counts)[:-1] - 1]))
         keys = np.repeat(np.arange(len(common), dtype=np.int64) * _SPAN - before, counts) + running - k
