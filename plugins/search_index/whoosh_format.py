@@ -237,7 +237,7 @@ def flat_gaps_of(blocks: list[tuple[list[int], bytes]], wanted: set[int], counts
             break
         lists.extend(compress(pieces[1::2], mask))
     flat = None
-    if lists is not None and all(piece[:1] in _LIST_ITEMS for piece in lists):
+    if lists is not None:
         try:
             text = b"".join([b"]", b"".join(lists), _PICKLE_STOP]).decode("utf-8")
             flat = loads(_PICKLE_HEADER + text.encode("latin-1"))
@@ -246,11 +246,6 @@ def flat_gaps_of(blocks: list[tuple[list[int], bytes]], wanted: set[int], counts
     if type(flat) is not list or len(flat) != sum(counts):
         return [gap for gaps in gaps_of(blocks, wanted, counts) for gap in gaps]
     return flat
-
-
-#: How a pickled list of gaps starts after its EMPTY_LIST and BINPUT: a MARK (several items,
-#: then APPENDS) or one item (BININT1, BININT2, BININT, then APPEND).
-_LIST_ITEMS = (b"(", b"K", b"M", b"J")
 
 
 def _values_of(blocks: list[tuple[list[int], bytes]], wanted: set[int]) -> list[bytes]:

@@ -20,6 +20,8 @@
   var FIRST_PAGE = 10;
   /* Pieces (r/<n>) a round of `bestOf` loads at most to learn the scores of its best candidates. */
   var PIECES_PER_ROUND = 8;
+  /* Pieces a round loads at once when they settle every document that may still be among the best. */
+  var PIECES_AT_ONCE = 24;
 
   function storeOf(name) {
     return stores[name] || (stores[name] = { meta: {}, terms: {}, positions: {}, chunk: {}, piece: {}, positionList: {}, docs: {}, facet: {} });
@@ -392,8 +394,10 @@
         var state = settled(lists, tree, best, accept);
         if (state.done) return state.done;
         var wanted = {}, sorted = [], random = [];
-        if (state.sorted) lists.forEach(function (ls) {
-          ls.forEach(function (l) { if (!l.complete) { wanted["chunk:" + (l.entry[1] + l.next)] = true; sorted.push(l); } });
+        lists.forEach(function (ls) {
+          ls.forEach(function (l) {
+            if (!l.complete && (state.sorted || state.lowering.has(l))) { wanted["chunk:" + (l.entry[1] + l.next)] = true; sorted.push(l); }
+          });
         });
         state.pieces.forEach(function (p) { wanted["piece:" + p.piece] = true; random.push(p); });
         if (!Object.keys(wanted).length) return everything(tree);
@@ -426,12 +430,14 @@
     function pieceOf(l, d) { return l.entry[4] + Math.floor(d / l.entry[5]); }
 
     /* What `bestOf` does next with the lists as read so far: {done: its result} when the best
-     * hits are certain, else whether to read the lists' next chunks (`sorted`) and which
-     * `pieces` ([{list, piece}]) to load. */
+     * hits are certain, else whether to read every list's next chunk (`sorted`: a document not
+     * seen yet may be among the best), the lists whose next chunk lowers the ceiling of
+     * documents that may be (`lowering`: many such documents are cheaper to rule out by the
+     * lists' bound than one by one) and which `pieces` ([{list, piece}]) to load. */
     function settled(lists, tree, best, accept) {
       var seen = new Set(), everyMatch = [], exact = [], open = [], unknown = 0;
       if (lists.every(function (ls) { return ls.every(function (l) { return l.complete; }); })) {
-        return { sorted: false, pieces: [] };  // every posting read: rank every match
+        return { sorted: false, lowering: new Set(), pieces: [] };  // every posting read: rank every match
       }
       lists.forEach(function (ls) { ls.forEach(function (l) { l.scores.forEach(function (_, d) { seen.add(d); }); }); });
       seen.forEach(function (d) {
@@ -470,7 +476,9 @@
       }
       exact.sort(byRank);
       var last = exact.length >= best ? exact[best - 1].score : -Infinity;
-      var contenders = open.filter(function (o) { return o.ceiling >= last; });
+      var lastDoc = exact.length >= best ? exact[best - 1].doc : Infinity;
+      // A document that can at most tie with the last of the best ranks after it if its number is higher.
+      var contenders = open.filter(function (o) { return o.ceiling > last || (o.ceiling === last && o.doc < lastDoc); });
       if (exact.length >= best && unseen < last && !contenders.length) {
         var atMost = Math.min.apply(null, lists.map(function (ls) {
           return ls.reduce(function (n, l) { return n + l.df; }, 0);
@@ -480,13 +488,27 @@
       // The pieces that settle the contenders most likely to be among the best.
       contenders.sort(function (a, b) { return b.ceiling - a.ceiling || a.doc - b.doc; });
       var pieces = [], chosen = {};
-      for (var c = 0; c < contenders.length && pieces.length < PIECES_PER_ROUND; c++) {
+      for (var c = 0; c < contenders.length; c++) {
         contenders[c].missing.forEach(function (l) {
           var j = pieceOf(l, contenders[c].doc);
           if (!chosen[j]) { chosen[j] = true; pieces.push({ list: l, piece: j }); }
         });
       }
-      return { sorted: unseen >= last, pieces: pieces };
+      // Few pieces settle every contender: load them. Else the most promising contenders'
+      // pieces, and the next chunk of each list they miss.
+      var lowering = new Set();
+      if (pieces.length > PIECES_AT_ONCE) {
+        pieces = [];
+        chosen = {};
+        for (c = 0; c < contenders.length && pieces.length < PIECES_PER_ROUND; c++) {
+          contenders[c].missing.forEach(function (l) {
+            var j = pieceOf(l, contenders[c].doc);
+            if (!chosen[j]) { chosen[j] = true; pieces.push({ list: l, piece: j }); }
+          });
+        }
+        contenders.forEach(function (o) { o.missing.forEach(function (l) { lowering.add(l); }); });
+      }
+      return { sorted: unseen >= last, lowering: lowering, pieces: pieces };
     }
 
     /* Documents per year in the whole archive. */
