@@ -60,18 +60,18 @@ from broadsheet.reuse import keep, load_kept
 from .index import TEXT_FIELDS, field_length
 from .whoosh_format import gaps_of, read_postings
 
-FORMAT = 3
+FORMAT = 4
 #: Aim for term (and position) buckets about this big (bytes of JavaScript).
 TARGET_TERM_SHARD_BYTES = 8_000
 #: A term's postings longer than this (characters) are split into chunks of their own.
 LIST_FILE_CHARS = 2_000
 #: Postings per chunk of a long list, the best first (see `_chunks`).
-CHUNK_POSTINGS = 1_000
+CHUNK_POSTINGS = 500
 #: Postings a piece of a long list holds on average (see `_pieces`): what the engine loads to
 #: learn one document's score in the list.
-PIECE_POSTINGS = 400
+PIECE_POSTINGS = 200
 #: Aim for document shards about this big: the ten results on screen load up to ten of them.
-TARGET_DOC_SHARD_BYTES = 4_000
+TARGET_DOC_SHARD_BYTES = 2_000
 #: Files of one kind per folder.
 FOLDER_SIZE = 1000
 #: Terms are bucketed by this many leading characters.

@@ -21,7 +21,7 @@
   /* Pieces (r/<n>) a round of `bestOf` loads at most to learn the scores of its best candidates. */
   var PIECES_PER_ROUND = 8;
   /* Pieces a round loads at once when they settle every document that may still be among the best. */
-  var PIECES_AT_ONCE = 24;
+  var PIECES_AT_ONCE = 48;
 
   function storeOf(name) {
     return stores[name] || (stores[name] = { meta: {}, terms: {}, positions: {}, chunk: {}, piece: {}, positionList: {}, docs: {}, facet: {} });
@@ -70,7 +70,7 @@
     function ready() {
       if (meta) return Promise.resolve(meta);
       return load("meta", 0).then(function (m) {
-        if (!m || m.format !== 3) throw new Error("meta.js is of an unknown format");
+        if (!m || m.format !== 4) throw new Error("meta.js is of an unknown format");
         meta = m;
         digitOf = {};
         for (var k = 0; k < m.digits.length; k++) digitOf[m.digits.charCodeAt(k)] = k;
