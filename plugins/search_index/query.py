@@ -703,7 +703,8 @@ def _score_adjacent_phrase(node, searcher, context) -> Matches | None:
         mine = weights[np.searchsorted(ids, common)] if len(ids) != len(common) else weights
         picked.append((scorer, mine))
         counts = mine.astype(np.int64)
-        flat = np.array(flat_gaps_of(blocks, wanted, mine.tolist()), dtype=np.int64)
+        gaps = flat_gaps_of(blocks, wanted, mine.tolist())
+        flat = np.fromiter(gaps, dtype=np.int64, count=len(gaps))
         running = np.cumsum(flat)
         before = np.concatenate(([0], running[np.cumsum(counts)[:-1] - 1]))
         keys = np.repeat(np.arange(len(common), dtype=np.int64) * _SPAN - before, counts) + running - k
