@@ -363,7 +363,8 @@ def step_cli_cold(output: str, query: str) -> dict[str, Any]:
 #: What the page asks the engine for, besides the first page: the next page, the best of one
 #: year (a filter), and every match (what the next page and the filters loaded before they
 #: went on from the best chunks).
-BROWSER_VARIANTS = {"next page": {"best": 20, "limit": 20}, "year 2015": {"year": 2015},
+BROWSER_VARIANTS = {"first and next page (the 20 best)": {"best": 20, "limit": 20},
+                    "the 10 best of 2015": {"year": 2015},
                     "every match": {"all": True}}
 
 
