@@ -3,9 +3,11 @@
  * Shards are plain scripts (written by plugins/search_index/export.py) that call
  * BroadsheetSearch.register(kind, id, data). They are added as <script> tags on demand,
  * which works over HTTP and from file:// alike (no fetch, no XHR, no modules, no wasm).
- * A query loads meta.js once, the term buckets its words hash to, then the long posting
- * lists of its words that have a file of their own (and, for a "phrase", the positions of
- * its words likewise), and the document shards of the results on screen. Needs
+ * A query loads meta.js once, the term buckets its words hash to, then the chunks of the
+ * long posting lists of its words, best first, and the pieces (postings by document number)
+ * of the documents that may be among the best, until the best are certain (`bestOf`; a
+ * phrase, OR, NOT or prefix loads every chunk, and a "phrase" the positions of its words),
+ * and the document shards of the results on screen. Needs
  * search-analysis.js. Also runs under Node (tests), where `loadScript` is supplied by the caller.
  */
 (function (root) {
