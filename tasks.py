@@ -284,9 +284,11 @@ def search(c, query, output="output", limit=10, json=False):
     "work": "scratch folder, emptied at each run (default bench/work)",
     "search_scale": "instead, measure search alone at N articles without building a site (index, bytes per "
                     "browser query, CLI latency and memory); results in bench/results-search-N.json",
+    "search_content": "with --search-scale: articles already made (invoke corpus, then invoke ingest) "
+                      "instead of generating N again",
 })
 def bench(c, number=2000, out="bench/results.json", fakes=None, no_browser=False, work="bench/work",
-          search_scale=0):
+          search_scale=0, search_content=None):
     """Measure ingest, builds (vs bare Pelican), rebuild, graph, search (vs Pagefind), zip; print the table."""
     from broadsheet import bench as harness
 
@@ -294,7 +296,8 @@ def bench(c, number=2000, out="bench/results.json", fakes=None, no_browser=False
     if int(search_scale):
         with console.status("bench") as status:
             results = harness.run_search_scale(int(search_scale), Path(work),
-                                               progress=lambda step: status.update(f"bench: {step}"))
+                                               progress=lambda step: status.update(f"bench: {step}"),
+                                               content=Path(search_content) if search_content else None)
         md = harness.write_search_scale(results, Path(f"bench/results-search-{int(search_scale)}.json"))
         console.print(md.read_text(encoding="utf-8"))
         return

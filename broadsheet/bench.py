@@ -360,26 +360,56 @@ def step_cli_cold(output: str, query: str) -> dict[str, Any]:
     return {"status": "ok", "ms": round(seconds * 1000, 2)}
 
 
+#: What the page asks the engine for, besides the first page: the next page, the best of one
+#: year (a filter), and every match (what the next page and the filters loaded before they
+#: went on from the best chunks).
+BROWSER_VARIANTS = {"first and next page (the 20 best)": {"best": 20, "limit": 20},
+                    "the 10 best of 2015": {"year": 2015},
+                    "every match": {"all": True}}
+
+
+def _node_queries(search_dir: str, queries: list[str], options: dict[str, Any]) -> dict[str, Any]:
+    """{query: result} of `tests/search/node_query.js` (each query in a fresh engine)."""
+    done = subprocess.run([shutil.which("node"), str(PROJECT / "tests" / "search" / "node_query.js"),
+                           str(PROJECT / "theme" / "static" / "js"), search_dir],
+                          input=json.dumps({"queries": queries, **options}), capture_output=True, text=True,
+                          check=True, timeout=STEP_TIMEOUT)
+    return {r["query"]: r for r in json.loads(done.stdout)["queries"]}
+
+
 def step_browser_bytes(search_dir: str, queries: dict[str, list[str]]) -> dict[str, Any]:
     """Bytes each query loads after meta.js (which the page loads on opening), each in a fresh
-    engine: the browser engine run by Node on the shards as files."""
-    node = shutil.which("node")
-    if node is None:
+    engine: the browser engine run by Node on the shards as files; then the same for the next
+    page, a year and every match (`BROWSER_VARIANTS`)."""
+    if shutil.which("node") is None:
         return not_available("node is not installed")
     flat = [q for qs in queries.values() for q in qs]
-    done = subprocess.run([node, str(PROJECT / "tests" / "search" / "node_query.js"), str(PROJECT / "theme" / "static" / "js"),
-                           search_dir], input=json.dumps({"queries": flat}), capture_output=True, text=True,
-                          check=True, timeout=STEP_TIMEOUT)
-    found = {r["query"]: r for r in json.loads(done.stdout)["queries"]}
+    found = _node_queries(search_dir, flat, {})
     errors = [f"{q}: {r['error']}" for q, r in found.items() if "error" in r]
     if errors:
         return failed("; ".join(errors))
     by_kind = {kind: {"bytes": statistics.mean(found[q]["bytes"] for q in qs),
                       "max_bytes": max(found[q]["bytes"] for q in qs),
                       "files": statistics.mean(len(found[q]["shards"]) for q in qs)} for kind, qs in queries.items()}
-    return {"status": "ok", "by_kind": by_kind,
-            "queries": {q: {"bytes": r["bytes"], "files": len(r["shards"]), "complete": r.get("complete")}
-                        for q, r in found.items()}}
+
+    def by_folder(shards: list[str]) -> dict[str, int]:
+        # Bytes by kind of file (t/ term buckets, l/ chunks, r/ pieces, d/ documents...).
+        out: dict[str, int] = {}
+        for shard in shards:
+            kind = shard.split("/", 1)[0]
+            out[kind] = out.get(kind, 0) + (Path(search_dir) / shard).stat().st_size
+        return dict(sorted(out.items()))
+
+    def summary(r: dict[str, Any]) -> dict[str, Any]:
+        if "error" in r:
+            return {"error": r["error"]}
+        return {"bytes": r["bytes"], "files": len(r["shards"]), "complete": r.get("complete"),
+                "by_folder": by_folder(r["shards"])}
+
+    variants = {name: {q: summary(r) for q, r in _node_queries(search_dir, flat, options).items()}
+                for name, options in BROWSER_VARIANTS.items()}
+    return {"status": "ok", "by_kind": by_kind, "queries": {q: summary(r) for q, r in found.items()},
+            "variants": variants}
 
 
 def _p95(values: list[float]) -> float:
@@ -687,15 +717,25 @@ def run_benchmark(n: int = DEFAULT_N, work: Path = DEFAULT_WORK, fakes: Path | N
 
 
 def run_search_scale(n: int, work: Path = DEFAULT_WORK, seed: int = DEFAULT_SEED,
-                     progress: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
+                     progress: Callable[[str], None] = lambda message: None,
+                     content: Path | None = None) -> dict[str, Any]:
     """Search alone at `n` synthetic articles, no site built: the index and shards made from the
-    content files as the plugin makes them, bytes per browser query, CLI latency and memory."""
+    content files as the plugin makes them, bytes per browser query, CLI latency and memory.
+    `content`: articles already made (`invoke corpus`, then `invoke ingest`), used instead of
+    generating and ingesting `n` again (at 100,000 that is minutes per run)."""
     run = _fresh(Path(work).resolve() / "search-scale")
-    raw, content, logs, output = run / "raw", run / "content", run / "logs", run / "site" / "output"
+    raw, logs, output = run / "raw", run / "logs", run / "site" / "output"
     r: dict[str, Any] = {"version": RESULTS_VERSION, "machine": machine_info(), "options": {"n": n, "seed": seed}}
-    progress(f"corpus: generating {n} dumps")
-    r["corpus"] = run_step("corpus", {"n": n, "seed": seed, "dest": str(raw)}, logs)
-    if ok(r["corpus"]):
+    if content is not None:
+        content = Path(content).resolve()
+        found = sum(1 for _ in content.rglob("*.md"))
+        r["options"].update(n=found, content=str(content))
+        r["corpus"] = r["ingest"] = {"status": "ok", "reused": str(content), "articles": found}
+    else:
+        content = run / "content"
+        progress(f"corpus: generating {n} dumps")
+        r["corpus"] = run_step("corpus", {"n": n, "seed": seed, "dest": str(raw)}, logs)
+    if content == run / "content" and ok(r["corpus"]):
         progress("ingest")
         r["ingest"] = run_step("ingest", {"source": str(raw), "content": str(content),
                                           "report": str(run / "ingest.json")}, logs)
@@ -728,6 +768,11 @@ def search_scale_rows(r: dict[str, Any]) -> list[list[str]]:
         rows.append([f"browser search, {kind} query ({', '.join(qs)}), bytes after meta.js",
                      f"{_size(k['bytes'])} mean, {_size(k['max_bytes'])} max, {k['files']:g} files" if k else _why(b),
                      "≤ 300 KB", ""])
+    for name, found in ((b or {}).get("variants") or {}).items():
+        sizes = [v["bytes"] for v in found.values() if "bytes" in v]
+        rows.append([f"browser search, {name} (the same {len(found)} queries), bytes after meta.js",
+                     f"{_size(statistics.mean(sizes))} mean, {_size(max(sizes))} max" if sizes else "failed",
+                     "≤ 300 KB" if name != "every match" else "", ""])
     q = r.get("cli_queries")
     rows.append([f"CLI query p50 / p95, index open ({len(CLI_QUERIES)} queries × {CLI_ROUNDS}, one process)",
                  f"{q['p50_ms']:.1f} / {q['p95_ms']:.1f} ms" if ok(q) else _why(q), "p95 ≤ 100 ms, ≤ 500 MB", _mib(q)])

@@ -78,8 +78,9 @@ def site(tmp_path_factory):
     return {"base": base, "content": content, "output": output}
 
 
-def node_run(output: Path, queries=(), texts=(), limit=10, all=False) -> dict:
-    payload = json.dumps({"queries": list(queries), "analyse": list(texts), "limit": limit, "all": all})
+def node_run(output: Path, queries=(), texts=(), limit=10, all=False, best=0, year=0) -> dict:
+    payload = json.dumps({"queries": list(queries), "analyse": list(texts), "limit": limit, "all": all,
+                          "best": best, "year": year})
     done = subprocess.run([NODE, str(NODE_QUERY), str(JS_DIR), str(output / "search")],
                           input=payload, capture_output=True, text=True, check=True, timeout=600)
     return json.loads(done.stdout)
@@ -203,7 +204,7 @@ def test_top_hits_are_whooshs_matches_bit_for_bit(site):
 def test_position_gaps_are_whooshs_positions(site):
     from itertools import accumulate
 
-    from search_index.query import position_gaps, read_postings
+    from search_index.whoosh_format import position_gaps, read_postings
 
     ix = open_index(site["output"])
     with ix.reader() as reader:
@@ -221,7 +222,7 @@ def test_gaps_cut_from_blocks_are_whooshs_positions(site):
     every document of a term or some of them; a check that fails falls back to unpickling."""
     from itertools import accumulate
 
-    from search_index.query import gaps_of, read_postings
+    from search_index.whoosh_format import flat_gaps_of, gaps_of, read_postings
 
     ix = open_index(site["output"])
     with ix.reader() as reader:
@@ -239,6 +240,11 @@ def test_gaps_cut_from_blocks_are_whooshs_positions(site):
             assert [list(accumulate(g)) for g in gaps] == [e for _, e in picked], term
             wrong_counts = [w + 1 for w in weights]
             assert [list(accumulate(g)) for g in gaps_of(blocks, set(ids), wrong_counts)] == expected, term
+            # The same gaps in one list, for every document or some.
+            assert flat_gaps_of(blocks, set(ids), weights) == [x for g in gaps_of(blocks, set(ids), weights) for x in g]
+            assert flat_gaps_of(blocks, some, [w for w, _ in picked]) == [x for g in gaps for x in g], term
+            # Gaps that do not add up to the counts: gaps_of's lists (and its checks), flattened.
+            assert flat_gaps_of(blocks, set(ids), wrong_counts) == [x for g in gaps_of(blocks, set(ids), weights) for x in g]
 
 
 def test_plugin_acts_only_when_listed_in_plugins(site, tmp_path):
@@ -507,6 +513,35 @@ def test_browser_ranks_the_best_from_the_best_chunks(site):
     assert partial >= 5 and len(misses) <= len(words) // 10, misses
 
 
+def test_browser_next_page_and_a_year_rank_from_the_best_chunks(site):
+    """The next page (the 20 best) and the best of one year come from the best chunks and the
+    pieces of the candidates, as the first page does: the same hits and scores as ranking
+    every match and keeping the first 20, or those of the year, without reading every chunk."""
+    out = small_export(site, "chunked-more", LIST_FILE_CHARS=40, CHUNK_POSTINGS=4, PIECE_POSTINGS=3)
+    words = ["army", "syrian army", "attacks killed", "civilians killed", "government forces", "aleppo",
+             "killed", "sources said"]
+    every = {r["query"]: r for r in node_run(out, words, all=True, limit=100_000)["queries"]}
+    year = 2016
+    partial = 0
+    for best, kwargs in ((20, {}), (10, {"year": year})):
+        found = {r["query"]: r for r in node_run(out, words, limit=best, best=best, **kwargs)["queries"]}
+        for q in words:
+            full = every[q]
+            ranked = [(u, s) for u, s, y in zip(full["urls"], full["scores"], full["years"]) if y == kwargs.get("year", y)]
+            got = found[q]
+            if not got["complete"]:
+                partial += 1
+                assert len(got["urls"]) == min(best, len(ranked)), (q, kwargs)
+                assert len([s for s in got["shards"] if s.startswith("l/")]) < \
+                    len([s for s in full["shards"] if s.startswith("l/")]), (q, kwargs)
+                if kwargs:
+                    assert set(got["years"]) == {year}, q
+            else:  # every match known: the page filters them itself
+                ranked = list(zip(full["urls"], full["scores"]))
+            assert list(zip(got["urls"], got["scores"])) == ranked[:len(got["urls"])], (q, kwargs)
+    assert partial >= 8
+
+
 # -- FA-KES ---------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -670,25 +705,37 @@ def test_browser_typing_zero_results_more_years_keyboard(browser, root_url):
 
 
 @pytest.mark.browser
-def test_browser_page_shows_the_best_then_every_match(browser, site):
+def test_browser_page_shows_the_best_then_the_next_best(browser, site):
     """With long lists in chunks, the page shows the ten best at once ("the 10 best of up to
-    N"), then every match for the next page or a year: the same counts as a full ranking."""
+    N"), then the next ten, and the best of a year, each from the best chunks and the pieces
+    of their candidates: the same hits, in the same order, as a full ranking."""
     chunked = site["base"] / "chunked-page"
     shutil.copytree(site["output"], chunked, ignore=shutil.ignore_patterns("search"))
-    small_export(site, "chunked-page", LIST_FILE_CHARS=40, CHUNK_POSTINGS=4)
-    full = node_run(site["output"], ["army"], all=True)["queries"][0]
+    small_export(site, "chunked-page", LIST_FILE_CHARS=40, CHUNK_POSTINGS=4, PIECE_POSTINGS=3)
+    full = node_run(site["output"], ["army"], all=True, limit=100_000)["queries"][0]
     assert not node_run(chunked, ["army"])["queries"][0]["complete"]
     page, errors = watched_page(browser)
     page.goto(f"{chunked.as_uri()}/search.html?q=army")
     page.wait_for_function("document.getElementById('search-status').textContent.includes('best of up to')")
+
+    def shown():
+        hrefs = page.eval_on_selector_all("#search-results li a", "as => as.map(a => a.getAttribute('href'))")
+        return [h.split("?")[0] for h in hrefs]
+
+    def same(hrefs, urls):
+        return len(hrefs) == len(urls) and all(h.endswith(u) for h, u in zip(hrefs, urls))
+
     assert page.locator("#search-results li").count() == 10
-    shown = page.eval_on_selector_all("#search-results li a", "as => as.map(a => a.getAttribute('href'))")
-    assert len(shown) == len(full["urls"]) and all(h.split("?")[0].endswith(u) for h, u in zip(shown, full["urls"]))
+    assert same(shown(), full["urls"][:10])
     page.click("#search-more")
     page.wait_for_function("document.querySelectorAll('#search-results li').length > 10")
-    assert page.inner_text("#search-status").startswith(f"{full['total']} results")
-    years = page.eval_on_selector_all("#search-year option", "os => os.map(o => o.textContent).filter(t => t.includes('('))")
-    assert years
+    assert same(shown(), full["urls"][:20])
+    assert page.inner_text("#search-status").startswith("The 20 best of up to")
+    year = sorted(set(full["years"]))[len(set(full["years"])) // 2]
+    page.select_option("#search-year", str(year))
+    page.wait_for_function(f"document.getElementById('search-status').textContent.includes(' in {year}')")
+    of_year = [u for u, y in zip(full["urls"], full["years"]) if y == year]
+    assert same(shown(), of_year[:10])
     assert not errors
     page.close()
 
@@ -763,3 +810,19 @@ def test_bench_search_scale_measures_bytes_and_cli(tmp_path):
     assert r["cli_queries"]["p95_ms"] > 0 and r["cli_queries"]["peak_rss_mib"] > 0
     md = bench.write_search_scale(r, tmp_path / "results-search-60.json").read_text(encoding="utf-8")
     assert "bytes after meta.js" in md and "p95" in md
+
+
+def test_whoosh_format_reads_the_installed_version():
+    """The block readers read the files of one whoosh-reloaded release. Another release may lay
+    them out otherwise: they then fall back to Whoosh's matchers (slow, but right), and this
+    test fails until whoosh_format.py has been checked against it and WHOOSH_VERSION changed."""
+    from search_index import whoosh_format
+
+    installed = whoosh_format.installed_version()
+    assert installed == whoosh_format.WHOOSH_VERSION, (
+        f"whoosh-reloaded {installed} is installed, but plugins/search_index/whoosh_format.py reads the "
+        f"files of {whoosh_format.WHOOSH_VERSION}: check its readers against the new release (the tests of "
+        f"read_postings, gaps_of and length_codes), then change WHOOSH_VERSION")
+    assert whoosh_format.KNOWN
+    pinned = (ROOT / "requirements.txt").read_text(encoding="utf-8")
+    assert f"whoosh-reloaded=={whoosh_format.WHOOSH_VERSION}\n" in pinned

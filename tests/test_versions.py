@@ -477,7 +477,7 @@ def test_the_search_page_breaks_ties_by_day_then_url_as_the_cli_does(site, reade
 
 def test_a_site_without_versions_exports_an_empty_versions_index(sample_site):
     meta = (sample_site["output"] / "search" / "versions" / "meta.js").read_text(encoding="utf-8")
-    assert meta.startswith('BroadsheetSearch.register("meta",0,{"format":3,"documents":0,')
+    assert meta.startswith('BroadsheetSearch.register("meta",0,{"format":4,"documents":0,')
     assert meta.endswith(',"versions");\n')
     files = [p for p in (sample_site["output"] / "search" / "versions").rglob("*") if p.is_file()]
     assert sum(p.stat().st_size for p in files) < 2_000

@@ -19,12 +19,15 @@ holds more than FOLDER_SIZE files at any corpus size.
   document number (as the difference from the previous one) and `2 * (length code - the
   field's smallest) + (1 if the term occurs more than once)`, followed by the count minus 2
   when it does (one character for most documents). A longer list stands here as
-  `[k, first chunk, chunks, document frequency]`: its postings are cut into chunks of
-  CHUNK_POSTINGS, the best first (ordered by their BM25 score in the field, then document
-  number), each chunk `l/<c>` in document order as above (its count first, not the document
-  frequency) with the value of the best posting of the chunks after it (`_chunks`). A word
-  or words ANDed load chunks only until the ten best documents are certain (the engine's
-  `bestOf`); anything else loads all of them. Bucketing by a three-character key lets a
+  `[k, first chunk, chunks, document frequency, first piece, span]`: its postings are cut
+  into chunks of CHUNK_POSTINGS, the best first (ordered by their BM25 score in the field,
+  then document number), each chunk `l/<c>` in document order as above (its count first,
+  not the document frequency) with the value of the best posting of the chunks after it
+  (`_chunks`); and, for random access, into pieces `r/<first piece + d // span>` by document
+  number, piece `j` holding the postings of documents `j * span` to `(j + 1) * span - 1`
+  (`_pieces`). A word or words ANDed load chunks best first, and the pieces of the
+  documents that may be among the best, only until those are certain (the engine's
+  `bestOf`); anything else loads every chunk. Bucketing by a three-character key lets a
   `prefix*` query of three or more characters load one bucket;
 - `p/<n>`: the word positions of the same terms (and `q/<k>` those of long list `k`, for its
   postings in document order), loaded only for a "phrase" query: for each document in
@@ -55,17 +58,20 @@ from whoosh.util.numeric import byte_to_length, length_to_byte
 from broadsheet.reuse import keep, load_kept
 
 from .index import TEXT_FIELDS, field_length
-from .query import gaps_of, read_postings
+from .whoosh_format import gaps_of, read_postings
 
-FORMAT = 3
+FORMAT = 4
 #: Aim for term (and position) buckets about this big (bytes of JavaScript).
 TARGET_TERM_SHARD_BYTES = 8_000
 #: A term's postings longer than this (characters) are split into chunks of their own.
 LIST_FILE_CHARS = 2_000
 #: Postings per chunk of a long list, the best first (see `_chunks`).
-CHUNK_POSTINGS = 1_000
+CHUNK_POSTINGS = 500
+#: Postings a piece of a long list holds on average (see `_pieces`): what the engine loads to
+#: learn one document's score in the list.
+PIECE_POSTINGS = 200
 #: Aim for document shards about this big: the ten results on screen load up to ten of them.
-TARGET_DOC_SHARD_BYTES = 4_000
+TARGET_DOC_SHARD_BYTES = 2_000
 #: Files of one kind per folder.
 FOLDER_SIZE = 1000
 #: Terms are bucketed by this many leading characters.
@@ -159,14 +165,16 @@ class ExportReport:
     #: Terms whose postings are cut into chunks (and their positions have a file of their own).
     lists: int = 0
     chunks: int = 0
+    pieces: int = 0
 
     @property
     def files(self) -> int:
-        return self.term_shards + self.position_shards + self.doc_shards + self.lists + self.chunks + 1
+        return (self.term_shards + self.position_shards + self.doc_shards + self.lists + self.chunks
+                + self.pieces + 1)
 
     def summary(self) -> str:
         return (f"browser search index: {self.documents} documents, {self.term_shards} term shards, "
-                f"{self.position_shards} position shards, {self.lists} long lists in {self.chunks} chunks, {self.doc_shards} document shards, "
+                f"{self.position_shards} position shards, {self.lists} long lists in {self.chunks} chunks and {self.pieces} pieces, {self.doc_shards} document shards, "
                 f"{self.total_bytes / 1e6:.1f} MB, {self.terms_read} terms read from the index")
 
 
@@ -373,7 +381,7 @@ def export_browser_index(ix, target: Path, weighting: dict[str, Any], cache_file
             K1, B = weighting["K1"], weighting["B"]
             return (count * (K1 + 1)) / (count + K1 * ((1 - B) + B * length / averages[fieldname]))
 
-        terms, positions, long_positions, chunks = _term_shards(table.ordered(), impact)
+        terms, positions, long_positions, chunks, pieces = _term_shards(table.ordered(), impact, doc_count_all)
         total = 0
         for n, shard in enumerate(terms):
             total += _write(tmp, "t", n, _js("terms", n, shard, index_name), digest)
@@ -383,6 +391,8 @@ def export_browser_index(ix, target: Path, weighting: dict[str, Any], cache_file
             total += _write(tmp, "q", k, _js("positionList", k, poses, index_name), digest)
         for c, chunk in enumerate(chunks):
             total += _write(tmp, "l", c, _js("chunk", c, chunk, index_name), digest)
+        for j, piece in enumerate(pieces):
+            total += _write(tmp, "r", j, _js("piece", j, piece, index_name), digest)
 
         records: dict[int, list[Any]] = {}
         years: dict[int, int] = {}
@@ -445,7 +455,7 @@ def export_browser_index(ix, target: Path, weighting: dict[str, Any], cache_file
         shutil.rmtree(target)
     tmp.rename(target)
     return ExportReport(len(terms), len(positions), doc_shards, total, len(records), table.reread,
-                        len(long_positions), len(chunks))
+                        len(long_positions), len(chunks), len(pieces))
 
 
 def _deltas(numbers: list[int]) -> list[int]:
@@ -476,25 +486,29 @@ def _write(folder: Path, kind: str, n: int, text: str, digest) -> int:
     return len(data)
 
 
-def _term_shards(ordered, impact) -> tuple[list[dict], list[dict], list[str], list[list[str]]]:
-    """(term buckets, position buckets, positions of the long lists, their chunks) of the
-    terms in `ordered`: a term whose postings are longer than LIST_FILE_CHARS stands in its
-    buckets as `[k, first chunk, chunks, document frequency]` and `k`, the others as their
-    postings and positions. Buckets are as many as it takes for the short postings to come
-    to about TARGET_TERM_SHARD_BYTES each. `impact(field, value, count)` orders postings."""
+def _term_shards(ordered, impact, documents: int):
+    """(term buckets, position buckets, positions of the long lists, their chunks, their
+    pieces) of the terms in `ordered`: a term whose postings are longer than LIST_FILE_CHARS
+    stands in its buckets as `[k, first chunk, chunks, document frequency, first piece,
+    span]` and `k`, the others as their postings and positions. Buckets are as many as it
+    takes for the short postings to come to about TARGET_TERM_SHARD_BYTES each.
+    `impact(field, value, count)` orders postings; `documents` is the number of documents."""
     by_key: dict[str, list[tuple[str, str, Any, Any]]] = {}
     long_positions: list[str] = []
     chunks: list[list[str]] = []
+    pieces: list[str] = []
     posting_bytes = 0
     for (fieldname, text), (encoded, poses) in ordered:
         if len(encoded) > LIST_FILE_CHARS:
             numbers = decode_numbers(encoded)
             cut = _chunks(numbers, functools.partial(impact, fieldname))
-            entry = [len(long_positions), len(chunks), len(cut), numbers[0]]
+            span, cut_pieces = _pieces(numbers, documents)
+            entry = [len(long_positions), len(chunks), len(cut), numbers[0], len(pieces), span]
             by_key.setdefault(bucket_key(text), []).append((fieldname, text, entry, len(long_positions)))
             long_positions.append(poses)
             chunks += cut
-            posting_bytes += len(text) + 20
+            pieces += cut_pieces
+            posting_bytes += len(text) + 26
         else:
             by_key.setdefault(bucket_key(text), []).append((fieldname, text, encoded, poses))
             posting_bytes += len(text) + len(encoded) + 6
@@ -506,7 +520,29 @@ def _term_shards(ordered, impact) -> tuple[list[dict], list[dict], list[str], li
         for fieldname, text, encoded, poses in entries:
             terms[n].setdefault(fieldname, {})[text] = encoded
             positions[n].setdefault(fieldname, {})[text] = poses
-    return terms, positions, long_positions, chunks
+    return terms, positions, long_positions, chunks, pieces
+
+
+def _pieces(numbers: list[int], documents: int) -> tuple[int, list[str]]:
+    """A long list (`numbers`: decoded postings, document frequency first) cut by document
+    number for random access: (span, pieces), piece `j` holding the postings of documents
+    `j * span` to `(j + 1) * span - 1` as a chunk holds them (its count first), the first
+    document as the difference from `j * span`. The span is what makes pieces of
+    PIECE_POSTINGS on average, so the engine finds a document's piece without a directory."""
+    span = max(1, -(-PIECE_POSTINGS * documents // max(1, numbers[0])))
+    out: list[list[int]] = [[] for _ in range(max(1, -(-documents // span)))]
+    counts = [0] * len(out)
+    previous = [j * span for j in range(len(out))]
+    i, doc = 1, 0
+    while i < len(numbers):
+        doc += numbers[i]
+        j = doc // span
+        step = 3 if numbers[i + 1] & 1 else 2
+        out[j] += [doc - previous[j], *numbers[i + 1:i + step]]
+        previous[j] = doc
+        counts[j] += 1
+        i += step
+    return span, [encode_numbers([count] + flat) for count, flat in zip(counts, out)]
 
 
 def _chunks(numbers: list[int], impact) -> list[list[str]]:

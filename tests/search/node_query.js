@@ -1,6 +1,7 @@
 // Runs queries through the browser search engine under Node, reading shards from disk.
 // usage: node node_query.js THEME_JS_DIR SEARCH_DIR < queries.json  -> JSON results on stdout
-// With "all": true every match is ranked (else a word or words ANDed may give the best only).
+// With "all": true every match is ranked (else a word or words ANDed may give the best only);
+// "best": N asks for the N best (10 without), "year": Y for the best of year Y only.
 // Each query runs in a fresh context (nothing loaded by an earlier query), so `bytes` and
 // `shards` are what a reader's first query loads, meta.js aside (the page loads it on opening).
 "use strict";
@@ -22,13 +23,15 @@ function freshContext() {
   return ctx;
 }
 
-const RUN = `(async (q, limit, all) => {
+const RUN = `(async (q, limit, all, best, year) => {
   const engine = BroadsheetSearch.createEngine({ base: "search/", loadScript });
   const started = Date.now();
-  const r = await engine.search(q, { all: all });
+  const accept = year ? (doc, y) => y === year : null;
+  const r = await engine.search(q, { all: all, best: best, accept: accept });
   const top = r.hits.slice(0, limit);
   const docs = await engine.documents(top.map((h) => h.doc));
   return { total: r.hits.length, complete: r.complete, urls: docs.map((d) => d.url), scores: top.map((h) => h.score),
+           years: top.map((h) => h.year),
            ms: Date.now() - started, shards: engine.loaded().filter((s) => s !== "meta.js") };
 })`;
 
@@ -39,7 +42,7 @@ const input = JSON.parse(fs.readFileSync(0, "utf8"));
   for (const q of input.queries || []) {
     const ctx = freshContext();
     try {
-      const r = await vm.runInContext(RUN, ctx)(q, input.limit || 10, !!input.all);
+      const r = await vm.runInContext(RUN, ctx)(q, input.limit || 10, !!input.all, input.best || 0, input.year || 0);
       out.queries.push({ query: q, ...r, bytes: ctx.bytes });
     } catch (e) {
       out.queries.push({ query: q, error: String(e.message || e) });

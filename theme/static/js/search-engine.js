@@ -3,9 +3,11 @@
  * Shards are plain scripts (written by plugins/search_index/export.py) that call
  * BroadsheetSearch.register(kind, id, data). They are added as <script> tags on demand,
  * which works over HTTP and from file:// alike (no fetch, no XHR, no modules, no wasm).
- * A query loads meta.js once, the term buckets its words hash to, then the long posting
- * lists of its words that have a file of their own (and, for a "phrase", the positions of
- * its words likewise), and the document shards of the results on screen. Needs
+ * A query loads meta.js once, the term buckets its words hash to, then the chunks of the
+ * long posting lists of its words, best first, and the pieces (postings by document number)
+ * of the documents that may be among the best, until the best are certain (`bestOf`; a
+ * phrase, OR, NOT or prefix loads every chunk, and a "phrase" the positions of its words),
+ * and the document shards of the results on screen. Needs
  * search-analysis.js. Also runs under Node (tests), where `loadScript` is supplied by the caller.
  */
 (function (root) {
@@ -15,12 +17,16 @@
    * articles' earlier versions), then by kind and id. */
   var stores = {};
   /* Where each kind of file lies (export.py: shard_path). */
-  var FOLDERS = { terms: "t", positions: "p", chunk: "l", positionList: "q", docs: "d", facet: "f" };
+  var FOLDERS = { terms: "t", positions: "p", chunk: "l", piece: "r", positionList: "q", docs: "d", facet: "f" };
   /* Results a query ranks for certain before it loads every posting of its words. */
   var FIRST_PAGE = 10;
+  /* Pieces (r/<n>) a round of `bestOf` loads at most to learn the scores of its best candidates. */
+  var PIECES_PER_ROUND = 8;
+  /* Pieces a round loads at once when they settle every document that may still be among the best. */
+  var PIECES_AT_ONCE = 48;
 
   function storeOf(name) {
-    return stores[name] || (stores[name] = { meta: {}, terms: {}, positions: {}, chunk: {}, positionList: {}, docs: {}, facet: {} });
+    return stores[name] || (stores[name] = { meta: {}, terms: {}, positions: {}, chunk: {}, piece: {}, positionList: {}, docs: {}, facet: {} });
   }
 
   function register(kind, id, data, name) { storeOf(name || "")[kind][id] = data; }
@@ -66,7 +72,7 @@
     function ready() {
       if (meta) return Promise.resolve(meta);
       return load("meta", 0).then(function (m) {
-        if (!m || m.format !== 3) throw new Error("meta.js is of an unknown format");
+        if (!m || m.format !== 4) throw new Error("meta.js is of an unknown format");
         meta = m;
         digitOf = {};
         for (var k = 0; k < m.digits.length; k++) digitOf[m.digits.charCodeAt(k)] = k;
@@ -164,10 +170,11 @@
       return p;
     }
 
-    /* Postings from `flat` (a count first, then documents and values) as {docs, weights, lengths}. */
-    function readPostings(field, flat) {
+    /* Postings from `flat` (a count first, then documents and values) as {docs, weights, lengths};
+     * the first document is counted from `start` (0 but in a piece). */
+    function readPostings(field, flat, start) {
       var lengths = meta.lengths, minCode = meta.fields[field].minCode;
-      var p = { docs: [], weights: [], lengths: [], positions: null }, i = 1, doc = 0;
+      var p = { docs: [], weights: [], lengths: [], positions: null }, i = 1, doc = start || 0;
       while (i < flat.length) {
         doc += flat[i];
         var v = flat[i + 1];
@@ -183,6 +190,13 @@
     function chunkPostings(field, c) {
       var p = readPostings(field, decodeNumbers(store.chunk[c][0]));
       return p.docs.map(function (d, j) { return { doc: d, tf: p.weights[j], length: p.lengths[j] }; });
+    }
+
+    /* The postings of piece `j` of a long list (its entry `e`), which holds documents
+     * (j - e[4]) * e[5] to the next piece's first. */
+    function piecePostings(field, e, j) {
+      var p = readPostings(field, decodeNumbers(store.piece[j]), (j - e[4]) * e[5]);
+      return p.docs.map(function (d, k) { return { doc: d, tf: p.weights[k], length: p.lengths[k] }; });
     }
 
     /* The score of a posting (what termScores gives it), and of the best posting after a chunk. */
@@ -321,16 +335,20 @@
 
     /* Run a query: {hits: [{doc, score, year}], years: {year: count}, complete: true} ranked
      * like Whoosh (score descending, then document number). A word, or words ANDed, whose
-     * postings are long gives instead the FIRST_PAGE best hits only, as soon as they are
-     * certain ({hits, complete: false, atMost: an upper bound of the matches}); with
-     * `options.all` every hit. Rejects with QueryError for bad syntax. */
+     * postings are long gives instead the `options.best` (FIRST_PAGE) best hits only that
+     * `options.accept(doc, year)` accepts (all without it), as soon as they are certain
+     * ({hits, complete: false, atMost: an upper bound of the matches}); with `options.all`
+     * every hit. A complete result holds every match, accepted or not. Rejects with
+     * QueryError for bad syntax. */
     function search(text, options) {
+      options = options || {};
       return ready().then(function () {
         var tree = A.parseQuery(text);
         if (!tree) return { tree: null, hits: [], years: {}, complete: true };
         return loadAll(bucketsFor(tree, {})).then(function () {
           var words = rankedWords(tree);
-          return words && !(options && options.all) ? bestOf(tree, words) : everything(tree);
+          return words && !options.all ? bestOf(tree, words, options.best || FIRST_PAGE, options.accept || null)
+            : everything(tree);
         });
       });
     }
@@ -357,28 +375,37 @@
       return null;
     }
 
-    /* The FIRST_PAGE best hits of `words` ANDed, reading the chunks of their long lists best
-     * first (each word in each field it searches is a list), a chunk of each at a time,
-     * until no document outside the best can overtake them: the threshold algorithm of
-     * Fagin et al., with scores added in `evaluate`'s order so that they are its scores. */
-    function bestOf(tree, words) {
+    /* The `best` best hits of `words` ANDed that `accept` accepts, by the threshold algorithm
+     * of Fagin, Lotem and Naor: each word in each field it searches is a list; a round reads
+     * the next chunk of every list (best postings first) while a document not seen yet could
+     * still be among the best, and the pieces (postings by document number) that give the
+     * missing scores of the candidates that could be, the most promising first, until no
+     * document outside the best can overtake them. Scores are added in `evaluate`'s order,
+     * so that they are its scores. */
+    function bestOf(tree, words, best, accept) {
       var lists = words.map(function (node) {
         return fieldsOf(node).map(function (f) {
           var e = entry("terms", f, node.term), l = { field: f, entry: e, boost: boostOf(node, f), next: 0,
-                                                       scores: new Map(), complete: true, bound: 0, df: 0 };
+                                                       scores: new Map(), complete: true, bound: 0, df: 0, pieces: {} };
           if (Array.isArray(e)) { l.complete = false; l.df = e[3]; l.bound = Infinity; }
           else if (e) { l.scores = termScores(f, node.term, l.boost); l.df = postings(f, node.term).df; }
           return l;
         });
       });
       function round() {
-        var done = settled(lists, tree);
-        if (done) return done;
-        var wanted = {};
-        lists.forEach(function (ls) { ls.forEach(function (l) { if (!l.complete) wanted["chunk:" + (l.entry[1] + l.next)] = true; }); });
+        var state = settled(lists, tree, best, accept);
+        if (state.done) return state.done;
+        var wanted = {}, sorted = [], random = [];
+        lists.forEach(function (ls) {
+          ls.forEach(function (l) {
+            if (!l.complete && (state.sorted || state.lowering.has(l))) { wanted["chunk:" + (l.entry[1] + l.next)] = true; sorted.push(l); }
+          });
+        });
+        state.pieces.forEach(function (p) { wanted["piece:" + p.piece] = true; random.push(p); });
         if (!Object.keys(wanted).length) return everything(tree);
         return loadAll(wanted).then(function () {
-          lists.forEach(function (ls) { ls.forEach(function (l) { if (!l.complete) readChunk(l); }); });
+          sorted.forEach(readChunk);
+          random.forEach(function (p) { readPiece(p.list, p.piece); });
           return round();
         });
       }
@@ -393,27 +420,48 @@
       l.bound = boundAfter(l.field, l.entry, c, l.boost);
     }
 
-    /* The result of `bestOf` if the best hits are certain with the chunks read so far, else null. */
-    function settled(lists, tree) {
-      var seen = new Set(), exact = [], open = [];
-      if (lists.every(function (ls) { return ls.every(function (l) { return l.complete; }); })) return null;
+    function readPiece(l, j) {
+      if (l.pieces[j]) return;
+      piecePostings(l.field, l.entry, j).forEach(function (q) {
+        l.scores.set(q.doc, postingScore(l.field, l.df, q.tf, q.length, l.boost));
+      });
+      l.pieces[j] = true;
+    }
+
+    /* The piece of a long list that holds document `d`'s posting, if it has one. */
+    function pieceOf(l, d) { return l.entry[4] + Math.floor(d / l.entry[5]); }
+
+    /* What `bestOf` does next with the lists as read so far: {done: its result} when the best
+     * hits are certain, else whether to read every list's next chunk (`sorted`: a document not
+     * seen yet may be among the best), the lists whose next chunk lowers the ceiling of
+     * documents that may be (`lowering`: many such documents are cheaper to rule out by the
+     * lists' bound than one by one) and which `pieces` ([{list, piece}]) to load. */
+    function settled(lists, tree, best, accept) {
+      var seen = new Set(), everyMatch = [], exact = [], open = [], unknown = 0;
+      if (lists.every(function (ls) { return ls.every(function (l) { return l.complete; }); })) {
+        return { sorted: false, lowering: new Set(), pieces: [] };  // every posting read: rank every match
+      }
       lists.forEach(function (ls) { ls.forEach(function (l) { l.scores.forEach(function (_, d) { seen.add(d); }); }); });
       seen.forEach(function (d) {
-        var total = 0, ceiling = 0, known = true;
+        var total = 0, ceiling = 0, known = true, missing = [];
         for (var i = 0; i < lists.length; i++) {
           var word = null, wordCeiling = 0, maybe = false;
           lists[i].forEach(function (l) {
             var s = l.scores.get(d);
             if (s !== undefined) { word = (word === null ? 0 : word) + s; wordCeiling += s; }
-            else if (!l.complete) { wordCeiling += l.bound; maybe = true; }
+            else if (!l.complete && !l.pieces[pieceOf(l, d)]) { wordCeiling += l.bound; maybe = true; missing.push(l); }
           });
           if (word === null && !maybe) return;  // lacks a word: no match
           if (word === null || maybe) known = false;
           total = i === 0 ? word : total + word;
           ceiling += wordCeiling;
         }
-        if (known) exact.push({ doc: d, score: total, year: yearOf(d) });
-        else open.push(ceiling);
+        var year = yearOf(d);
+        if (known) everyMatch.push({ doc: d, score: total, year: year });
+        else unknown++;
+        if (accept && !accept(d, year)) return;
+        if (known) exact.push({ doc: d, score: total, year: year });
+        else open.push({ doc: d, ceiling: ceiling, missing: missing });
       });
       // A document in no chunk read yet: at most the bound of every list still open.
       var unseen = 0;
@@ -422,19 +470,47 @@
         if (!open_i.length) { unseen = -Infinity; break; }
         open_i.forEach(function (l) { unseen += l.bound; });
       }
-      exact.sort(byRank);
-      if (!open.length && unseen === -Infinity) {  // every match is known (a word in short lists only)
+      if (!unknown && unseen === -Infinity) {  // every match is known (a word in short lists only)
         var years = {};
-        exact.forEach(function (h) { years[h.year] = (years[h.year] || 0) + 1; });
-        return { tree: tree, hits: exact, years: years, complete: true };
+        everyMatch.sort(byRank);
+        everyMatch.forEach(function (h) { years[h.year] = (years[h.year] || 0) + 1; });
+        return { done: { tree: tree, hits: everyMatch, years: years, complete: true } };
       }
-      if (exact.length < FIRST_PAGE) return null;
-      var last = exact[FIRST_PAGE - 1].score;
-      if (unseen >= last || open.some(function (c) { return c >= last; })) return null;
-      var atMost = Math.min.apply(null, lists.map(function (ls) {
-        return ls.reduce(function (n, l) { return n + l.df; }, 0);
-      }));
-      return { tree: tree, hits: exact.slice(0, FIRST_PAGE), years: null, complete: false, atMost: atMost };
+      exact.sort(byRank);
+      var last = exact.length >= best ? exact[best - 1].score : -Infinity;
+      var lastDoc = exact.length >= best ? exact[best - 1].doc : Infinity;
+      // A document that can at most tie with the last of the best ranks after it if its number is higher.
+      var contenders = open.filter(function (o) { return o.ceiling > last || (o.ceiling === last && o.doc < lastDoc); });
+      if (exact.length >= best && unseen < last && !contenders.length) {
+        var atMost = Math.min.apply(null, lists.map(function (ls) {
+          return ls.reduce(function (n, l) { return n + l.df; }, 0);
+        }));
+        return { done: { tree: tree, hits: exact.slice(0, best), years: null, complete: false, atMost: atMost } };
+      }
+      // The pieces that settle the contenders most likely to be among the best.
+      contenders.sort(function (a, b) { return b.ceiling - a.ceiling || a.doc - b.doc; });
+      var pieces = [], chosen = {};
+      for (var c = 0; c < contenders.length; c++) {
+        contenders[c].missing.forEach(function (l) {
+          var j = pieceOf(l, contenders[c].doc);
+          if (!chosen[j]) { chosen[j] = true; pieces.push({ list: l, piece: j }); }
+        });
+      }
+      // Few pieces settle every contender: load them. Else the most promising contenders'
+      // pieces, and the next chunk of each list they miss.
+      var lowering = new Set();
+      if (pieces.length > PIECES_AT_ONCE) {
+        pieces = [];
+        chosen = {};
+        for (c = 0; c < contenders.length && pieces.length < PIECES_PER_ROUND; c++) {
+          contenders[c].missing.forEach(function (l) {
+            var j = pieceOf(l, contenders[c].doc);
+            if (!chosen[j]) { chosen[j] = true; pieces.push({ list: l, piece: j }); }
+          });
+        }
+        contenders.forEach(function (o) { o.missing.forEach(function (l) { lowering.add(l); }); });
+      }
+      return { sorted: unseen >= last, lowering: lowering, pieces: pieces };
     }
 
     /* Documents per year in the whole archive. */

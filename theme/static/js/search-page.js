@@ -37,10 +37,25 @@
   /* The indexes the query runs in: the latest texts, and the earlier versions when ticked. */
   function engines() { return hasEarlier && versionsBox.checked ? [engine, earlier] : [engine]; }
 
-  function searchAll(query, options) {
+  /* The query in every index: the `best` best hits that pass the filters chosen (or every
+   * match, when the index has them all at hand). */
+  function searchAll(query, best) {
     var all = engines();
-    if (all.length === 1) return engine.search(query, options);
-    return Promise.all(all.map(function (e) { return e.search(query, options); })).then(BroadsheetSearch.mergeResults);
+    var results = all.map(function (e, part) { return e.search(query, { best: best, accept: accepts(part) }); });
+    if (all.length === 1) return results[0];
+    return Promise.all(results).then(BroadsheetSearch.mergeResults);
+  }
+
+  /* Whether a document of index `part` passes the filters chosen: (doc, year) -> boolean; null without. */
+  function accepts(part) {
+    var y = yearSelect.value;
+    var chosen = facetSelects.filter(function (s) { return s.value; });
+    if (!y && !chosen.length) return null;
+    return function (doc, year) {
+      return (!y || String(year) === y) && chosen.every(function (s) {
+        return facetSets[part][s.getAttribute("data-facet")][s.value].has(doc);
+      });
+    };
   }
 
   function corpusYears() {
@@ -62,13 +77,10 @@
   }
 
   function selectedHits() {
-    var y = yearSelect.value;
-    var chosen = facetSelects.filter(function (s) { return s.value; });
+    var filters = engines().map(function (e, part) { return accepts(part); });
     return current.hits.filter(function (h) {
-      var sets = facetSets[h.part || 0];
-      return (!y || String(h.year) === y) && chosen.every(function (s) {
-        return sets[s.getAttribute("data-facet")][s.value].has(h.doc);
-      });
+      var accept = filters[h.part || 0];
+      return !accept || accept(h.doc, h.year);
     });
   }
 
@@ -106,7 +118,8 @@
     var n = hits.length, filters = facetSelects.filter(function (s) { return s.value; })
       .map(function (s) { return s.value; });
     if (!current.complete) {
-      say("The " + n + " best of up to " + current.atMost.toLocaleString("en") + " results for \u201c" + q + "\u201d");
+      say("The " + n + " best of up to " + current.atMost.toLocaleString("en") + " results for \u201c" + q + "\u201d" +
+          (y ? " in " + y : "") + (filters.length ? " (" + filters.join(", ") + ")" : ""));
     } else {
       say(n + (n === 1 ? " result" : " results") + " for \u201c" + q + "\u201d" + (y ? " in " + y : "") +
           (filters.length ? " (" + filters.join(", ") + ")" : ""));
@@ -114,25 +127,26 @@
     status.className = "";
   }
 
-  /* Every match of the current query, when only the best were ranked so far (for the next
-   * page and the filters). */
-  function completeResults(mine) {
-    if (!current || current.complete) return Promise.resolve();
-    return searchAll(current.query, { all: true }).then(function (r) {
+  /* The `best` best hits of the current query, when fewer were ranked so far (for the next
+   * page): the engine goes on from the best chunks, as for the first page. */
+  function moreResults(mine, best) {
+    return searchAll(current.query, best).then(function (r) {
       if (mine !== generation) return;
       current.hits = r.hits;
-      current.complete = true;
-      fillYears(r.years, true);
+      current.complete = r.complete;
+      current.atMost = r.atMost;
+      if (r.complete) fillYears(r.years, true);
     });
   }
 
   function showMore() {
     var mine = generation;
-    if (!current.complete && shown >= current.hits.length) {
-      return completeResults(mine).then(function () {
+    if (!current.complete && shown >= selectedHits().length) {
+      return moreResults(mine, shown + PAGE).then(function () {
         if (mine !== generation) return;
         renderStatus();
-        return showMore();
+        if (current.complete || selectedHits().length > shown) return showMore();
+        more.hidden = true;
       }, indexProblem);
     }
     var settled = engines().length === 1 ? Promise.resolve()
@@ -188,9 +202,8 @@
     updateUrl(query);
     if (!query) { current = null; resetList(); say(""); return Promise.resolve(); }
     say("Searching\u2026");
-    // With a filter chosen, every match is needed (the best ten may all be filtered out).
-    var filtered = yearSelect.value || facetSelects.some(function (s) { return s.value; });
-    return loadChosenFacets().then(function () { return searchAll(query, { all: filtered }); }).then(function (r) {
+    // With a filter chosen, the best ten that pass it (the engine reads on until they are certain).
+    return loadChosenFacets().then(function () { return searchAll(query, PAGE); }).then(function (r) {
       if (mine !== generation) return;
       current = { query: query, tree: r.tree, hits: r.hits, complete: r.complete, atMost: r.atMost };
       if (r.complete) { fillYears(r.years, true); return r; }
@@ -233,11 +246,16 @@
 
   [yearSelect].concat(facetSelects).forEach(function (select) {
     select.addEventListener("change", function () {
-      var mine = ++generation;
-      loadChosenFacets().then(function () { return completeResults(mine); }).then(function () {
-        if (!current || mine !== generation) return;
-        resetList(); renderStatus(); showMore();
-      }, indexProblem);
+      if (!current) return;
+      if (current.complete) {  // every match at hand: filter them
+        var mine = ++generation;
+        loadChosenFacets().then(function () {
+          if (mine !== generation) return;
+          resetList(); renderStatus(); showMore();
+        }, indexProblem);
+      } else {
+        run(input.value);
+      }
     });
   });
   more.addEventListener("click", function () {
