@@ -188,21 +188,9 @@ def gaps_of(blocks: list[tuple[list[int], bytes]], wanted: set[int], counts: lis
     blocks' bytes where they start and end, and unpickled in one call as a list of lists;
     if anything does not add up (the number of pieces, of lists, of gaps in each), the
     values are unpickled as Whoosh does instead."""
-    lists: list[bytes] = []
-    for block_ids, data in blocks:
-        mask = list(map(wanted.__contains__, block_ids))
-        if not any(mask):
-            continue
-        at = data.find(_VALUES_START)
-        section = data[at:] if at > 0 else b""
-        # Every end becomes a start: the pieces alternate between what lies around the
-        # lists (the count, the pickle's own opcodes) and the lists.
-        for end in _GAPS_ENDS:
-            section = section.replace(end, _GAPS_START)
-        pieces = section.split(_GAPS_START)
-        if len(pieces) != 2 * len(block_ids) + 1:
-            return position_gaps(_values_of(blocks, wanted))
-        lists.extend(compress(pieces[1::2], mask))
+    lists = _pickled_lists(blocks, wanted)
+    if lists is None:
+        return position_gaps(_values_of(blocks, wanted))
     try:
         text = b"".join([b"(]", b"]".join(lists), b"l", _PICKLE_STOP]).decode("utf-8")
         gaps = loads(_PICKLE_HEADER + text.encode("latin-1"))
@@ -222,20 +210,7 @@ def flat_gaps_of(blocks: list[tuple[list[int], bytes]], wanted: set[int], counts
     lists cut out of the blocks are joined with no list opcode between them: each appends
     its items to the one list the pickle starts with. If the pieces or the number of gaps
     do not add up, `gaps_of` (and its own checks) is flattened instead."""
-    lists: list[bytes] = []
-    for block_ids, data in blocks:
-        mask = list(map(wanted.__contains__, block_ids))
-        if not any(mask):
-            continue
-        at = data.find(_VALUES_START)
-        section = data[at:] if at > 0 else b""
-        for end in _GAPS_ENDS:
-            section = section.replace(end, _GAPS_START)
-        pieces = section.split(_GAPS_START)
-        if len(pieces) != 2 * len(block_ids) + 1:
-            lists = None
-            break
-        lists.extend(compress(pieces[1::2], mask))
+    lists = _pickled_lists(blocks, wanted)
     flat = None
     if lists is not None:
         try:
@@ -246,6 +221,27 @@ def flat_gaps_of(blocks: list[tuple[list[int], bytes]], wanted: set[int], counts
     if type(flat) is not list or len(flat) != sum(counts):
         return [gap for gaps in gaps_of(blocks, wanted, counts) for gap in gaps]
     return flat
+
+
+def _pickled_lists(blocks: list[tuple[list[int], bytes]], wanted: set[int]) -> list[bytes] | None:
+    """The pickled gap lists of the `wanted` documents' postings, cut out of the blocks' bytes
+    in order; None when a block does not cut into one list per posting."""
+    lists: list[bytes] = []
+    for block_ids, data in blocks:
+        mask = list(map(wanted.__contains__, block_ids))
+        if not any(mask):
+            continue
+        at = data.find(_VALUES_START)
+        section = data[at:] if at > 0 else b""
+        # Every end becomes a start: the pieces alternate between what lies around the
+        # lists (the count, the pickle's own opcodes) and the lists.
+        for end in _GAPS_ENDS:
+            section = section.replace(end, _GAPS_START)
+        pieces = section.split(_GAPS_START)
+        if len(pieces) != 2 * len(block_ids) + 1:
+            return None
+        lists.extend(compress(pieces[1::2], mask))
+    return lists
 
 
 def _values_of(blocks: list[tuple[list[int], bytes]], wanted: set[int]) -> list[bytes]:
