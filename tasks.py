@@ -286,11 +286,19 @@ def search(c, query, output="output", limit=10, json=False):
                     "browser query, CLI latency and memory); results in bench/results-search-N.json",
 })
 def bench(c, number=2000, out="bench/results.json", fakes=None, no_browser=False, work="bench/work",
-          search_scale=0):
-    """Measure ingest, builds (vs bare Pelican), rebuild, graph, search (vs Pagefind), zip; print the table."""
+          search_scale=0, scale=0):
+    """Measure ingest, builds (vs bare Pelican), rebuild, graph, search (vs Pagefind), zip; print the table.
+    --scale N: only the corpus, a from-scratch and an incremental rebuild at N articles (bench/results-scale-N.*)."""
     from broadsheet import bench as harness
 
     console = _console()
+    if int(scale):
+        with console.status("bench") as status:
+            results = harness.run_scale(int(scale), Path(work),
+                                        progress=lambda step: status.update(f"bench: {step}"))
+        md = harness.write_scale(results, Path(f"bench/results-scale-{int(scale)}.json"))
+        console.print(md.read_text(encoding="utf-8"))
+        return
     if int(search_scale):
         with console.status("bench") as status:
             results = harness.run_search_scale(int(search_scale), Path(work),

@@ -185,6 +185,7 @@ def run_process(cmd: list[str], log_path: Path, timeout: float = STEP_TIMEOUT,
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=log_path.parent, env=env, stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
+        sampler = TreeMemory(proc.pid)
         timed_out = threading.Event()
 
         def kill_group():
@@ -200,9 +201,16 @@ def run_process(cmd: list[str], log_path: Path, timeout: float = STEP_TIMEOUT,
             _, status, rusage = os.wait4(proc.pid, 0)
         finally:
             timer.cancel()
+            sampler.stop()
         proc.returncode = os.waitstatus_to_exitcode(status)
         wall = time.perf_counter() - started
-    measured = {"process_seconds": round(wall, 3), "peak_rss_mib": round(rusage.ru_maxrss / 1024, 1)}
+    # ru_maxrss covers the step's process and the children it waited for; Dask's worker
+    # processes are not among those, so the sampled tree may show a larger single process.
+    measured = {"process_seconds": round(wall, 3),
+                "peak_rss_mib": round(max(rusage.ru_maxrss / 1024, sampler.largest_mib), 1),
+                "tree_peak_rss_mib": round(max(sampler.total_mib, rusage.ru_maxrss / 1024), 1),
+                "largest_process": sampler.largest_name,
+                "processes_seen": sampler.processes_seen}
     if timed_out.is_set():
         return {**failed(f"killed after {timeout:.0f} s; log {log_path}"), **measured}
     if result_path is not None and result_path.exists():
@@ -211,6 +219,69 @@ def run_process(cmd: list[str], log_path: Path, timeout: float = STEP_TIMEOUT,
         tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-6:]
         return {**failed(f"exit {proc.returncode}: " + " | ".join(tail) + f" (log {log_path})"), **measured}
     return {"status": "ok", **measured}
+
+
+class TreeMemory:
+    """Samples the resident memory of a process and all its descendants (Dask's nanny and worker
+    processes included) every `interval` seconds, in a thread, until `stop`: the peak of the
+    largest single process and the peak of their sum. RSS counts pages shared between processes
+    (the interpreter, imported libraries) once per process, so the sum is an upper bound."""
+
+    def __init__(self, pid: int, interval: float = 0.25):
+        import psutil
+
+        self._psutil, self._root, self._interval = psutil, psutil.Process(pid), interval
+        self.largest_mib = self.total_mib = 0.0
+        self.largest_name = ""
+        self._seen: set[int] = set()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    @property
+    def processes_seen(self) -> int:
+        return len(self._seen)
+
+    def _run(self) -> None:
+        while not self._done.is_set():
+            self.sample()
+            self._done.wait(self._interval)
+
+    def sample(self) -> None:
+        psutil = self._psutil
+        try:
+            tree = [self._root, *self._root.children(recursive=True)]
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            return
+        total = 0.0
+        for proc in tree:
+            try:
+                mib = proc.memory_info().rss / 1048576
+                if mib > self.largest_mib:
+                    self.largest_mib, self.largest_name = mib, _process_name(proc)
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                continue
+            self._seen.add(proc.pid)
+            total += mib
+        self.total_mib = max(self.total_mib, total)
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+
+def _process_name(proc) -> str:
+    """What a process is, in a few words: the step itself, a Dask worker or nanny, or its command."""
+    try:
+        cmd = proc.cmdline()
+    except Exception:
+        return "?"
+    line = " ".join(cmd)
+    if "broadsheet.bench" in line:
+        return "step process (driver)"
+    if "multiprocessing" in line or "spawn_main" in line or "forkserver" in line:
+        return "Dask worker/nanny (spawned)"
+    return " ".join(Path(c).name if i == 0 else c for i, c in enumerate(cmd[:3]))[:60]
 
 
 # -- child steps: each runs in its own process -----------------------------------------------
@@ -256,12 +327,16 @@ def step_ingest(source: str, content: str, report: str, mapping: str | None = No
 
 
 def step_build(content: str, output: str, cache: str, kind: str, overrides: dict[str, Any]) -> dict[str, Any]:
-    """A cold build: `kind` is "broadsheet" (pelicanconf.py) or "bare" (BARE_PELICAN)."""
+    """A cold build: `kind` is "broadsheet" (pelicanconf.py: partitioned, on a local Dask
+    cluster), "single" (pelicanconf.py in one Pelican run, `partitioned=False`) or "bare"
+    (BARE_PELICAN)."""
     overrides = {**overrides, "CACHE_PATH": cache}
-    if kind == "broadsheet":
+    if kind in ("broadsheet", "single"):
         from broadsheet import site
 
-        _, seconds = _timed(lambda: site.build(Path(content), Path(output), "local", **overrides))
+        partitioned = None if kind == "broadsheet" else False
+        _, seconds = _timed(lambda: site.build(Path(content), Path(output), "local", partitioned=partitioned,
+                                               **overrides))
     else:
         from pelican import Pelican
         from pelican.settings import read_settings
@@ -402,8 +477,10 @@ def step_rebuild(source: str, content: str, output: str, zip_path: str, reports:
         return not_available(f"broadsheet/rebuild.py has no rebuild(): {exc}")
     report, seconds = _timed(lambda: rebuild(Path(source), Path(content), Path(output), Path(zip_path),
                                              Path(reports)))
+    files = sum(1 for p in Path(output).rglob("*") if p.is_file())
     return {"status": "ok", "seconds": round(seconds, 3), "steps": report.seconds, "search": report.search_seconds,
-            "ingest": report.ingest}
+            "ingest": report.ingest, "output": report.output, "zip": report.zip, "site_files": files,
+            "zip_bytes": Path(zip_path).stat().st_size if Path(zip_path).exists() else None}
 
 
 def step_browser(site: str, engine: str, queries: dict[str, list[str]]) -> dict[str, Any]:
@@ -670,6 +747,108 @@ def run_benchmark(n: int = DEFAULT_N, work: Path = DEFAULT_WORK, fakes: Path | N
     return results
 
 
+def run_scale(n: int, work: Path = DEFAULT_WORK, seed: int = DEFAULT_SEED,
+              progress: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
+    """The archivist's pipeline alone at `n` synthetic articles (`invoke bench --scale N`): the
+    corpus, a from-scratch `rebuild` (ingest, partitioned build, zip, verify), then a rebuild
+    after CHANGED_DUMPS changed dumps; wall time per step, peak RSS of the largest process and of
+    the whole process tree, the site's file count and the zip's size."""
+    run = _fresh(Path(work).resolve() / f"scale-{n}")
+    raw, logs = run / "raw", run / "logs"
+    r: dict[str, Any] = {"version": RESULTS_VERSION, "machine": machine_info(),
+                         "options": {"n": n, "seed": seed, "changed_dumps": CHANGED_DUMPS, "scale": True,
+                                     "partition_max_articles": _partition_max_articles()}}
+    progress(f"corpus: generating {n} dumps")
+    r["corpus"] = run_step("corpus", {"n": n, "seed": seed, "dest": str(raw)}, logs)
+    if not ok(r["corpus"]):
+        return _with_scale_targets(r)
+    r["rebuild"] = _rebuild(run, raw, r, progress, copy=False)
+    r["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    return _with_scale_targets(r)
+
+
+def _partition_max_articles() -> int | None:
+    try:
+        from broadsheet import site
+
+        return int(site.load_settings("local").get("PARTITION_MAX_ARTICLES") or 0) or None
+    except Exception:
+        return None
+
+
+#: The issue's targets at scale: a from-scratch rebuild within 15 minutes, no process over 3 GiB.
+SCALE_TARGETS = [
+    ("scratch_seconds", "rebuild from scratch ≤ 15 min", "<=", 15 * 60.0),
+    ("largest_process_mib", "no process > 3 GiB peak RSS", "<=", 3 * 1024.0),
+]
+
+
+def _with_scale_targets(r: dict[str, Any]) -> dict[str, Any]:
+    rb = r.get("rebuild") or {}
+    scratch = rb.get("from_scratch") or {}
+    steps = [s for s in (scratch, rb.get("incremental")) if s and s.get("peak_rss_mib") is not None]
+    values = {"scratch_seconds": scratch.get("seconds") if ok(scratch) else None,
+              "largest_process_mib": max((s["peak_rss_mib"] for s in steps), default=None)}
+    r["targets"] = [{"key": key, "target": label, "bound": bound, "comparison": cmp, "value": values[key],
+                     "holds": None if values[key] is None else values[key] <= bound}
+                    for key, label, cmp, bound in SCALE_TARGETS]
+    return r
+
+
+def scale_rows(r: dict[str, Any]) -> list[list[str]]:
+    """The table of `run_scale`: step, wall time, largest process, all processes, note."""
+    rows = []
+    c = r.get("corpus")
+    rows.append(["synthetic corpus (generate and write the dumps)", _secs(c, "process_seconds"), _mib(c),
+                 _tree_mib(c), f"{c['dumps']:,} dumps" if ok(c) else ""])
+    rb = r.get("rebuild") or {}
+    for label, key in (("rebuild from scratch", "from_scratch"),
+                       (f"rebuild after {rb.get('changed_dumps', CHANGED_DUMPS)} changed dumps", "incremental")):
+        step = rb.get(key)
+        if not step:
+            continue
+        note = ""
+        if ok(step):
+            note = (f"{step['site_files']:,} files in the site; zip {_size(step['zip_bytes'] or 0)}"
+                    if step.get("site_files") is not None else "")
+        rows.append([label, _secs(step) if ok(step) else _why(step), _mib(step), _tree_mib(step),
+                     f"largest: {step.get('largest_process', '?')}; {note}".strip("; ")])
+        for name, seconds in (step.get("steps") or {}).items():
+            if name != "total":
+                rows.append([f"  {label}: {name}", f"{seconds:.1f} s", "", "", ""])
+    for t in r.get("targets", []):
+        value = t["value"]
+        shown = "not measured" if value is None else (f"{value / 60:.1f} min" if t["key"] == "scratch_seconds"
+                                                       else f"{value / 1024:.2f} GiB")
+        rows.append([f"target: {t['target']}", shown, "", "",
+                     "—" if t["holds"] is None else ("holds" if t["holds"] else "MISSED")])
+    return rows
+
+
+def _tree_mib(step: dict[str, Any] | None) -> str:
+    return f"{step['tree_peak_rss_mib']:.0f} MiB" if step and step.get("tree_peak_rss_mib") is not None else "—"
+
+
+def write_scale(r: dict[str, Any], out: Path) -> Path:
+    """Write `out` (JSON) and its Markdown table beside it; returns the latter."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(r, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    end = r["machine"].get("load_average_at_end")
+    lines = [f"Broadsheet at {r['options']['n']:,} synthetic articles: corpus, rebuild from scratch, incremental "
+             f"rebuild (`invoke bench --scale {r['options']['n']}`). Machine: {machine_line(r)}"
+             + (f"; load average at end {', '.join(str(x) for x in end)}" if end else "") + ".", "",
+             "| Step | Wall time | Largest process | All processes | Note |", "|---|---|---|---|---|"]
+    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in scale_rows(r)]
+    lines += ["", "Peak RSS is sampled every 0.25 s over the step's process and all its descendants (the "
+              "driver, the Dask nannies and workers of the local cluster); \"all processes\" is the peak of "
+              "their sum, which counts pages they share once per process. Timings are wall-clock on a shared "
+              "machine.", ""]
+    md = out.with_suffix(".md")
+    md.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return md
+
+
 def run_search_scale(n: int, work: Path = DEFAULT_WORK, seed: int = DEFAULT_SEED,
                      progress: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
     """Search alone at `n` synthetic articles, no site built: the index and shards made from the
@@ -830,23 +1009,28 @@ def _graph(report: Path, build: dict[str, Any]) -> dict[str, Any]:
     return {"status": "ok", "seconds": stats["resolve_seconds"], **{k: stats[k] for k in keep if k in stats}}
 
 
-def _rebuild(run: Path, raw: Path, r: dict[str, Any], progress) -> dict[str, Any]:
+def _rebuild(run: Path, raw: Path, r: dict[str, Any], progress, copy: bool = True) -> dict[str, Any]:
+    """A from-scratch rebuild and one after CHANGED_DUMPS changed dumps, of a copy of `raw`
+    (or of `raw` itself when `copy` is false)."""
     if importlib.util.find_spec("broadsheet.rebuild") is None:
         return not_available("broadsheet/rebuild.py has not landed")
     base, logs = run / "rebuild", run / "logs"
     rb_raw = base / "raw"
-    shutil.copytree(raw, rb_raw)
+    if copy:
+        shutil.copytree(raw, rb_raw)
+    else:
+        rb_raw = raw
     args = {"source": str(rb_raw), "content": str(base / "content"), "output": str(base / "output"),
             "zip_path": str(base / "archive.zip"), "reports": str(base / "reports")}
     progress("rebuild from scratch")
-    scratch = run_step("rebuild", args, logs, "rebuild-scratch")
+    scratch = _with_report_steps(run_step("rebuild", args, logs, "rebuild-scratch"), base / "reports")
     if not ok(scratch):
         return {**scratch, "from_scratch": scratch}
     from broadsheet import site
 
     changed = change_dumps(rb_raw, CHANGED_DUMPS, site.source_timezone())
     progress(f"rebuild after {len(changed)} changed dumps")
-    incremental = run_step("rebuild", args, logs, "rebuild-incremental")
+    incremental = _with_report_steps(run_step("rebuild", args, logs, "rebuild-incremental"), base / "reports")
     out = {"status": incremental.get("status"), "from_scratch": scratch, "incremental": incremental,
            "changed_dumps": len(changed)}
     if ok(incremental):
@@ -857,6 +1041,14 @@ def _rebuild(run: Path, raw: Path, r: dict[str, Any], progress) -> dict[str, Any
     else:
         out["reason"] = incremental.get("reason")
     return out
+
+
+def _with_report_steps(step: dict[str, Any], reports: Path) -> dict[str, Any]:
+    """A failed rebuild still wrote reports/rebuild.json: its seconds per step say how far it got."""
+    if ok(step) or not (reports / "rebuild.json").is_file():
+        return step
+    report = json.loads((reports / "rebuild.json").read_text(encoding="utf-8"))
+    return {**step, "steps": report.get("seconds", {}), "rebuild_reason": report.get("reason")}
 
 
 def _browser(output: Path, logs: Path, progress) -> dict[str, Any]:
