@@ -281,12 +281,16 @@ def search(c, query, output="output", limit=10, json=False):
     "fakes": "the FA-KES CSV, read where it lies (default ../shared/data/fa-kes/FA-KES-Dataset.csv; "
              "'none' leaves it out)",
     "no_browser": "leave out browser search and Pagefind",
+    "no_web_archive": "leave out the web-archive (WARC) measures",
+    "scale": "instead, only the corpus, a from-scratch rebuild and an incremental one at N articles: wall time "
+             "per step, peak RSS of the largest process and of all together, files and zip size; results in "
+             "bench/results-scale-N.json",
     "work": "scratch folder, emptied at each run (default bench/work)",
     "search_scale": "instead, measure search alone at N articles without building a site (index, bytes per "
                     "browser query, CLI latency and memory); results in bench/results-search-N.json",
 })
 def bench(c, number=2000, out="bench/results.json", fakes=None, no_browser=False, work="bench/work",
-          search_scale=0, scale=0):
+          search_scale=0, scale=0, no_web_archive=False):
     """Measure ingest, builds (vs bare Pelican), rebuild, graph, search (vs Pagefind), zip; print the table.
     --scale N: only the corpus, a from-scratch and an incremental rebuild at N articles (bench/results-scale-N.*)."""
     from broadsheet import bench as harness
@@ -309,7 +313,8 @@ def bench(c, number=2000, out="bench/results.json", fakes=None, no_browser=False
     table_path = None if fakes == "none" else Path(fakes) if fakes else harness.FAKES_CSV
     with console.status("bench") as status:
         results = harness.run_benchmark(int(number), Path(work), table_path, browser=not no_browser,
-                                        progress=lambda step: status.update(f"bench: {step}"))
+                                        progress=lambda step: status.update(f"bench: {step}"),
+                                        web_archive=not no_web_archive)
     md = harness.write_results(results, Path(out))
     console.print(harness.rich_table(results))
     console.print(f"results: {out}, table: {md}")
