@@ -284,7 +284,7 @@ def search(c, query, output="output", limit=10, json=False):
     "no_web_archive": "leave out the web-archive (WARC) measures",
     "scale": "instead, only the corpus, a from-scratch rebuild and an incremental one at N articles: wall time "
              "per step, peak RSS of the largest process and of all together, files and zip size; results in "
-             "bench/results-scale-N.json",
+             "--out, default bench/results-scale-N.json",
     "work": "scratch folder, emptied at each run (default bench/work)",
     "search_scale": "instead, measure search alone at N articles without building a site (index, bytes per "
                     "browser query, CLI latency and memory); results in bench/results-search-N.json",
@@ -300,7 +300,8 @@ def bench(c, number=2000, out="bench/results.json", fakes=None, no_browser=False
         with console.status("bench") as status:
             results = harness.run_scale(int(scale), Path(work),
                                         progress=lambda step: status.update(f"bench: {step}"))
-        md = harness.write_scale(results, Path(f"bench/results-scale-{int(scale)}.json"))
+        default = out == "bench/results.json"
+        md = harness.write_scale(results, Path(f"bench/results-scale-{int(scale)}.json" if default else out))
         console.print(md.read_text(encoding="utf-8"))
         return
     if int(search_scale):
