@@ -476,8 +476,11 @@ def step_rebuild(source: str, content: str, output: str, zip_path: str, reports:
         from broadsheet.rebuild import rebuild
     except ImportError as exc:
         return not_available(f"broadsheet/rebuild.py has no rebuild(): {exc}")
+    # Each step's start goes to the step's log, so that a run killed on timeout says where it was.
     report, seconds = _timed(lambda: rebuild(Path(source), Path(content), Path(output), Path(zip_path),
-                                             Path(reports)))
+                                             Path(reports), on_step=lambda name: print(
+                                                 f"{datetime.now(timezone.utc):%H:%M:%S} rebuild step: {name}",
+                                                 flush=True)))
     files = sum(1 for p in Path(output).rglob("*") if p.is_file())
     return {"status": "ok", "seconds": round(seconds, 3), "steps": report.seconds, "search": report.search_seconds,
             "ingest": report.ingest, "output": report.output, "zip": report.zip, "site_files": files,
