@@ -259,7 +259,7 @@ class TreeMemory:
             try:
                 mib = proc.memory_info().rss / 1048576
                 if mib > self.largest_mib:
-                    self.largest_mib, self.largest_name = mib, _process_name(proc)
+                    self.largest_mib, self.largest_name = mib, _process_name(proc, proc.pid == self._root.pid)
             except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                 continue
             self._seen.add(proc.pid)
@@ -271,15 +271,16 @@ class TreeMemory:
         self._thread.join()
 
 
-def _process_name(proc) -> str:
-    """What a process is, in a few words: the step itself, a Dask worker or nanny, or its command."""
+def _process_name(proc, root: bool) -> str:
+    """What a process is, in a few words: the step itself, a fork of it (as the search plugin's
+    background indexing is), a Dask worker or nanny, or its command."""
     try:
         cmd = proc.cmdline()
     except Exception:
         return "?"
     line = " ".join(cmd)
     if "broadsheet.bench" in line:
-        return "step process (driver)"
+        return "step process (driver)" if root else "fork of the step process (background work)"
     if "multiprocessing" in line or "spawn_main" in line or "forkserver" in line:
         return "Dask worker/nanny (spawned)"
     return " ".join(Path(c).name if i == 0 else c for i, c in enumerate(cmd[:3]))[:60]
