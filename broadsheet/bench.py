@@ -1232,7 +1232,8 @@ def summary_rows(results: dict[str, Any]) -> list[list[str]]:
     rb = s.get("rebuild", {})
     rows.append([f"incremental rebuild, {CHANGED_DUMPS} changed dumps (vs from-scratch rebuild)",
                  _secs(rb.get("incremental") or rb), _secs(rb.get("from_scratch")) if rb.get("from_scratch") else "",
-                 f"{rb['ratio_to_scratch']:.2f}× ({rb.get('ratio_to_full_build', float('nan')):.2f}× full build)"
+                 f"{rb['ratio_to_scratch']:.2f}×" + (f" ({rb['ratio_to_full_build']:.2f}× full build)"
+                                                      if "ratio_to_full_build" in rb else "")
                  if "ratio_to_scratch" in rb else "",
                  "≤ 10 s; ≤ 0.3×", f"{_holds(results, 'incremental_seconds')}; {_holds(results, 'incremental_ratio')}",
                  _mib_tree(rb.get("incremental"), rb.get("from_scratch"))])
