@@ -281,6 +281,10 @@ def search(c, query, output="output", limit=10, json=False):
     "fakes": "the FA-KES CSV, read where it lies (default ../shared/data/fa-kes/FA-KES-Dataset.csv; "
              "'none' leaves it out)",
     "no_browser": "leave out browser search and Pagefind",
+    "no_web_archive": "leave out the web-archive (WARC) measures",
+    "scale": "instead, only the corpus, a from-scratch rebuild and an incremental one at N articles: wall time "
+             "per step, peak RSS of the largest process and of all together, files and zip size; results in "
+             "--out, default bench/results-scale-N.json",
     "work": "scratch folder, emptied at each run (default bench/work)",
     "search_scale": "instead, measure search alone at N articles without building a site (index, bytes per "
                     "browser query, CLI latency and memory); results in bench/results-search-N.json",
@@ -288,11 +292,20 @@ def search(c, query, output="output", limit=10, json=False):
                       "instead of generating N again",
 })
 def bench(c, number=2000, out="bench/results.json", fakes=None, no_browser=False, work="bench/work",
-          search_scale=0, search_content=None):
-    """Measure ingest, builds (vs bare Pelican), rebuild, graph, search (vs Pagefind), zip; print the table."""
+          search_scale=0, search_content=None, scale=0, no_web_archive=False):
+    """Measure ingest, builds (vs bare Pelican), rebuild, graph, search (vs Pagefind), zip; print the table.
+    --scale N: only the corpus, a from-scratch and an incremental rebuild at N articles (bench/results-scale-N.*)."""
     from broadsheet import bench as harness
 
     console = _console()
+    if int(scale):
+        with console.status("bench") as status:
+            results = harness.run_scale(int(scale), Path(work),
+                                        progress=lambda step: status.update(f"bench: {step}"))
+        default = out == "bench/results.json"
+        md = harness.write_scale(results, Path(f"bench/results-scale-{int(scale)}.json" if default else out))
+        console.print(md.read_text(encoding="utf-8"))
+        return
     if int(search_scale):
         with console.status("bench") as status:
             results = harness.run_search_scale(int(search_scale), Path(work),
@@ -304,7 +317,8 @@ def bench(c, number=2000, out="bench/results.json", fakes=None, no_browser=False
     table_path = None if fakes == "none" else Path(fakes) if fakes else harness.FAKES_CSV
     with console.status("bench") as status:
         results = harness.run_benchmark(int(number), Path(work), table_path, browser=not no_browser,
-                                        progress=lambda step: status.update(f"bench: {step}"))
+                                        progress=lambda step: status.update(f"bench: {step}"),
+                                        web_archive=not no_web_archive)
     md = harness.write_results(results, Path(out))
     console.print(harness.rich_table(results))
     console.print(f"results: {out}, table: {md}")
