@@ -126,6 +126,13 @@ class Warc:
         return self.path
 
 
+def one_page_warc(path: Path, title: str, paragraphs, date: str) -> Path:
+    """A WARC holding one capture of the news page at URL, as a crawl of it writes one."""
+    warc = Warc(path)
+    warc.response(URL, news_page(title, paragraphs), date=date)
+    return warc.close()
+
+
 def outcomes_by_kind(outcomes):
     articles = [o for o in outcomes if isinstance(o, Article)]
     rejected = [o for o in outcomes if isinstance(o, Rejection)]
@@ -308,11 +315,9 @@ def test_a_revisit_record_in_a_later_archive_adds_its_time_to_the_page_it_names(
     """A deduplicating recrawl writes a revisit record, not the payload, when the page is unchanged."""
     source = tmp_path / "raw"
     source.mkdir()
-    first = Warc(source / "march.warc.gz")
-    first.response(URL, news_page("Engineers Restore Water", LOREM), date="2016-03-21T08:00:00Z")
-    first.close()
+    first = one_page_warc(source / "march.warc.gz", "Engineers Restore Water", LOREM, "2016-03-21T08:00:00Z")
     digest = next(r.rec_headers.get_header("WARC-Payload-Digest")
-                  for r in ArchiveIterator(open(first.path, "rb")) if r.rec_type == "response")
+                  for r in ArchiveIterator(open(first, "rb")) if r.rec_type == "response")
     later = Warc(source / "april.warc.gz")
     later.revisit(URL, "2016-04-02T08:00:00Z", digest)
     later.revisit("http://courier.example/news/2", "2016-04-02T08:01:00Z", "sha1:NOTHINGHERE")
@@ -365,16 +370,12 @@ def test_which_capture_is_the_article_does_not_depend_on_the_order_files_are_rea
 def test_a_new_warc_with_a_changed_recapture_makes_the_old_text_a_version(tmp_path):
     source, content = tmp_path / "raw", tmp_path / "content"
     source.mkdir()
-    old = Warc(source / "2016-03-crawl.warc.gz")
-    old.response(URL, news_page("Engineers Restore Water", LOREM), date="2016-03-21T08:00:00Z")
-    old.close()
+    one_page_warc(source / "2016-03-crawl.warc.gz", "Engineers Restore Water", LOREM, "2016-03-21T08:00:00Z")
     ingest(source, content, TZ)
     (md,) = articles_in(content)
     assert read_markdown_file(md.read_text(encoding="utf-8")).paragraphs[-4:] == LOREM
 
-    new = Warc(source / "2016-04-recrawl.warc.gz")
-    new.response(URL, news_page("Engineers Restore Water", CORRECTED), date="2016-04-02T08:00:00Z")
-    new.close()
+    one_page_warc(source / "2016-04-recrawl.warc.gz", "Engineers Restore Water", CORRECTED, "2016-04-02T08:00:00Z")
     report = ingest(source, content, TZ)
     assert report.conflicts == [] and report.removed == [] and report.summary()["accepted"] == 1
     assert articles_in(content) == [md]
@@ -387,9 +388,8 @@ def test_a_new_warc_with_a_changed_recapture_makes_the_old_text_a_version(tmp_pa
     kept_bytes = one.path.read_bytes()
 
     # a third crawl retitles the page: the article moves, its versions with it, none rewritten
-    third = Warc(source / "2016-05-recrawl.warc.gz")
-    third.response(URL, news_page("Water Restored to Eastern Districts", CORRECTED), date="2016-05-02T08:00:00Z")
-    third.close()
+    one_page_warc(source / "2016-05-recrawl.warc.gz", "Water Restored to Eastern Districts", CORRECTED,
+                  "2016-05-02T08:00:00Z")
     report = ingest(source, content, TZ)
     assert report.conflicts == [] and report.summary()["accepted"] == 1
     (moved,) = articles_in(content)
@@ -406,14 +406,10 @@ def test_a_new_warc_with_a_changed_recapture_makes_the_old_text_a_version(tmp_pa
 def test_a_recrawl_that_replaces_the_old_warc_keeps_the_old_text_as_a_version(tmp_path):
     source, content = tmp_path / "raw", tmp_path / "content"
     source.mkdir()
-    old = Warc(source / "crawl.warc.gz")
-    old.response(URL, news_page("Engineers Restore Water", LOREM), date="2016-03-21T08:00:00Z")
-    old.close()
+    one_page_warc(source / "crawl.warc.gz", "Engineers Restore Water", LOREM, "2016-03-21T08:00:00Z")
     ingest(source, content, TZ)
     (source / "crawl.warc.gz").unlink()
-    new = Warc(source / "recrawl.warc.gz")
-    new.response(URL, news_page("Engineers Restore Water", CORRECTED), date="2016-04-02T08:00:00Z")
-    new.close()
+    one_page_warc(source / "recrawl.warc.gz", "Engineers Restore Water", CORRECTED, "2016-04-02T08:00:00Z")
     report = ingest(source, content, TZ)
     assert report.conflicts == [] and report.removed == []
     (md,) = articles_in(content)
