@@ -151,8 +151,8 @@ def run_partitions(generators) -> None:
     jobs: dict[int, PartitionJob] = {}
     inputs: dict[int, str] = {}
     for i, partition in enumerate(partitions):
-        job = _job(partition, plan, settings, content, feed_urls, context)
-        inputs[i] = kept.input_key(job, content)
+        job, shown = _job(partition, plan, feed_urls, context)
+        inputs[i] = kept.input_key(job, shown, content)
         found = kept.reuse(job.name, inputs[i])
         if found is not None:
             results[i] = found
@@ -227,8 +227,9 @@ def _feed_urls(generator) -> set[str]:
     return {a.url for group in groups for a in list(group)[:most]}
 
 
-def _job(partition, plan: dict[str, Any], settings: dict[str, Any], content: Path, feed_urls: set[str],
-         context: dict[str, Any]) -> PartitionJob:
+def _job(partition, plan: dict[str, Any], feed_urls: set[str], context: dict[str, Any],
+         ) -> tuple[PartitionJob, tuple[dict[str, ArticleSlice], dict[str, Any]]]:
+    """The partition's task, and the slices and context it carries pickled (for its input key)."""
     slices = {}
     files = []
     for member in partition.entries:
@@ -240,7 +241,7 @@ def _job(partition, plan: dict[str, Any], settings: dict[str, Any], content: Pat
             feed=a.url in feed_urls)
         files.append(member.path)
     shared = pickle.dumps((slices, context), protocol=pickle.HIGHEST_PROTOCOL)
-    return PartitionJob(partition.name, plan["settings"], plan["overrides"], files, shared)
+    return PartitionJob(partition.name, plan["settings"], plan["overrides"], files, shared), (slices, context)
 
 
 def _read_carried(content: Path, files: list[str]) -> dict[str, bytes]:
@@ -288,7 +289,7 @@ class _KeptPartitions:
         return cls(Path(cache, "partitions"), Path(conf["previous"]) if conf.get("previous") else None,
                    record, output)
 
-    def input_key(self, job: PartitionJob, content: Path) -> str:
+    def input_key(self, job: PartitionJob, shown: tuple[Any, Any], content: Path) -> str:
         from broadsheet.reuse import file_stamp, key_of
         from broadsheet.versions import folder_of
 
@@ -296,11 +297,11 @@ class _KeptPartitions:
             return ""
         # Equal slices pickle to different bytes when their objects are shared differently: the
         # key digests their values as broadsheet.reuse does (None: no stable form, no reuse).
-        shown = key_of(*pickle.loads(job.shared))
-        if shown is None:
+        digest = key_of(*shown)
+        if digest is None:
             return ""
         h = hashlib.blake2b(digest_size=16)
-        h.update(f"{job.name}\0{shown}".encode())
+        h.update(f"{job.name}\0{digest}".encode())
         for rel in job.files:
             folder = folder_of(content / rel)
             earlier = sorted((p.name, file_stamp(p)) for p in folder.glob("*")) if folder.is_dir() else []
