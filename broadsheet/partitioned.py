@@ -51,6 +51,9 @@ RUNS = "PARTITION_RUNS"
 
 #: Attributes the driver's plugins attach to an article that its partition's pages show.
 SLICED_ATTRIBUTES = ("related", "cited_by", "neighbourhood", "facet_links", "dataset", "text_dateline")
+#: Driver: {attribute name: (ids of the articles that have it, make(article))} for sliced
+#: attributes made only when their partition's job is: the driver never holds them all.
+SLICE_MAKERS = "PARTITION_SLICE_MAKERS"
 #: Fields of `article.display` computed across the archive.
 SLICED_DISPLAY = ("earlier", "later", "signature_url")
 #: What the driver's plugins put in the context that a partition's pages show.
@@ -72,6 +75,12 @@ def is_partition(settings: dict[str, Any]) -> bool:
 
 def is_driver(settings: dict[str, Any]) -> bool:
     return settings.get(ROLE) == DRIVER
+
+
+def make_when_sliced(settings: dict[str, Any], name: str, holders: set[int], make) -> None:
+    """Driver: the sliced attribute `name` of the articles whose ids are `holders` is
+    `make(article)`, computed when the article's partition gets its job, not kept after."""
+    settings.setdefault(SLICE_MAKERS, {})[name] = (holders, make)
 
 
 def facts_of(settings: dict[str, Any], url: str) -> dict[str, Any]:
@@ -151,7 +160,7 @@ def run_partitions(generators) -> None:
     jobs: dict[int, PartitionJob] = {}
     inputs: dict[int, str] = {}
     for i, partition in enumerate(partitions):
-        job, shown = _job(partition, plan, feed_urls, context)
+        job, shown = _job(partition, plan, feed_urls, context, settings.get(SLICE_MAKERS) or {})
         inputs[i] = kept.input_key(job, shown, content)
         found = kept.reuse(job.name, inputs[i])
         if found is not None:
@@ -227,7 +236,7 @@ def _feed_urls(generator) -> set[str]:
     return {a.url for group in groups for a in list(group)[:most]}
 
 
-def _job(partition, plan: dict[str, Any], feed_urls: set[str], context: dict[str, Any],
+def _job(partition, plan: dict[str, Any], feed_urls: set[str], context: dict[str, Any], makers: dict[str, Any],
          ) -> tuple[PartitionJob, tuple[dict[str, ArticleSlice], dict[str, Any]]]:
     """The partition's task, and the slices and context it carries pickled (for its input key)."""
     slices = {}
@@ -235,8 +244,12 @@ def _job(partition, plan: dict[str, Any], feed_urls: set[str], context: dict[str
     for member in partition.entries:
         a = member.article
         display = getattr(a, "display", None)
+        attributes = {name: getattr(a, name) for name in SLICED_ATTRIBUTES if hasattr(a, name)}
+        for name, (holders, make) in makers.items():
+            if id(a) in holders:
+                attributes[name] = make(a)
         slices[member.path] = ArticleSlice(
-            attributes={name: getattr(a, name) for name in SLICED_ATTRIBUTES if hasattr(a, name)},
+            attributes={name: attributes[name] for name in SLICED_ATTRIBUTES if name in attributes},
             display={name: getattr(display, name) for name in SLICED_DISPLAY} if display is not None else {},
             feed=a.url in feed_urls)
         files.append(member.path)

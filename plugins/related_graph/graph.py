@@ -239,9 +239,11 @@ def neighbourhood(g: nx.DiGraph, centre: str, max_nodes: int, size: int = 240) -
                       "in_archive": d["in_archive"], "centre": v == centre,
                       "depth": 0 if v == centre else (1 if v in angle else 2)})
     edges = []
-    # a subgraph iterates its nodes in set order: sort so that pages are byte-identical across runs
+    # The edges among the kept nodes, in the order of `keep`, so that pages are byte-identical
+    # across runs (read off the adjacency: a subgraph view costs more than the whole layout).
     order = {v: i for i, v in enumerate(keep)}
-    for u, v in sorted(g.subgraph(keep).edges, key=lambda e: (order[e[0]], order[e[1]])):
+    among = [(u, v) for u in keep for v in g.succ[u] if v in order]
+    for u, v in sorted(among, key=lambda e: (order[e[0]], order[e[1]])):
         (x1, y1), (x2, y2) = at[u], at[v]
         edges.append({"x1": round(x1, 1), "y1": round(y1, 1), "x2": round(x2, 1), "y2": round(y2, 1)})
     return {"size": size, "nodes": nodes, "edges": edges}

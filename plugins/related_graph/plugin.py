@@ -115,16 +115,24 @@ class RelatedGraph:
         if generator.settings.get("LOAD_CONTENT_CACHE") or generator.settings.get(reusing.SETTING):
             self.key = reusing.key_of(items_key or graph_json(g), neighbourhood_max,
                                       self.settings["RELATED_GRAPH_FORCE_LAYOUT_MAX_NODES"])
-        # Each neighbourhood follows from the graph alone: kept under the graph's key.
-        kept = reusing.KeptValues(reusing.kept_folder(generator.settings, "related_graph-neighbourhoods")
-                                  if self.key else None)
         for key, article in by_key.items():
             article.related = related[key]
             article.cited_by = sorted(cited_by[key].values(), key=oldest_first)
-            article.neighbourhood = kept.value(
-                key, lambda: self.key,
-                lambda key=key: neighbourhood(g, key, neighbourhood_max) if g.degree(key) else None)
-        kept.save()
+        if partitioned.is_driver(generator.settings):
+            # Only article pages show a neighbourhood: each is made as its partition's job is,
+            # so that the driver never holds them all.
+            partitioned.make_when_sliced(
+                generator.settings, "neighbourhood", {id(a) for a in by_key.values()},
+                lambda a: neighbourhood(g, a.url, neighbourhood_max) if g.degree(a.url) else None)
+        else:
+            # Each neighbourhood follows from the graph alone: kept under the graph's key.
+            kept = reusing.KeptValues(reusing.kept_folder(generator.settings, "related_graph-neighbourhoods")
+                                      if self.key else None)
+            for key, article in by_key.items():
+                article.neighbourhood = kept.value(
+                    key, lambda: self.key,
+                    lambda key=key: neighbourhood(g, key, neighbourhood_max) if g.degree(key) else None)
+            kept.save()
         self.stats = {
             **resolved.stats(),
             "nodes": g.number_of_nodes(),
