@@ -156,25 +156,40 @@ def run_partitions(generators) -> None:
                if name in articles_generator.context}
     content, output = Path(settings["PATH"]), Path(settings["OUTPUT_PATH"])
     kept = _KeptPartitions.for_build(plan, settings, output)
+    makers = settings.get(SLICE_MAKERS) or {}
     results: dict[int, PartitionResult] = {}
-    jobs: dict[int, PartitionJob] = {}
+    jobs: dict[int, PartitionJob | None] = {}  # None: made as it is sent
     inputs: dict[int, str] = {}
     for i, partition in enumerate(partitions):
-        job, shown = _job(partition, plan, feed_urls, context, settings.get(SLICE_MAKERS) or {})
+        if kept.previous is None:
+            # Nothing to reuse: each job is made as the engine takes it, so that the driver
+            # holds the slices of a few partitions at a time, not of the whole archive.
+            jobs[i] = None
+            continue
+        job, shown = _job(partition, plan, feed_urls, context, makers)
         inputs[i] = kept.input_key(job, shown, content)
         found = kept.reuse(job.name, inputs[i])
         if found is not None:
             results[i] = found
         else:
             jobs[i] = job
-    rendering = sum(len(jobs[i].files) for i in jobs)
+    rendering = sum(len(partitions[i].entries) for i in jobs)
     in_process = not engine.pays_for_a_local_cluster(rendering, _SECONDS_PER_ARTICLE) or len(jobs) < 2
-    with engine.connect(plan.get("scheduler"), in_process=in_process) as run:
-        if not run.shares_files:
-            for job in jobs.values():
+
+    def sent(shares_files: bool):
+        for i in sorted(jobs):
+            job = jobs.pop(i)
+            if job is None:
+                job, shown = _job(partitions[i], plan, feed_urls, context, makers)
+                inputs[i] = kept.input_key(job, shown, content)
+            if not shares_files:
                 job.carried = _read_carried(content, job.files)
-        done = run.map(render_partition, (jobs[i] for i in sorted(jobs)), len(jobs), name="partition", batch_size=1)
-        for i, result in zip(sorted(jobs), done):
+            yield job
+
+    rendered = sorted(jobs)
+    with engine.connect(plan.get("scheduler"), in_process=in_process) as run:
+        done = run.map(render_partition, sent(run.shares_files), len(rendered), name="partition", batch_size=1)
+        for i, result in zip(rendered, done):
             if result.files is not None:
                 _write_files(output, result.files)
                 result.files = None
@@ -189,14 +204,14 @@ def run_partitions(generators) -> None:
         keys.update(result.keys)
         counts[0] += result.reused
         counts[1] += result.rendered
-        if i in jobs and result.pid != os.getpid():
+        if i in rendered and result.pid != os.getpid():
             for message in result.warnings:
                 log.warning("%s", message)
     settings[FACTS] = facts
     settings[KEYS] = {"files": keys, "reused": counts[0], "rendered": counts[1]}
-    settings[RUNS] = {"rendered": [partitions[i].name for i in sorted(jobs)],
-                      "reused": [partitions[i].name for i in sorted(results) if i not in jobs]}
-    log.info("partitions: %d rendered, %d unchanged", len(jobs), len(results) - len(jobs))
+    settings[RUNS] = {"rendered": [partitions[i].name for i in rendered],
+                      "reused": [partitions[i].name for i in sorted(results) if i not in rendered]}
+    log.info("partitions: %d rendered, %d unchanged", len(rendered), len(results) - len(rendered))
     for generator in generators:
         adopt = getattr(generator, "adopt_partitions", None)
         if adopt is not None:

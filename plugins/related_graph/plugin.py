@@ -46,7 +46,7 @@ DEFAULTS = {
 }
 
 
-@dataclass
+@dataclass(slots=True)  # one per related entry: an archive holds millions
 class RelatedLink:
     """One entry of an article's related list, ready to display."""
 
@@ -61,7 +61,7 @@ class RelatedLink:
     video_of_url: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class CitingArticle:
     title: str
     url: str
