@@ -115,3 +115,39 @@ def test_a_rebuild_renders_only_the_partitions_whose_inputs_changed(tmp_path, mo
     # itself, and the articles before and after it, whose pages name it (earlier/later)
     assert len(retitled.partitions["rendered"]) == 3, retitled.partitions
     _same_as_a_clean_build(project, tmp_path / "clean")
+
+
+def test_front_matter_read_on_the_workers_builds_the_same_site(archive, tmp_path, monkeypatch):
+    """The driver's front matter read ahead on a local cluster's workers (as a large archive's
+    is) gives the same site, and a broken file is skipped for the same reason."""
+    from broadsheet import engine
+
+    content = tmp_path / "content"
+    shutil.copytree(archive, content)
+    broken = sorted(content.rglob("*.md"))[3]
+    broken.write_text(broken.read_text(encoding="utf-8").replace("\ntitle:", "\ntitle: [a, list]\nx:", 1),
+                      encoding="utf-8")
+
+    def build(out: Path) -> tuple[dict[str, bytes], list]:
+        conf = site.build(content, out / "site", "local", partitioned=True, SEARCH_INDEX_PATH=str(out / "index"),
+                          RELATED_GRAPH_REPORT=str(out / "graph.json"))
+        return _files(out / "site"), conf.get("SKIPPED_CONTENT")
+
+    here, skipped_here = build(tmp_path / "here")
+    read_ahead = []
+    real_map = engine.Engine.map
+
+    def counted(self, func, jobs, total, **kw):
+        if kw.get("name") == "front-matter":
+            read_ahead.append((total, self.client is not None))
+        return real_map(self, func, jobs, total, **kw)
+
+    monkeypatch.setattr(engine, "pays_for_a_local_cluster", lambda jobs, seconds: True)
+    monkeypatch.setattr(engine.Engine, "map", counted)
+    ahead, skipped_ahead = build(tmp_path / "ahead")
+    articles = [p for p in content.rglob("*.md") if not p.relative_to(content).as_posix().startswith("pages/")]
+    assert read_ahead == [(len(articles), True)]
+    assert skipped_here == [{"file": broken.relative_to(content).as_posix(), "line": 2,
+                             "reason": "title: expected text, got a list of 2"}]
+    assert skipped_ahead == skipped_here
+    assert ahead == here

@@ -13,19 +13,23 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 
 from pelican import signals
 from pelican.plugins.yaml_metadata.yaml_metadata import HEADER_RE, YAMLMetadataReader, _convert_py_to_meta
 from pelican.utils import pelican_open
 
-from broadsheet import partitioned, safe_yaml
-from broadsheet.article import front_matter_problems, with_text_fields
+from broadsheet import partitioned
+from broadsheet.front_matter import front_matter, read_ahead
 
 log = logging.getLogger(__name__)
 
 #: The build's settings key that lists skipped content files: {file, line, reason}.
 SKIPPED = "SKIPPED_CONTENT"
+#: Driver: {source path: front_matter(...)} read ahead on the engine (see `prefetch`).
+PREFETCHED = "PREFETCHED_FRONT_MATTER"
+#: Reading one file's front matter takes about this long on one core: what decides whether a
+#: local cluster pays for its start (`engine.pays_for_a_local_cluster`).
+_SECONDS_PER_FILE = 0.0008
 #: Pelican leaves an article whose status is `skip` out of the build, saying nothing.
 _SKIP = {"status": "skip"}
 
@@ -34,32 +38,28 @@ class LibyamlMetadataReader(YAMLMetadataReader):
     def read(self, source_path):
         """As the library's, with bounded YAML; a file whose front matter cannot be used gives
         metadata `status: skip` and a warning."""
-        with pelican_open(source_path) as text:
-            m = HEADER_RE.fullmatch(text)
-        if not m:
-            return super().read(source_path)
-        first_line = text[: m.start("metadata")].count("\n") + 1
-        metadata = self._load_yaml_metadata(m.group("metadata"), source_path, first_line)
-        if metadata is _SKIP:
+        stand_in = partitioned.is_driver(self.settings) and not self._is_page(source_path)
+        found = self.settings.get(PREFETCHED, {}).pop(source_path, None) if stand_in else None
+        if found is None:
+            with pelican_open(source_path) as text:
+                m = HEADER_RE.fullmatch(text)
+            if not m:
+                return super().read(source_path)
+            found = front_matter(m.group("metadata"), self._name(source_path),
+                                 text[: m.start("metadata")].count("\n") + 1, self._required(source_path))
+        if found[0] == "skip":
+            self._skip(source_path, *found[1:])
             # No content: Pelican's reader cache keeps nothing without it, so the file is read
             # (and reported) again at every build until it is fixed.
             return None, dict(_SKIP)
-        if partitioned.is_driver(self.settings) and not self._is_page(source_path):
-            return "", metadata  # a stand-in: its partition's run reads the text
+        metadata = self._parse_yaml_metadata(found[1], source_path)
+        if stand_in:
+            return "", metadata  # its partition's run reads the text
         self._md.Meta = {k: _convert_py_to_meta(v) for k, v in metadata.items()}
         return self._md.reset().convert(m.group("content")), metadata
 
-    def _load_yaml_metadata(self, text, source_path, first_line=1):
-        try:
-            metadata = safe_yaml.load(text, self._name(source_path), first_line)
-        except safe_yaml.YAMLInputError as exc:
-            return self._skip(source_path, exc.line, exc.problem)
-        required = ("title",) if self._is_page(source_path) else ("title", "date")
-        problems = front_matter_problems(metadata, required)
-        if problems:
-            field = problems[0].split(":", 1)[0]
-            return self._skip(source_path, _line_of(text, field, first_line), "; ".join(problems))
-        return self._parse_yaml_metadata(with_text_fields(metadata), source_path)
+    def _required(self, source_path) -> tuple[str, ...]:
+        return ("title",) if self._is_page(source_path) else ("title", "date")
 
     def _skip(self, source_path, line, problem):
         name = self._name(source_path)
@@ -82,10 +82,37 @@ class LibyamlMetadataReader(YAMLMetadataReader):
         return any(rel == p or rel.startswith(p.rstrip("/") + "/") for p in self.settings.get("PAGE_PATHS") or [])
 
 
-def _line_of(text: str, field: str, first_line: int) -> int | None:
-    """The line of a top-level `field:` in the front matter, for the warning."""
-    m = re.search(rf"^{re.escape(field)}\s*:", text, re.MULTILINE)
-    return first_line + text[: m.start()].count("\n") if m else None
+def prefetch(generator) -> None:
+    """article_generator_init, in a partitioned build's driver: read every article's front
+    matter on the engine's workers, for the reader to take instead of reading it here. Reading
+    front matter is most of the driver's work per article, and the driver is alone until the
+    partitions start. Not done when a content cache stands in for most reads (a rebuild), nor
+    where a local cluster would cost more than it saves."""
+    from broadsheet import engine
+
+    s = generator.settings
+    if not partitioned.is_driver(s) or _has_reader_cache(generator):
+        return
+    scheduler = (s.get(partitioned.PLAN) or {}).get("scheduler")
+    pages = tuple(p.rstrip("/") + "/" for p in s.get("PAGE_PATHS") or [])
+    files = [f for f in generator.get_files(s["ARTICLE_PATHS"], exclude=s["ARTICLE_EXCLUDES"])
+             if not (f.replace(os.sep, "/") + "/").startswith(pages)]
+    if engine.scheduler_address(scheduler) is None and \
+            not engine.pays_for_a_local_cluster(len(files), _SECONDS_PER_FILE):
+        return
+    paths = [os.path.abspath(os.path.join(generator.path, f)) for f in files]
+    with engine.connect(scheduler) as run:
+        jobs = engine.carried([(path, f, None) for path, f in zip(paths, files)], run)
+        found = dict(zip(paths, run.map(read_ahead, jobs, len(paths), name="front-matter")))
+    s[PREFETCHED] = {path: result for path, result in found.items() if result is not None}
+
+
+def _has_reader_cache(generator) -> bool:
+    """Whether Pelican's reader cache will serve this build's reads (pelican.generators names
+    its file after the generator's class)."""
+    s = generator.settings
+    return bool(s.get("LOAD_CONTENT_CACHE") and s.get("CONTENT_CACHING_LAYER") == "reader" and
+                os.path.exists(os.path.join(s.get("CACHE_PATH") or "", f"{type(generator).__name__}-Readers")))
 
 
 def add_reader(readers):
@@ -95,3 +122,4 @@ def add_reader(readers):
 
 def register():
     signals.readers_init.connect(add_reader)
+    signals.article_generator_init.connect(prefetch)
