@@ -31,14 +31,19 @@ class Background:
     becomes BackgroundFailed("<what> failed: <the traceback's last line> (<file>:<line> in
     <function>)"). The process makes the one call, sends the outcome and exits, so a caller
     killed meanwhile leaves no process behind for long (filelock closes the rebuild lock's
-    descriptor in forked children, so it never holds the lock)."""
+    descriptor in forked children, so it never holds the lock).
 
-    def __init__(self, fn: Callable[..., Any], *args: Any, what: str = "a background process", **kwargs: Any):
+    `fresh=True` starts a new interpreter instead of a fork, given only the pickled call: a fork
+    of a process holding a large archive counts all of its pages as its own."""
+
+    def __init__(self, fn: Callable[..., Any], *args: Any, what: str = "a background process",
+                 fresh: bool = False, **kwargs: Any):
         self.call = functools.partial(fn, *args, **kwargs)
         self.what = what
         self.process: multiprocessing.process.BaseProcess | None = None
-        if (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods():
-            context = multiprocessing.get_context("fork")
+        method = "spawn" if fresh else "fork"
+        if (os.cpu_count() or 1) > 1 and method in multiprocessing.get_all_start_methods():
+            context = multiprocessing.get_context(method)
             self.reader, writer = context.Pipe(duplex=False)
             self.process = context.Process(target=_call_and_send, args=(self.call, writer), daemon=True,
                                            name="broadsheet-background")

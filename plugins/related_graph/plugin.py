@@ -198,10 +198,11 @@ class RelatedGraph:
             for rel in exports:  # never write through a link into the previous version
                 (output / rel).unlink(missing_ok=True)
             # networkx's GEXF and GraphML writers take longer than any page: a second process
-            # writes the exports while this one renders the pages (`finish` waits for it).
+            # writes the exports while this one renders the pages (`finish` waits for it). It
+            # is given the graph alone: networkx holds a whole XML document in memory to write it.
             self.exporting = Background(_write_exports, self.network, output, data_dir, page_data_file,
                                         int(self.settings["RELATED_GRAPH_FORCE_LAYOUT_MAX_NODES"]),
-                                        what="writing the related graph's exports")
+                                        what="writing the related graph's exports", fresh=True)
         writer.write_file(
             self.settings["RELATED_GRAPH_SAVE_AS"], generator.get_template("graph"), generator.context,
             relative_urls=generator.settings.get("RELATIVE_URLS", False),
