@@ -188,6 +188,9 @@ def run_partitions(generators) -> None:
 
     rendered = sorted(jobs)
     with engine.connect(plan.get("scheduler"), in_process=in_process) as run:
+        # No partition is rendered here while a local cluster starts: the driver would hold a
+        # partition's articles on top of the whole archive's front matter.
+        run.wait_until_started()
         done = run.map(render_partition, sent(run.shares_files), len(rendered), name="partition", batch_size=1)
         for i, result in zip(rendered, done):
             if result.files is not None:
