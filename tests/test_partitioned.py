@@ -115,3 +115,25 @@ def test_a_rebuild_renders_only_the_partitions_whose_inputs_changed(tmp_path, mo
     # itself, and the articles before and after it, whose pages name it (earlier/later)
     assert len(retitled.partitions["rendered"]) == 3, retitled.partitions
     _same_as_a_clean_build(project, tmp_path / "clean")
+
+
+def test_a_rebuild_reads_only_the_changed_articles_of_a_partition(tmp_path):
+    """One partition of eight articles: a dump whose text changed is the only article its
+    Pelican run reads; a retitled one is read with its neighbours in time, whose pages name it.
+    The other articles' files are linked from the previous version."""
+    project = Project(tmp_path / "archive")
+    make_source(project.base, range(1, 8))
+    first = project.rebuild()
+    (name,) = first.partitions["rendered"]
+    assert first.partitions["read"] == {name: 8}
+    write_dump(project.source, 4, variant=" (updated)")  # its text only: its title stays
+    changed = project.rebuild()
+    assert changed.partitions["read"] == {name: 1}, changed.partitions
+    page = next(p for p in project.output.rglob("*.html") if f">{title_of(4)}</h1>" in p.read_text(encoding="utf-8"))
+    assert "(updated)" in page.read_text(encoding="utf-8")
+    write_dump(project.source, 4, variant=" (updated)", retitled=" (retitled)")
+    retitled = project.rebuild()
+    assert retitled.partitions["read"] == {name: 3}, retitled.partitions
+    again = project.rebuild()
+    assert again.partitions["rendered"] == [] and again.partitions["reused"] == [name]
+    _same_as_a_clean_build(project, tmp_path / "clean")
