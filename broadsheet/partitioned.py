@@ -46,8 +46,8 @@ SLICE = "PARTITION_SLICE"
 FACTS = "PARTITION_FACTS"
 #: Both: {output path: reuse key} of the files partitions wrote (the driver records them).
 KEYS = "PARTITION_KEYS"
-#: Driver: {"rendered": [partition names], "reused": [...], "read": {name: articles read}},
-#: for the rebuild's report.
+#: Driver: {"rendered": [partition names], "reused": [...], "read": {name: articles read},
+#: "runs": Pelican runs}, for the rebuild's report.
 RUNS = "PARTITION_RUNS"
 #: Partition: {relative source path: (URL, output path)} of every article the run read.
 READ = "PARTITION_READ"
@@ -180,17 +180,19 @@ def run_partitions(generators) -> None:
         else:
             jobs[i] = job
     rendering = sum(len(jobs[i].files) for i in jobs)
-    in_process = not engine.pays_for_a_local_cluster(rendering, _SECONDS_PER_ARTICLE) or len(jobs) < 2
+    runs = kept.runs(jobs)
+    in_process = not engine.pays_for_a_local_cluster(rendering, _SECONDS_PER_ARTICLE) or len(runs) < 2
     with engine.connect(plan.get("scheduler"), in_process=in_process) as run:
         if not run.shares_files:
-            for job in jobs.values():
+            for _, job in runs:
                 job.carried = _read_carried(content, job.files)
-        done = run.map(render_partition, (jobs[i] for i in sorted(jobs)), len(jobs), name="partition", batch_size=1)
-        for i, result in zip(sorted(jobs), done):
+        done = run.map(render_partition, (job for _, job in runs), len(runs), name="partition", batch_size=1)
+        for (indexes, _), result in zip(runs, done):
             if result.files is not None:
                 _write_files(output, result.files)
                 result.files = None
-            results[i] = kept.keep(result, inputs[i])
+            for i, part in zip(indexes, _split(result, [jobs[i] for i in indexes])):
+                results[i] = kept.keep(part, inputs[i])
     keys: dict[str, str] = {}
     facts: dict[str, dict[str, Any]] = {}
     counts = [0, 0]
@@ -207,7 +209,7 @@ def run_partitions(generators) -> None:
     settings[KEYS] = {"files": keys, "reused": counts[0], "rendered": counts[1]}
     settings[RUNS] = {"rendered": [partitions[i].name for i in sorted(jobs)],
                       "reused": [partitions[i].name for i in sorted(results) if i not in jobs],
-                      "read": {partitions[i].name: results[i].read for i in sorted(jobs)}}
+                      "read": {partitions[i].name: results[i].read for i in sorted(jobs)}, "runs": len(runs)}
     log.info("partitions: %d rendered, %d unchanged", len(jobs), len(results) - len(jobs))
     for generator in generators:
         adopt = getattr(generator, "adopt_partitions", None)
@@ -299,6 +301,8 @@ class _KeptPartitions:
         #: {partition name: {relative source path: ArticleOutput}} linked by `reuse`, until `keep`
         self.linked: dict[str, dict[str, ArticleOutput]] = {}
         self.before: dict[str, set[str]] = {}  # {partition name: its articles kept before}
+        #: {partition name: (its slices to render, the context)} of partitions rendered in part
+        self.narrowed: dict[str, tuple[dict[str, ArticleSlice], Any]] = {}
         self._folders: set[Path] = set()
 
     @classmethod
@@ -371,10 +375,28 @@ class _KeptPartitions:
         if linked:
             slices, context = shown
             job.files = [rel for rel in job.files if rel not in linked]
-            job.shared = pickle.dumps(({rel: slices[rel] for rel in job.files if rel in slices}, context),
-                                      protocol=pickle.HIGHEST_PROTOCOL)
+            self.narrowed[job.name] = ({rel: slices[rel] for rel in job.files if rel in slices}, context)
+            job.shared = pickle.dumps(self.narrowed[job.name], protocol=pickle.HIGHEST_PROTOCOL)
             job.some = True
         return None
+
+    def runs(self, jobs: dict[int, PartitionJob]) -> list[tuple[list[int], PartitionJob]]:
+        """The Pelican runs that render `jobs`, each with the partitions it renders: one for
+        all the partitions rendered in part (a rebuild's few changed articles cost one run's
+        start, not one per partition; what a run writes of an article depends on the article
+        only), one for each partition rendered whole."""
+        some = [i for i in sorted(jobs) if jobs[i].some]
+        runs = [([i], jobs[i]) for i in sorted(jobs) if i not in some[1:] or len(some) < 2]
+        if len(some) < 2:
+            return runs
+        slices: dict[str, ArticleSlice] = {}
+        for i in some:
+            slices.update(self.narrowed[jobs[i].name][0])
+        first = jobs[some[0]]
+        together = dataclasses.replace(
+            first, name=f"{first.name}+{len(some) - 1}", files=[rel for i in some for rel in jobs[i].files],
+            shared=pickle.dumps((slices, self.narrowed[first.name][1]), protocol=pickle.HIGHEST_PROTOCOL))
+        return [(some, together) if r[0] == [some[0]] else r for r in runs]
 
     def _link(self, files: dict[str, str]) -> bool:
         """Link one article's files from the previous version; False (and none linked) when
@@ -426,6 +448,26 @@ class _KeptPartitions:
             before = set()
         keep_map(folder, made, [*(rel for rel in result.outputs if rel not in linked), *(before - made.keys())])
         return result
+
+
+def _split(result: PartitionResult, jobs: list[PartitionJob]) -> list[PartitionResult]:
+    """The result of a run that rendered (part of) several partitions, as each partition's:
+    its articles' facts and files. The run's counts and warnings go with the first; a result
+    whose files are not told apart by article goes whole to the first (nothing is kept)."""
+    if len(jobs) == 1:
+        return [result]
+    if result.outputs is None:
+        return [dataclasses.replace(result, name=jobs[0].name),
+                *(PartitionResult(job.name, {}, {}, 0, 0, [], pid=result.pid) for job in jobs[1:])]
+    parts = []
+    for n, job in enumerate(jobs):
+        outputs = {rel: result.outputs[rel] for rel in job.files if rel in result.outputs}
+        parts.append(PartitionResult(
+            job.name, {out.url: out.facts for out in outputs.values()},
+            {f: k for out in outputs.values() for f, k in out.files.items()},
+            result.reused if n == 0 else 0, result.rendered if n == 0 else 0, result.warnings if n == 0 else [],
+            articles=len(job.files), complete=result.complete, pid=result.pid, outputs=outputs, read=len(outputs)))
+    return parts
 
 
 def _write_files(output: Path, files: dict[str, bytes]) -> None:
