@@ -46,8 +46,11 @@ SLICE = "PARTITION_SLICE"
 FACTS = "PARTITION_FACTS"
 #: Both: {output path: reuse key} of the files partitions wrote (the driver records them).
 KEYS = "PARTITION_KEYS"
-#: Driver: {"rendered": [partition names], "reused": [...]}, for the rebuild's report.
+#: Driver: {"rendered": [partition names], "reused": [...], "read": {name: articles read},
+#: "runs": Pelican runs}, for the rebuild's report.
 RUNS = "PARTITION_RUNS"
+#: Partition: {relative source path: (URL, output path)} of every article the run read.
+READ = "PARTITION_READ"
 
 #: Attributes the driver's plugins attach to an article that its partition's pages show.
 SLICED_ATTRIBUTES = ("related", "cited_by", "neighbourhood", "facet_links", "dataset", "text_dateline")
@@ -105,10 +108,24 @@ class PartitionJob:
     files: list[str]  # article files, relative to the content folder (POSIX)
     #: Pickled ({relative path: ArticleSlice}, {context name: value}): they hold the plugins'
     #: values, which a worker can unpickle only once Pelican has put plugins/ on its path.
-    shared: bytes
+    shared: bytes | None
     #: On a cluster that does not share this machine's files: {relative path: bytes} of the
     #: article files and the earlier versions beside them; None: the worker reads the folder.
     carried: dict[str, bytes] | None = None
+    #: Only some of the partition's articles (the others are linked from the previous version):
+    #: the run leaves the partition's caches alone, which hold all of them.
+    some: bool = False
+
+
+@dataclass
+class ArticleOutput:
+    """What a partition run made of one article: the files it wrote (with their reuse keys)
+    and its facts. A rebuild whose inputs for the article are the same links the files from
+    the previous version and reads the facts back, instead of reading the article again."""
+
+    url: str
+    files: dict[str, str]
+    facts: dict[str, Any]
 
 
 @dataclass
@@ -123,6 +140,10 @@ class PartitionResult:
     articles: int = 0
     complete: bool = False  # every file it wrote has a key (a rebuild may link them all)
     pid: int = 0  # the process it ran in: a worker's warnings were not shown here
+    #: {relative source path: its output} of every article, None when some file it wrote
+    #: could not be told apart as one article's (then the partition is rendered whole again)
+    outputs: dict[str, ArticleOutput] | None = None
+    read: int = 0  # articles its Pelican run read (for a partition rendered in part, the changed ones)
 
 
 @dataclass
@@ -159,7 +180,7 @@ def run_partitions(generators) -> None:
     makers = settings.get(SLICE_MAKERS) or {}
     results: dict[int, PartitionResult] = {}
     jobs: dict[int, PartitionJob | None] = {}  # None: made as it is sent
-    inputs: dict[int, str] = {}
+    inputs: dict[int, dict[str, str]] = {}
     for i, partition in enumerate(partitions):
         if kept.previous is None:
             # Nothing to reuse: each job is made as the engine takes it, so that the driver
@@ -167,37 +188,42 @@ def run_partitions(generators) -> None:
             jobs[i] = None
             continue
         job, shown = _job(partition, plan, feed_urls, context, makers)
-        inputs[i] = kept.input_key(job, shown, content)
-        found = kept.reuse(job.name, inputs[i])
+        inputs[i] = kept.input_keys(job, shown, content)
+        found = kept.reuse(job, shown, inputs[i])  # else `job` keeps only the articles to render
         if found is not None:
             results[i] = found
         else:
+            if job.shared is None:
+                job.shared = _pickled(shown)
             jobs[i] = job
-    rendering = sum(len(partitions[i].entries) for i in jobs)
-    in_process = not engine.pays_for_a_local_cluster(rendering, _SECONDS_PER_ARTICLE) or len(jobs) < 2
+    rendering = sum(len(partitions[i].entries) if jobs[i] is None else len(jobs[i].files) for i in jobs)
+    runs = kept.runs(jobs) if kept.previous is not None else [([i], None) for i in sorted(jobs)]
+    rendered = sorted(jobs)
+    in_process = not engine.pays_for_a_local_cluster(rendering, _SECONDS_PER_ARTICLE) or len(runs) < 2
 
     def sent(shares_files: bool):
-        for i in sorted(jobs):
-            job = jobs.pop(i)
+        for indexes, job in runs:
             if job is None:
+                (i,) = indexes
                 job, shown = _job(partitions[i], plan, feed_urls, context, makers)
-                inputs[i] = kept.input_key(job, shown, content)
+                inputs[i] = kept.input_keys(job, shown, content)
+                job.shared = _pickled(shown)
+                jobs[i] = dataclasses.replace(job, shared=b"")  # what `_split` reads: its name and files
             if not shares_files:
                 job.carried = _read_carried(content, job.files)
             yield job
 
-    rendered = sorted(jobs)
     with engine.connect(plan.get("scheduler"), in_process=in_process) as run:
         # No partition is rendered here while a local cluster starts: the driver would hold a
         # partition's articles on top of the whole archive's front matter.
         run.wait_until_started()
-        done = run.map(render_partition, sent(run.shares_files), len(rendered), name="partition", batch_size=1)
-        for i, result in zip(rendered, done):
+        done = run.map(render_partition, sent(run.shares_files), len(runs), name="partition", batch_size=1)
+        for (indexes, _), result in zip(runs, done):
             if result.files is not None:
                 _write_files(output, result.files)
                 result.files = None
-            kept.keep(result, inputs[i])
-            results[i] = result
+            for i, part in zip(indexes, _split(result, [jobs[i] for i in indexes])):
+                results[i] = kept.keep(part, inputs[i])
     keys: dict[str, str] = {}
     facts: dict[str, dict[str, Any]] = {}
     counts = [0, 0]
@@ -213,7 +239,8 @@ def run_partitions(generators) -> None:
     settings[FACTS] = facts
     settings[KEYS] = {"files": keys, "reused": counts[0], "rendered": counts[1]}
     settings[RUNS] = {"rendered": [partitions[i].name for i in rendered],
-                      "reused": [partitions[i].name for i in sorted(results) if i not in rendered]}
+                      "reused": [partitions[i].name for i in sorted(results) if i not in jobs],
+                      "read": {partitions[i].name: results[i].read for i in rendered}, "runs": len(runs)}
     log.info("partitions: %d rendered, %d unchanged", len(rendered), len(results) - len(rendered))
     for generator in generators:
         adopt = getattr(generator, "adopt_partitions", None)
@@ -256,7 +283,8 @@ def _feed_urls(generator) -> set[str]:
 
 def _job(partition, plan: dict[str, Any], feed_urls: set[str], context: dict[str, Any], makers: dict[str, Any],
          ) -> tuple[PartitionJob, tuple[dict[str, ArticleSlice], dict[str, Any]]]:
-    """The partition's task, and the slices and context it carries pickled (for its input key)."""
+    """The partition's task (its `shared` not yet pickled), and the slices and context it
+    carries (for its input key)."""
     slices = {}
     files = []
     for member in partition.entries:
@@ -271,8 +299,12 @@ def _job(partition, plan: dict[str, Any], feed_urls: set[str], context: dict[str
             display={name: getattr(display, name) for name in SLICED_DISPLAY} if display is not None else {},
             feed=a.url in feed_urls)
         files.append(member.path)
-    shared = pickle.dumps((slices, context), protocol=pickle.HIGHEST_PROTOCOL)
-    return PartitionJob(partition.name, plan["settings"], plan["overrides"], files, shared), (slices, context)
+    return PartitionJob(partition.name, plan["settings"], plan["overrides"], files, None), (slices, context)
+
+
+def _pickled(shown: tuple[dict[str, ArticleSlice], dict[str, Any]]) -> bytes:
+    """What a job carries of its slices and context (pickled only for a job that is sent)."""
+    return pickle.dumps(shown, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _read_carried(content: Path, files: list[str]) -> dict[str, bytes]:
@@ -291,17 +323,27 @@ def _read_carried(content: Path, files: list[str]) -> dict[str, bytes]:
 
 
 class _KeptPartitions:
-    """A rebuild's partitions whose inputs did not change since the previous build: their files
-    are linked from the previous version and their facts read back, instead of a run.
+    """What a rebuild's partitions made of each article, kept for the next rebuild: an article
+    whose inputs did not change since is not read again; its files are linked from the previous
+    version and its facts read back. A partition runs Pelican only over the articles that
+    changed (none: no run), so a rebuild costs what changed, not the size of the partitions.
 
-    A partition's input key covers its content files and their earlier versions (by stamp: a
-    file ingest rewrites never keeps its inode), its slice and context as pickled, and its name;
+    An article's input key covers its content file and earlier versions (by stamp: a file
+    ingest rewrites never keeps its inode), its slice (by value) and the partition's context;
     settings, theme, plugins and code are covered by the rebuild's cache key, under which the
-    partitions' results are kept. A partition is reused only when every file it wrote was
-    recorded with a key the previous version's record holds too, and is still there."""
+    outputs are kept. The output a partition writes for an article depends on nothing else,
+    whichever articles share its run (the build is the same for any partitioning). An article
+    is reused only when every file it wrote was recorded with a key the previous version's
+    record holds too, and is still there to be linked."""
 
     def __init__(self, folder: Path | None, previous: Path | None, record: dict[str, str], output: Path):
         self.folder, self.previous, self.record, self.output = folder, previous, record, output
+        #: {partition name: {relative source path: ArticleOutput}} linked by `reuse`, until `keep`
+        self.linked: dict[str, dict[str, ArticleOutput]] = {}
+        self.before: dict[str, set[str]] = {}  # {partition name: its articles kept before}
+        #: {partition name: (its slices to render, the context)} of partitions rendered in part
+        self.narrowed: dict[str, tuple[dict[str, ArticleSlice], Any]] = {}
+        self._folders: set[Path] = set()
 
     @classmethod
     def for_build(cls, plan: dict[str, Any], settings: dict[str, Any], output: Path) -> _KeptPartitions:
@@ -320,56 +362,152 @@ class _KeptPartitions:
         return cls(Path(cache, "partitions"), Path(conf["previous"]) if conf.get("previous") else None,
                    record, output)
 
-    def input_key(self, job: PartitionJob, shown: tuple[Any, Any], content: Path) -> str:
+    def input_keys(self, job: PartitionJob, shown: tuple[dict[str, ArticleSlice], Any], content: Path,
+                   ) -> dict[str, str]:
+        """{relative source path: input key} of the partition's articles ({}: nothing is kept)."""
         from broadsheet.reuse import file_stamp, key_of
         from broadsheet.versions import folder_of
 
         if self.folder is None:
-            return ""
-        # Equal slices pickle to different bytes when their objects are shared differently: the
-        # key digests their values as broadsheet.reuse does (None: no stable form, no reuse).
-        digest = key_of(*shown)
-        if digest is None:
-            return ""
-        h = hashlib.blake2b(digest_size=16)
-        h.update(f"{job.name}\0{digest}".encode())
+            return {}
+        slices, context = shown
+        # Values, not their pickles: equal slices pickle to different bytes when their objects
+        # are shared differently (None: no stable form, so the article is rendered).
+        shared = key_of(context)
+        keys = {}
         for rel in job.files:
+            own = key_of(slices.get(rel))
+            if shared is None or own is None:
+                continue
             folder = folder_of(content / rel)
             earlier = sorted((p.name, file_stamp(p)) for p in folder.glob("*")) if folder.is_dir() else []
-            h.update(repr((rel, file_stamp(content / rel), earlier)).encode("utf-8", "surrogatepass"))
-        return h.hexdigest()
+            text = repr((rel, file_stamp(content / rel), earlier, own, shared))
+            keys[rel] = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+        return keys
 
-    def _path(self, name: str) -> Path:
-        return self.folder / name / "result.pickle"
+    def _kept(self, name: str) -> Path:
+        return self.folder / name / "articles"
 
-    def reuse(self, name: str, key: str) -> PartitionResult | None:
-        from broadsheet.reuse import load_kept
+    def reuse(self, job: PartitionJob, shown: tuple[dict[str, ArticleSlice], Any], keys: dict[str, str],
+              ) -> PartitionResult | None:
+        """The partition's result when no article of it changed; else None, and `job` narrowed
+        to the articles that changed (all of them when nothing of the partition is kept)."""
+        from broadsheet.reuse import load_kept_map
 
-        if self.folder is None or self.previous is None:
+        if self.folder is None or self.previous is None or not keys:
             return None
-        kept = load_kept(self._path(name))
-        if not (key and isinstance(kept, dict) and kept.get("input") == key and kept.get("complete")):
-            return None
-        result: PartitionResult = kept["result"]
-        if any(self.record.get(rel) != k for rel, k in result.keys.items()):
-            return None
-        if not all(os.path.isfile(self.previous / rel) for rel in result.keys):
-            return None
-        for rel in result.keys:
+        kept = load_kept_map(self._kept(job.name))
+        self.before[job.name] = set(kept)
+        linked: dict[str, ArticleOutput] = {}
+        for rel in job.files:
+            entry = kept.get(rel)
+            if not (isinstance(entry, tuple) and len(entry) == 2 and keys.get(rel) == entry[0]):
+                continue
+            out: ArticleOutput = entry[1]
+            if all(self.record.get(f) == k for f, k in out.files.items()) and self._link(out.files):
+                linked[rel] = out
+        if len(linked) == len(job.files):
+            return PartitionResult(job.name, {out.url: out.facts for out in linked.values()},
+                                   {f: k for out in linked.values() for f, k in out.files.items()},
+                                   sum(len(out.files) for out in linked.values()), 0, [],
+                                   articles=len(job.files), complete=True, outputs=linked)
+        self.linked[job.name] = linked
+        if linked:
+            slices, context = shown
+            job.files = [rel for rel in job.files if rel not in linked]
+            self.narrowed[job.name] = ({rel: slices[rel] for rel in job.files if rel in slices}, context)
+            job.shared = _pickled(self.narrowed[job.name])
+            job.some = True
+        return None
+
+    def runs(self, jobs: dict[int, PartitionJob]) -> list[tuple[list[int], PartitionJob]]:
+        """The Pelican runs that render `jobs`, each with the partitions it renders: one for
+        all the partitions rendered in part (a rebuild's few changed articles cost one run's
+        start, not one per partition; what a run writes of an article depends on the article
+        only), one for each partition rendered whole."""
+        some = [i for i in sorted(jobs) if jobs[i].some]
+        runs = [([i], jobs[i]) for i in sorted(jobs) if i not in some[1:] or len(some) < 2]
+        if len(some) < 2:
+            return runs
+        slices: dict[str, ArticleSlice] = {}
+        for i in some:
+            slices.update(self.narrowed[jobs[i].name][0])
+        first = jobs[some[0]]
+        together = dataclasses.replace(
+            first, name=f"{first.name}+{len(some) - 1}", files=[rel for i in some for rel in jobs[i].files],
+            shared=_pickled((slices, self.narrowed[first.name][1])))
+        return [(some, together) if r[0] == [some[0]] else r for r in runs]
+
+    def _link(self, files: dict[str, str]) -> bool:
+        """Link one article's files from the previous version; False (and none linked) when
+        one of them is gone from it."""
+        done = []
+        for rel in files:
             target = self.output / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.parent not in self._folders:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self._folders.add(target.parent)
             try:
-                os.link(self.previous / rel, target)
-            except FileExistsError:
-                target.unlink()
-                os.link(self.previous / rel, target)
-        return dataclasses.replace(result, reused=result.reused + result.rendered, rendered=0)
+                try:
+                    os.link(self.previous / rel, target)
+                except FileExistsError:
+                    target.unlink()
+                    os.link(self.previous / rel, target)
+            except OSError:
+                for made in done:
+                    made.unlink(missing_ok=True)
+                return False
+            done.append(target)
+        return True
 
-    def keep(self, result: PartitionResult, key: str) -> None:
-        from broadsheet.reuse import keep
+    def keep(self, result: PartitionResult, keys: dict[str, str]) -> PartitionResult:
+        """The partition's whole result, its linked articles' and its run's; what it made of
+        each article is kept for the next rebuild (only the articles that changed are written)."""
+        from broadsheet.reuse import keep_map
 
-        if self.folder is not None:
-            keep(self._path(result.name), {"input": key, "complete": result.complete, "result": result})
+        linked = self.linked.pop(result.name, {})
+        if linked:
+            files = {f: k for out in linked.values() for f, k in out.files.items()}
+            result = dataclasses.replace(
+                result, facts={**{out.url: out.facts for out in linked.values()}, **result.facts},
+                keys={**files, **result.keys}, reused=result.reused + len(files),
+                articles=result.articles + len(linked),
+                outputs=None if result.outputs is None else {**linked, **result.outputs})
+        if self.folder is None:
+            return result
+        folder = self._kept(result.name)
+        if result.outputs is None or not result.complete:
+            log.info("partition %s: some file it wrote is no one article's, or has no key; it is rendered "
+                     "whole at every rebuild", result.name)
+            shutil.rmtree(folder, ignore_errors=True)
+            return result
+        made = {rel: (keys[rel], out) for rel, out in result.outputs.items() if rel in keys}
+        before = self.before.pop(result.name, set())
+        if not linked:  # the whole partition was rendered: every kept entry is written anew
+            shutil.rmtree(folder, ignore_errors=True)
+            before = set()
+        keep_map(folder, made, [*(rel for rel in result.outputs if rel not in linked), *(before - made.keys())])
+        return result
+
+
+def _split(result: PartitionResult, jobs: list[PartitionJob]) -> list[PartitionResult]:
+    """The result of a run that rendered (part of) several partitions, as each partition's:
+    its articles' facts and files. The run's counts and warnings go with the first; a result
+    whose files are not told apart by article goes whole to the first (nothing is kept)."""
+    if len(jobs) == 1:
+        return [result]
+    if result.outputs is None:
+        return [dataclasses.replace(result, name=jobs[0].name),
+                *(PartitionResult(job.name, {}, {}, 0, 0, [], pid=result.pid) for job in jobs[1:])]
+    parts = []
+    for n, job in enumerate(jobs):
+        outputs = {rel: result.outputs[rel] for rel in job.files if rel in result.outputs}
+        parts.append(PartitionResult(
+            job.name, {out.url: out.facts for out in outputs.values()},
+            {f: k for out in outputs.values() for f, k in out.files.items()},
+            result.reused if n == 0 else 0, result.rendered if n == 0 else 0, result.warnings if n == 0 else [],
+            articles=len(job.files), complete=result.complete, pid=result.pid, outputs=outputs, read=len(outputs)))
+    return parts
 
 
 def _write_files(output: Path, files: dict[str, bytes]) -> None:
@@ -401,6 +539,8 @@ def render_partition(job: PartitionJob) -> PartitionResult:
         # Each partition keeps its own caches: the same files build after build, and no two
         # partitions rewrite one cache file at once.
         overrides["CACHE_PATH"] = os.path.join(overrides["CACHE_PATH"], "partitions", job.name)
+        if job.some:  # a few articles: loading and saving caches of all of them costs more than they save
+            overrides.update(LOAD_CONTENT_CACHE=False, CACHE_CONTENT=False)
     reuse_conf = overrides.get("REUSE_PREVIOUS")
     if reuse_conf:
         overrides["REUSE_PREVIOUS"] = {**reuse_conf, "save": None}  # the record goes back to the driver
@@ -413,7 +553,7 @@ def render_partition(job: PartitionJob) -> PartitionResult:
     root.addHandler(warnings)
     try:
         conf = site.build(None, None, job.settings, partitioned=False, **overrides, **{
-            ROLE: PARTITION, SLICE: slices, CONTEXT: context, FACTS: {}, "ARTICLE_PATHS": list(job.files),
+            ROLE: PARTITION, SLICE: slices, CONTEXT: context, FACTS: {}, READ: {}, "ARTICLE_PATHS": list(job.files),
             "PAGE_PATHS": [], "THEME_STATIC_PATHS": [], "DIRECT_TEMPLATES": []})
     finally:
         root.removeHandler(warnings)
@@ -423,9 +563,35 @@ def render_partition(job: PartitionJob) -> PartitionResult:
         out = Path(conf["OUTPUT_PATH"])
         files = {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
         shutil.rmtree(scratch, ignore_errors=True)
-    return PartitionResult(job.name, conf.get(FACTS) or {}, kept.get("files", {}), kept.get("reused", 0),
-                           kept.get("rendered", 0), warnings.messages, files, len(job.files),
-                           complete=bool(kept) and not kept.get("unkeyed", 1), pid=os.getpid())
+    facts, keys, read = conf.get(FACTS) or {}, kept.get("files", {}), conf.get(READ) or {}
+    return PartitionResult(job.name, facts, keys, kept.get("reused", 0), kept.get("rendered", 0),
+                           warnings.messages, files, len(job.files),
+                           complete=bool(kept) and not kept.get("unkeyed", 1), pid=os.getpid(),
+                           outputs=_by_article(read, facts, keys), read=len(read))
+
+
+def _by_article(read: dict[str, tuple[str, str]], facts: dict[str, dict[str, Any]], keys: dict[str, str],
+                ) -> dict[str, ArticleOutput] | None:
+    """The files and facts of each article the run read. An article's files are its page and
+    those named after it (`<page without .html>.bib`, `<page without .html>/v1.html`); None when
+    a file or fact belongs to no article or to more than one (slugs that are prefixes of each
+    other's with a dot: the partition is then rendered whole at every rebuild)."""
+    stems: dict[str, str] = {}
+    urls: dict[str, str] = {}
+    for rel, (url, save_as) in read.items():
+        stem = save_as[: -len(".html")] if save_as.endswith(".html") else save_as
+        if stem in stems or url in urls:
+            return None
+        stems[stem], urls[url] = rel, rel
+    if not facts.keys() <= urls.keys():
+        return None
+    outputs = {rel: ArticleOutput(url, {}, facts.get(url, {})) for rel, (url, _) in read.items()}
+    for path, key in keys.items():
+        owners = {stems[path[:i]] for i, c in enumerate(path) if c in "./" and path[:i] in stems}
+        if len(owners) != 1:
+            return None
+        outputs[owners.pop()].files[path] = key
+    return outputs
 
 
 class _Collector(logging.Handler):
@@ -448,7 +614,9 @@ def apply_slices(generators) -> None:
     generator = next(g for g in generators if isinstance(g, ArticlesGenerator))
     generator.context.update(generator.settings[CONTEXT])
     slices = generator.settings[SLICE]
+    read = generator.settings.setdefault(READ, {})
     for article in chain(generator.articles, generator.hidden_articles, generator.drafts):
+        read[_relative(article)] = (article.url, article.save_as)
         found = slices.get(_relative(article))
         if found is None:
             continue

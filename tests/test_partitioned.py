@@ -12,7 +12,7 @@ import pytest
 from broadsheet import site
 from broadsheet.ingest import ingest
 from conftest import ROOT
-from test_rebuild import Project, _same_as_a_clean_build, contents, make_source, title_of, write_dump
+from test_rebuild import PLACES, Project, _same_as_a_clean_build, contents, make_source, title_of, write_dump
 
 TIMEZONE = "Asia/Tehran"
 #: Our dumps' numbers (their related ids, 1000950..., are no sample dump's) and their `days`
@@ -151,3 +151,32 @@ def test_front_matter_read_on_the_workers_builds_the_same_site(archive, tmp_path
                              "reason": "title: expected text, got a list of 2"}]
     assert skipped_ahead == skipped_here
     assert ahead == here
+
+
+def test_a_rebuild_reads_only_the_changed_articles_of_a_partition(tmp_path, monkeypatch):
+    """Partitions of a month: March (the seed), April and May (three dumps each). A dump whose
+    text changed is the only article read of its partition, and the changed articles of two
+    partitions are read in one run; a retitled one is read with its neighbours in time, whose
+    pages name it. The other articles' files are linked from the previous version."""
+    monkeypatch.setenv("BROADSHEET_PARTITION_MAX_ARTICLES", "3")
+    project = Project(tmp_path / "archive")
+    make_source(project.base, [])
+    days = {1: 15, 2: 15, 3: 16, 4: 50, 5: 50, 6: 51}  # after the seed's 20 March 2016
+    for n, after in days.items():
+        write_dump(project.source, n, days=after)
+    first = project.rebuild()
+    assert first.partitions["read"] == {"2016-03": 1, "2016-04": 3, "2016-05": 3}, first.partitions
+    write_dump(project.source, 2, variant=" (updated)", days=days[2])  # its text only: its title stays
+    write_dump(project.source, 5, variant=" (updated)", days=days[5])
+    changed = project.rebuild()
+    assert changed.partitions["read"] == {"2016-04": 1, "2016-05": 1}, changed.partitions
+    assert changed.partitions["reused"] == ["2016-03"] and changed.partitions["runs"] == 1
+    for n in (2, 5):
+        page = next(p for p in project.output.rglob("*.html") if f">{title_of(n)}</h1>" in p.read_text("utf-8"))
+        assert f"Report {n} from {PLACES[n]} (updated)." in page.read_text("utf-8")
+    write_dump(project.source, 2, variant=" (updated)", retitled=" (retitled)", days=days[2])
+    retitled = project.rebuild()
+    assert retitled.partitions["read"] == {"2016-04": 3}, retitled.partitions
+    again = project.rebuild()
+    assert again.partitions["rendered"] == [] and len(again.partitions["reused"]) == 3
+    _same_as_a_clean_build(project, tmp_path / "clean")
