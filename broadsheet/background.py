@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 PROJECT = Path(__file__).resolve().parent.parent
+#: In the environment of a background process: what it does.
+WHAT_VARIABLE = "BROADSHEET_BACKGROUND"
 
 
 class BackgroundFailed(RuntimeError):
@@ -50,7 +52,16 @@ class Background:
             target, first = (_call_and_send, self.call) if fresh is None else (_load_call_and_send, (fresh, pickle.dumps(self.call)))
             self.process = context.Process(target=target, args=(first, writer), daemon=True,
                                            name="broadsheet-background")
-            self.process.start()
+            # What a fresh process does, for whoever lists the processes (`invoke bench`).
+            saved = os.environ.get(WHAT_VARIABLE)
+            os.environ[WHAT_VARIABLE] = what
+            try:
+                self.process.start()
+            finally:
+                if saved is None:
+                    del os.environ[WHAT_VARIABLE]
+                else:
+                    os.environ[WHAT_VARIABLE] = saved
             writer.close()
 
     @property
