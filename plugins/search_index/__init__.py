@@ -12,6 +12,10 @@ At every build, after Pelican has written the pages:
    have an index and an export of their own (VERSIONS_INDEX_DIR, in both folders), searched
    with `version:all` in the CLI and the search page's "Also search earlier versions".
 
+In a partitioned build (docs/PARTITIONS.md), each partition run indexes its own articles into a
+search part (`parts.py`, `_write_part`), and the driver joins the parts into the index and
+exports it in a fresh process (`start_join`), instead of steps 1-2.
+
 Whoosh is imported only inside this package, so it can be swapped without touching the rest.
 
 Settings (pelicanconf.py): SEARCH_INDEX_PATH, SEARCH_OUTPUT_DIR, SEARCH_FIELD_BOOSTS,
@@ -236,6 +240,9 @@ def _write_part(generator) -> None:
 
 
 def _part_of(articles, settings, folder: Path, write_part) -> str:
+    from broadsheet.ordering import newest_first
+
+    articles = sorted(articles, key=newest_first)  # a single build's order, for the versions
     earlier, notes = version_documents(articles, settings)
     return write_part(folder, [document_for(a) for a in articles], earlier, notes)
 

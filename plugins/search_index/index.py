@@ -184,11 +184,6 @@ def indexed_hashes(ix) -> dict[str, str]:
         return {keys[d]: hashes[d] for d in reader.all_doc_ids()}
 
 
-def _export_key(document) -> tuple[str, str]:
-    date = getattr(document, "date", None)
-    return (date.isoformat() if date is not None else "", document.key)
-
-
 def update_index(path: Path, documents: Iterable[SearchDocument]):
     """Make the index at `path` hold exactly `documents`, touching only what changed.
 
@@ -203,9 +198,7 @@ def update_index(path: Path, documents: Iterable[SearchDocument]):
         for key in sorted(set(indexed) - set(wanted)):
             writer.delete_by_term("key", key)
             report.removed.append(key)
-        # New documents in export order (display date, URL), as a partitioned build's parts
-        # hold them: the CLI breaks ties in score by document number.
-        for key, doc in sorted(wanted.items(), key=lambda kv: _export_key(kv[1])):
+        for key, doc in wanted.items():
             old_hash = indexed.get(key)
             if old_hash == doc.content_hash:
                 report.unchanged += 1

@@ -3,17 +3,18 @@ the parts into the index the CLI searches.
 
 A part is a Whoosh index of one partition's articles (and one of their earlier versions, in
 VERSIONS_INDEX_DIR), written by the partition's run into `<index folder>/parts/<part id>/`, its
-documents in export order (display date, then URL). The part id is a digest of what its
+documents in the order of a single build's index: the articles' (newest first, then by URL),
+each article's earlier versions in the order of their article. The part id is a digest of what its
 documents hold (their keys and content hashes): a partition rendered again because a neighbour's
 title changed writes no new part, and a partition reused whole names the part it made before.
 
 `join_parts` makes the index of the whole archive from the parts without reading a posting:
 the index's table of contents lists the parts' segments (their files linked into the index
-folder), ordered by their first document. Whoosh reads an index of many segments as one, with
+folder), ordered by their first article. Whoosh reads an index of many segments as one, with
 the same scores (its statistics are sums over segments); a document's number is its segment's
-offset plus its place in it, so the numbers follow export order wherever the parts' ranges do
-not overlap (they do only for earlier versions, and for a day cut into partitions across a
-change of UTC offset). Parts no build uses any more are removed.
+offset plus its place in it, so documents are numbered as a single build numbers them (the CLI
+breaks ties in score by number), partitions being periods of time. Parts no build uses any
+more are removed.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from whoosh.filedb.filestore import FileStorage
 from whoosh.index import TOC, clean_files
 
 from broadsheet.files import atomic_write
+from broadsheet.ordering import newest_first
 
 from .index import (CODEC_OPTIONS, COMPOUND_SEGMENTS, INDEX_NAME, INDEX_VERSION, VERSION_FILE,
                     WRITER_LIMIT_MB, UpdateReport, make_schema)
@@ -40,7 +42,7 @@ log = logging.getLogger(__name__)
 
 #: Inside the index folder: the parts, one folder each.
 PARTS_DIR = "parts"
-#: Inside a part: {"first": export key of its first document, "documents": [[key, hash], ...],
+#: Inside a part: {"first": `newest_first` of its first article, "documents": [[key, hash], ...],
 #: "versions": the same for its earlier versions, "notes": {version URL: note}}.
 PART_FILE = "part.json"
 #: Beside the joined index: {key: content hash} of the documents joined last time, for the
@@ -48,11 +50,6 @@ PART_FILE = "part.json"
 JOINED_FILE = "joined.json"
 #: The fact an article's partition returns: the id of the part that holds the article.
 FACT = "search_part"
-
-
-def export_key(document) -> tuple[str, str]:
-    """Where a document stands in export order (`export.canonical_numbers`): display date, URL."""
-    return document.date.isoformat(), document.url
 
 
 def part_id(documents: list, earlier: list) -> str:
@@ -67,13 +64,13 @@ def part_id(documents: list, earlier: list) -> str:
 
 
 def _write_index(folder: Path, documents: list) -> list[list[str]]:
-    """A fresh index of `documents` (in export order) in `folder`; [[key, hash]] as added."""
+    """A fresh index of `documents`, in this order, in `folder`; [[key, hash]] as added."""
     folder.mkdir(parents=True)
     ix = whoosh_index.create_in(str(folder), make_schema(), indexname=INDEX_NAME)
     added = []
     writer = ix.writer(limitmb=WRITER_LIMIT_MB, compound=COMPOUND_SEGMENTS, codec=W3Codec(**CODEC_OPTIONS))
     try:
-        for document in sorted(documents, key=export_key):
+        for document in documents:
             fields = document.fields()
             writer.add_document(**fields)
             added.append([document.key, fields["content_hash"]])
@@ -89,7 +86,9 @@ def _write_index(folder: Path, documents: list) -> list[list[str]]:
 
 def write_part(index_folder: Path, documents: list, earlier: list, notes: dict[str, str]) -> str:
     """The part of these documents and earlier versions under `index_folder`; its id. A part of
-    the same id already there is kept as it is (its documents are the same)."""
+    the same id already there is kept as it is (its documents are the same). `documents` are
+    the articles' (any order), `earlier` their earlier versions in their articles' order."""
+    documents = sorted(documents, key=newest_first)
     ident = part_id(documents, earlier)
     target = index_folder / PARTS_DIR / ident
     if (target / PART_FILE).is_file():
@@ -100,8 +99,7 @@ def write_part(index_folder: Path, documents: list, earlier: list, notes: dict[s
 
     main = _write_index(scratch, documents)
     versions = _write_index(scratch / VERSIONS_INDEX_DIR, earlier)
-    first = [list(export_key(min(documents, key=export_key))) if documents else None,
-             list(export_key(min(earlier, key=export_key))) if earlier else None]
+    first = list(newest_first(documents[0])) if documents else None
     atomic_write(scratch / PART_FILE, json.dumps({"first": first, "documents": main, "versions": versions,
                                                   "notes": notes}, ensure_ascii=False))
     try:
@@ -131,9 +129,10 @@ def join_parts(index_folder: Path, idents: Iterable[str]) -> tuple[UpdateReport,
     notes: dict[str, str] = {}
     for i in idents:
         notes.update(described[i]["notes"])
-    report = _join(index_folder, idents, [(described[i]["first"][0], i) for i in idents], "",
+    firsts = [(described[i]["first"], i) for i in idents]
+    report = _join(index_folder, idents, firsts, "",
                    {k: h for i in idents for k, h in described[i]["documents"]})
-    _join(index_folder / VERSIONS_INDEX_DIR, idents, [(described[i]["first"][1], i) for i in idents],
+    _join(index_folder / VERSIONS_INDEX_DIR, idents, firsts,
           VERSIONS_INDEX_DIR, {k: h for i in idents for k, h in described[i]["versions"]})
     kept = set(idents)
     for folder in (index_folder / PARTS_DIR).iterdir():
@@ -144,7 +143,7 @@ def join_parts(index_folder: Path, idents: Iterable[str]) -> tuple[UpdateReport,
 
 def _join(folder: Path, idents: list[str], firsts: list, inside: str, hashes: dict[str, str]) -> UpdateReport:
     """One index (the articles', or their earlier versions' when `inside` names that folder)
-    as the segments of the parts, ordered by their first document."""
+    as the segments of the parts, ordered by their first article."""
     created = _prepare(folder)
     storage = FileStorage(str(folder))
     segments = []
