@@ -93,11 +93,11 @@ def test_a_rebuild_indexes_only_changed_partitions(content, tmp_path):
 
 def test_articles_without_a_part_are_indexed_by_the_driver(content, tmp_path, monkeypatch):
     """A partition on a cluster that does not share the index folder leaves its part behind: the
-    driver indexes those articles itself, to the same index."""
+    driver indexes those articles itself, to the same index (here joined in its own process)."""
     import search_index
 
     monkeypatch.setattr(search_index, "_write_part", lambda generator: None)
-    _build(content, tmp_path / "driver" / "site", PARTITION_MAX_ARTICLES=7)
+    _build(content, tmp_path / "driver" / "site", PARTITION_MAX_ARTICLES=7, SEARCH_IN_PARALLEL=False)
     parts = list((index_path(tmp_path / "driver" / "site") / PARTS_DIR).iterdir())
     assert len(parts) == 1
     _build(content, tmp_path / "single" / "site", partitioned=False)

@@ -25,6 +25,7 @@ writes the pages). `search.html` is added to DIRECT_TEMPLATES.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import logging
@@ -272,9 +273,19 @@ def start_join(pelican) -> None:
     if missing:
         log.info("search: indexing %d articles whose partitions' search parts are not in %s", len(missing), folder)
         idents.add(_part_of(missing, settings, folder, write_part))
-    _child[:] = [Background(_join_and_export, _search_settings(settings), sorted(idents),
-                            what="joining the search index", fresh=[str(Path(__file__).resolve().parent.parent)])]
+    if settings.get("SEARCH_IN_PARALLEL"):
+        _child[:] = [Background(_join_and_export, _search_settings(settings), sorted(idents),
+                                what="joining the search index", fresh=[str(Path(__file__).resolve().parent.parent)])]
+    else:
+        _child[:] = [_Later(functools.partial(_join_and_export, _search_settings(settings), sorted(idents)))]
     return None
+
+
+class _Later:
+    """A call made when its result is asked for (as Background does without a second core)."""
+
+    def __init__(self, call):
+        self.result = call
 
 
 def _join_and_export(settings, idents: list[str]) -> list[str]:
