@@ -8,12 +8,16 @@ import functools
 import gc
 import multiprocessing
 import os
+import pickle
 import signal
+import sys
 import traceback
 from pathlib import Path
 from typing import Any, Callable
 
 PROJECT = Path(__file__).resolve().parent.parent
+#: In the environment of a background process: what it does.
+WHAT_VARIABLE = "BROADSHEET_BACKGROUND"
 
 
 class BackgroundFailed(RuntimeError):
@@ -31,23 +35,33 @@ class Background:
     becomes BackgroundFailed("<what> failed: <the traceback's last line> (<file>:<line> in
     <function>)"). The process makes the one call, sends the outcome and exits, so a caller
     killed meanwhile leaves no process behind for long (filelock closes the rebuild lock's
-    descriptor in forked children, so it never holds the lock).
-
-    `fresh=True` starts a new interpreter instead of a fork, given only the pickled call: a fork
-    of a process holding a large archive counts all of its pages as its own."""
+    descriptor in forked children, so it never holds the lock)."""
 
     def __init__(self, fn: Callable[..., Any], *args: Any, what: str = "a background process",
-                 fresh: bool = False, **kwargs: Any):
+                 fresh: list[str] | None = None, **kwargs: Any):
+        """`fresh`: start a new interpreter (spawn) rather than a fork, with these folders put
+        first on its path (where `fn`'s module is found): a fork of a large process counts all
+        its pages as its own (RSS), a fresh one only what the call uses."""
         self.call = functools.partial(fn, *args, **kwargs)
         self.what = what
         self.process: multiprocessing.process.BaseProcess | None = None
-        method = "spawn" if fresh else "fork"
+        method = "spawn" if fresh is not None else "fork"
         if (os.cpu_count() or 1) > 1 and method in multiprocessing.get_all_start_methods():
             context = multiprocessing.get_context(method)
             self.reader, writer = context.Pipe(duplex=False)
-            self.process = context.Process(target=_call_and_send, args=(self.call, writer), daemon=True,
+            target, first = (_call_and_send, self.call) if fresh is None else (_load_call_and_send, (fresh, pickle.dumps(self.call)))
+            self.process = context.Process(target=target, args=(first, writer), daemon=True,
                                            name="broadsheet-background")
-            self.process.start()
+            # What a fresh process does, for whoever lists the processes (`invoke bench`).
+            saved = os.environ.get(WHAT_VARIABLE)
+            os.environ[WHAT_VARIABLE] = what
+            try:
+                self.process.start()
+            finally:
+                if saved is None:
+                    del os.environ[WHAT_VARIABLE]
+                else:
+                    os.environ[WHAT_VARIABLE] = saved
             writer.close()
 
     @property
@@ -105,6 +119,18 @@ def describe(exc: BaseException) -> tuple[str, str, str]:
         shown = path.relative_to(PROJECT) if path.is_relative_to(PROJECT) else path
         where = f"{shown}:{frames[-1].lineno} in {frames[-1].name}"
     return last_line, where, "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+
+def _load_call_and_send(fresh: tuple[list[str], bytes], writer) -> None:
+    """In a fresh interpreter: the call, unpickled once its module's folders are on the path."""
+    paths, payload = fresh
+    sys.path[:0] = [p for p in paths if p not in sys.path]
+    try:
+        call = pickle.loads(payload)
+    except BaseException as exc:  # noqa: BLE001 -- described to the parent, which raises it
+        writer.send((False, describe(exc)))
+        os._exit(0)
+    _call_and_send(call, writer)
 
 
 def _call_and_send(call: Callable[[], Any], writer) -> None:

@@ -279,6 +279,12 @@ def _process_name(proc, root: bool) -> str:
     except Exception:
         return "?"
     line = " ".join(cmd)
+    try:
+        what = proc.environ().get("BROADSHEET_BACKGROUND")
+    except Exception:
+        what = None
+    if what and "spawn_main" in line:  # broadsheet.background's fresh process
+        return f"background process ({what})"
     if "broadsheet.bench" in line:
         return "step process (driver)" if root else "fork of the step process (background work)"
     if "multiprocessing" in line or "spawn_main" in line or "forkserver" in line:

@@ -532,8 +532,10 @@ def render_partition(job: PartitionJob) -> PartitionResult:
             target = scratch / "content" / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
+        # The search part goes to the scratch folder too (the driver indexes what no part holds).
         overrides.update(PATH=str(scratch / "content"), OUTPUT_PATH=str(scratch / "output"),
-                         CACHE_PATH=str(scratch / "cache"), LOAD_CONTENT_CACHE=False, CACHE_CONTENT=False)
+                         CACHE_PATH=str(scratch / "cache"), LOAD_CONTENT_CACHE=False, CACHE_CONTENT=False,
+                         SEARCH_INDEX_PATH=str(scratch / "search-index"))
         overrides.pop("REUSE_PREVIOUS", None)
     elif overrides.get("CACHE_PATH"):
         # Each partition keeps its own caches: the same files build after build, and no two

@@ -363,10 +363,7 @@ def test_a_background_check_outlives_a_killed_rebuild_only_for_its_own_call(tmp_
     assert not pipeline.pid_alive(child)
 
 
-@pytest.mark.parametrize("fresh", [False, True], ids=["fork", "new interpreter"])
-def test_a_background_check_returns_or_names_what_its_call_raised(fresh):
-    sorting = Background(sorted, [3, 1, 2], fresh=fresh)
-    assert sorting.pid not in (None, os.getpid())
-    assert sorting.result() == [1, 2, 3]
+def test_a_background_check_returns_or_names_what_its_call_raised():
+    assert Background(sorted, [3, 1, 2]).result() == [1, 2, 3]
     with pytest.raises(BackgroundFailed, match="division failed: ZeroDivisionError: integer division or modulo by zero"):
-        Background(divmod, 1, 0, what="division", fresh=fresh).result()
+        Background(divmod, 1, 0, what="division").result()

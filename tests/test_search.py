@@ -201,15 +201,23 @@ def test_top_hits_are_whooshs_matches_bit_for_bit(site):
                     exact_hits(_top_hits_by_matcher(searcher, query, limit)), (text, limit)
 
 
+def _segments_holding(reader, fieldname: str, terms: list[bytes]):
+    """(segment reader, term) for each segment holding each term: the block readers read one
+    segment (a partitioned build's index has a segment per partition)."""
+    found = [(leaf, term) for term in terms for leaf, _ in reader.leaf_readers() if (fieldname, term) in leaf]
+    assert {term for _, term in found} == set(terms)
+    return found
+
+
 def test_position_gaps_are_whooshs_positions(site):
     from itertools import accumulate
 
     from search_index.whoosh_format import position_gaps, read_postings
 
     ix = open_index(site["output"])
-    with ix.reader() as reader:
+    with ix.reader() as whole:
         decode = ix.schema["body"].format.decode_positions
-        for term in [b"armi", b"syrian", b"kill", b"zanzibar"]:
+        for reader, term in _segments_holding(whole, "body", [b"armi", b"syrian", b"kill", b"zanzibar"]):
             _, _, values = read_postings(reader, "body", term, values=True)
             assert values and [list(accumulate(g)) for g in position_gaps(values)] == \
                 [decode(v) for v in values], term
@@ -225,9 +233,9 @@ def test_gaps_cut_from_blocks_are_whooshs_positions(site):
     from search_index.whoosh_format import flat_gaps_of, gaps_of, read_postings
 
     ix = open_index(site["output"])
-    with ix.reader() as reader:
+    with ix.reader() as whole:
         decode = ix.schema["body"].format.decode_positions
-        for term in [b"armi", b"syrian", b"kill", b"zanzibar"]:
+        for reader, term in _segments_holding(whole, "body", [b"armi", b"syrian", b"kill", b"zanzibar"]):
             blocks = []
             ids, weights, _ = read_postings(reader, "body", term, blocks=blocks)
             _, _, values = read_postings(reader, "body", term, values=True)
@@ -272,13 +280,14 @@ def test_cli_json_and_missing_index(site, tmp_path):
 
 
 def test_incremental_rebuild_touches_only_changed_articles(site, tmp_path):
+    """A single build (one Pelican run) updates its index in place."""
     content, output = tmp_path / "content", tmp_path / "output"
     shutil.copytree(site["content"], content)
-    build_site(content, output)
+    build_site(content, output, partitioned=False)
     last = index_path(output) / "last-update.json"
     assert json.loads(last.read_text())["rebuilt"] is True
 
-    build_site(content, output)
+    build_site(content, output, partitioned=False)
     nothing = json.loads(last.read_text())
     assert (nothing["added"], nothing["changed"], nothing["removed"]) == ([], [], [])
     assert search(output, "marmosets", 5)[1] == 0  # the open searcher must see the next update
@@ -289,7 +298,7 @@ def test_incremental_rebuild_touches_only_changed_articles(site, tmp_path):
     stamps = json.loads(sources.read_text())
     assert len(stamps) == len(list(content.rglob("*.md")))
     sources.write_text(json.dumps({k: [stamp, "not-the-hash"] for k, (stamp, _) in stamps.items()}))
-    build_site(content, output)
+    build_site(content, output, partitioned=False)
     assert len(json.loads(last.read_text())["changed"]) == len(stamps)
     assert json.loads(sources.read_text()) == stamps
 
@@ -299,7 +308,7 @@ def test_incremental_rebuild_touches_only_changed_articles(site, tmp_path):
     removed.unlink()
     (content / files[2].relative_to(content).with_name("new-one.md")).write_text(
         files[2].read_text().replace("slug: ", "slug: brand-new-", 1))
-    build_site(content, output)
+    build_site(content, output, partitioned=False)
     report = json.loads(last.read_text())
     assert report["rebuilt"] is False
     assert len(report["changed"]) == 1 and len(report["removed"]) == 1 and len(report["added"]) == 1

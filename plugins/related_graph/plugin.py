@@ -202,7 +202,8 @@ class RelatedGraph:
             # is given the graph alone: networkx holds a whole XML document in memory to write it.
             self.exporting = Background(_write_exports, self.network, output, data_dir, page_data_file,
                                         int(self.settings["RELATED_GRAPH_FORCE_LAYOUT_MAX_NODES"]),
-                                        what="writing the related graph's exports", fresh=True)
+                                        what="writing the related graph's exports",
+                                        fresh=[str(Path(__file__).resolve().parent.parent)])
         writer.write_file(
             self.settings["RELATED_GRAPH_SAVE_AS"], generator.get_template("graph"), generator.context,
             relative_urls=generator.settings.get("RELATIVE_URLS", False),

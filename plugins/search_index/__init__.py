@@ -12,6 +12,10 @@ At every build, after Pelican has written the pages:
    have an index and an export of their own (VERSIONS_INDEX_DIR, in both folders), searched
    with `version:all` in the CLI and the search page's "Also search earlier versions".
 
+In a partitioned build (docs/PARTITIONS.md), each partition run indexes its own articles into a
+search part (`parts.py`, `_write_part`), and the driver joins the parts into the index and
+exports it in a fresh process (`start_join`), instead of steps 1-2.
+
 Whoosh is imported only inside this package, so it can be swapped without touching the rest.
 
 Settings (pelicanconf.py): SEARCH_INDEX_PATH, SEARCH_OUTPUT_DIR, SEARCH_FIELD_BOOSTS,
@@ -21,6 +25,7 @@ writes the pages). `search.html` is added to DIRECT_TEMPLATES.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import logging
@@ -52,10 +57,15 @@ _child: list = []
 
 def _enabled(settings) -> bool:
     """Signals outlive a build in the same process: act only for builds that list this plugin;
-    in a partitioned build, the driver indexes every article (a partition run, none)."""
+    in a partitioned build, the driver joins and exports what the partition runs indexed
+    (`_write_part`), and a partition run writes no search page."""
     from broadsheet import partitioned
 
     return PLUGIN_NAME in (settings.get("PLUGINS") or []) and not partitioned.is_partition(settings)
+
+
+def _listed(settings) -> bool:
+    return PLUGIN_NAME in (settings.get("PLUGINS") or [])
 
 
 # Each handler looks at its build's settings before the module's state: a partition run made
@@ -74,6 +84,11 @@ def configure(pelican) -> None:
 
 
 def collect_articles(generator) -> None:
+    from broadsheet import partitioned
+
+    if _listed(generator.settings) and partitioned.is_partition(generator.settings):
+        _write_part(generator)
+        return
     if not _enabled(generator.settings):
         return
     _articles.clear()
@@ -201,6 +216,109 @@ def _html_to_text(fragment: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", " ", fragment or ""))
 
 
+def _search_settings(settings) -> dict:
+    """What indexing and exporting read of a build's settings (a fresh process gets only these)."""
+    names = ("OUTPUT_PATH", "SEARCH_INDEX_PATH", "SEARCH_OUTPUT_DIR", "SEARCH_BM25", "SEARCH_FIELD_BOOSTS")
+    return {name: settings.get(name, DEFAULTS.get(name)) for name in names}
+
+
+def _write_part(generator) -> None:
+    """In a partition run: index its articles and their earlier versions into a part
+    (`parts.write_part`), and tell the driver, by a fact of each article, which part holds it."""
+    from broadsheet import partitioned
+
+    from .index import index_path
+    from .parts import FACT, write_part
+
+    settings = generator.settings
+    articles = list(generator.articles) + list(generator.translations)
+    if not articles:
+        return
+    ident = _part_of(articles, settings, index_path(Path(settings["OUTPUT_PATH"]), settings.get("SEARCH_INDEX_PATH")),
+                     write_part)
+    for article in articles:
+        partitioned.facts_of(settings, article.url)[FACT] = ident
+
+
+def _part_of(articles, settings, folder: Path, write_part) -> str:
+    from broadsheet.ordering import newest_first
+
+    articles = sorted(articles, key=newest_first)  # a single build's order, for the versions
+    earlier, notes = version_documents(articles, settings)
+    return write_part(folder, [document_for(a) for a in articles], earlier, notes)
+
+
+def start_join(pelican) -> None:
+    """get_writer, in a partitioned build's driver (the partitions have run): join their parts
+    and export them in a fresh process while this one writes the listing pages. Articles whose
+    part is not in the index folder (a partition on a cluster that does not share it) are
+    indexed here first."""
+    from broadsheet import partitioned
+
+    settings = pelican.settings
+    if not (_enabled(settings) and partitioned.is_driver(settings)):
+        return None
+    from .index import index_path
+    from .parts import FACT, part_exists, write_part
+
+    folder = index_path(Path(settings["OUTPUT_PATH"]), settings.get("SEARCH_INDEX_PATH"))
+    facts = settings.get(partitioned.FACTS) or {}
+    idents, missing = set(), []
+    for article in _articles:
+        ident = facts.get(article.url, {}).get(FACT)
+        if ident is not None and (ident in idents or part_exists(folder, ident)):
+            idents.add(ident)
+        else:
+            missing.append(article)
+    if missing:
+        log.info("search: indexing %d articles whose partitions' search parts are not in %s", len(missing), folder)
+        idents.add(_part_of(missing, settings, folder, write_part))
+    if settings.get("SEARCH_IN_PARALLEL"):
+        _child[:] = [Background(_join_and_export, _search_settings(settings), sorted(idents),
+                                what="joining the search index", fresh=[str(Path(__file__).resolve().parent.parent)])]
+    else:
+        _child[:] = [_Later(functools.partial(_join_and_export, _search_settings(settings), sorted(idents)))]
+    return None
+
+
+class _Later:
+    """A call made when its result is asked for (as Background does without a second core)."""
+
+    def __init__(self, call):
+        self.result = call
+
+
+def _join_and_export(settings, idents: list[str]) -> list[str]:
+    """The index joined from the parts `idents`, and its export; what to log (a fresh process
+    logs nowhere)."""
+    from whoosh import index as whoosh_index
+
+    from .export import export_browser_index
+    from .index import INDEX_NAME, index_path
+    from .parts import join_parts
+    from .query import weighting_from_settings
+
+    started = time.perf_counter()
+    path = index_path(Path(settings["OUTPUT_PATH"]), settings.get("SEARCH_INDEX_PATH"))
+    report, notes = join_parts(path, idents)
+    indexed = time.perf_counter()
+    messages = [f"{report.summary()} from {len(idents)} parts ({path}, {indexed - started:.1f} s)"]
+    target = Path(settings["OUTPUT_PATH"]) / settings["SEARCH_OUTPUT_DIR"]
+    weighting = weighting_from_settings(settings)
+    ix = whoosh_index.open_dir(str(path), indexname=INDEX_NAME)
+    exported = export_browser_index(ix, target, weighting, path / EXPORT_TABLE_FILE)
+    versions_ix = whoosh_index.open_dir(str(path / VERSIONS_INDEX_DIR), indexname=INDEX_NAME)
+    earlier_exported = export_browser_index(versions_ix, target / VERSIONS_INDEX_DIR, weighting,
+                                            path / VERSIONS_INDEX_DIR / EXPORT_TABLE_FILE,
+                                            index_name=VERSIONS_INDEX_DIR, notes=notes)
+    done = time.perf_counter()
+    messages += [f"{exported.summary()} ({target}, {done - indexed:.1f} s)",
+                 f"earlier versions: {earlier_exported.summary()}"]
+    seconds = {"index": round(indexed - started, 3), "export": round(done - indexed, 3)}
+    atomic_write(path / TIMINGS_FILE, json.dumps(seconds) + "\n")
+    return messages
+
+
 def _index_and_export(settings, articles) -> None:
     from .export import export_browser_index
     from .index import index_path, update_index
@@ -233,6 +351,8 @@ def _index_and_export(settings, articles) -> None:
 def start_search(generator) -> None:
     """Once every article is read, index them in a second process (forked, so it shares what is
     already in memory) while this one renders the pages: the index needs nothing the pages do."""
+    from broadsheet import partitioned
+
     settings = generator.settings
     if not _enabled(settings):
         return
@@ -241,20 +361,28 @@ def start_search(generator) -> None:
             _child.pop().result()
         except BackgroundFailed:
             pass
-    if not settings.get("SEARCH_IN_PARALLEL"):
-        return
+    if not settings.get("SEARCH_IN_PARALLEL") or partitioned.is_driver(settings):
+        return  # the driver's search starts once the partitions have run (start_join)
     # Without fork or a second core, Background makes the call in build_search instead.
     _child[:] = [Background(_index_and_export, settings, list(_articles), what="building the search index")]
 
 
 def build_search(pelican) -> None:
+    from broadsheet import partitioned
+
     if not _enabled(pelican.settings):
         return
     if _child:
         try:
-            _child.pop().result()
+            messages = _child.pop().result()
         except BackgroundFailed as exc:  # logged as an error, which fails the build
             log.error("search: %s", exc)
+            return
+        for message in messages or ():
+            log.info("%s", message)
+        return
+    if partitioned.is_driver(pelican.settings):
+        log.error("search: the driver of a partitioned build never joined the search index")
         return
     _index_and_export(pelican.settings, _articles)
 
@@ -267,4 +395,5 @@ def register():
     signals.initialized.connect(configure)
     signals.article_generator_finalized.connect(collect_articles)
     signals.article_generator_finalized.connect(start_search)
+    signals.get_writer.connect(start_join)
     signals.finalized.connect(build_search)

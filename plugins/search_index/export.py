@@ -191,8 +191,21 @@ def canonical_numbers(reader) -> list[int]:
     depend on its history. The export renumbers by (date, URL), so the shards of an updated
     index are byte-identical to those of an index built from scratch on the same articles.
     """
-    keyed = [((fields["display_date"], fields["url"]), docnum) for docnum, fields in reader.iter_docs()]
-    return [docnum for _, docnum in sorted(keyed)]
+    return _canonical_order({docnum: (fields["display_date"], fields["url"]) for docnum, fields in reader.iter_docs()})
+
+
+def _canonical_order(keys: dict[int, tuple[str, str]]) -> list[int]:
+    return [docnum for _, docnum in sorted((key, docnum) for docnum, key in keys.items())]
+
+
+def _slim_records(reader) -> dict[int, dict[str, Any]]:
+    """What the export keeps of each live document's stored fields: all but the body, of which
+    the excerpt (an export holds no article's whole text in memory)."""
+    kept = {}
+    for docnum, fields in reader.iter_docs():
+        fields["excerpt"] = excerpt(fields.pop("body", "") or "")
+        kept[docnum] = fields
+    return kept
 
 
 def _field_length_codes(reader, fieldname: str, order: list[int]) -> list[int]:
@@ -283,7 +296,7 @@ class PostingTable:
                 for d in self.read_term(reader, key, number):
                     self.doc_terms[d].append(key)
 
-    def update(self, reader, number: dict[int, int], fields_of: dict[int, dict], previous: PostingTable) -> bool:
+    def update(self, reader, number: dict[int, int], fields_of, previous: PostingTable) -> bool:
         """Take `previous` and re-read only the terms of changed documents (as they were and as
         they are). False when the numbering or the length scale moved: then read everything."""
         if previous.keys != self.keys or previous.min_codes != self.min_codes:
@@ -299,7 +312,7 @@ class PostingTable:
             affected.update(self.doc_terms[n])  # what the document held
             now = []
             for fieldname in TEXT_FIELDS:
-                analysed = reader.schema[fieldname].index(fields_of[n].get(fieldname) or "")
+                analysed = reader.schema[fieldname].index(fields_of(n).get(fieldname) or "")
                 now += [(fieldname, raw.decode("utf-8")) for raw, *_ in analysed]
             self.doc_terms[n] = now  # what it holds
             affected.update(now)
@@ -356,8 +369,8 @@ def export_browser_index(ix, target: Path, weighting: dict[str, Any], cache_file
     digest = hashlib.sha256()
     with ix.searcher() as searcher:
         reader = searcher.reader()
-        stored = dict(reader.iter_docs())
-        order = canonical_numbers(reader)
+        stored = _slim_records(reader)
+        order = _canonical_order({d: (fields["display_date"], fields["url"]) for d, fields in stored.items()})
         number = {docnum: n for n, docnum in enumerate(order)}
         doc_count_all = len(order)
         codes = {f: _field_length_codes(reader, f, order) for f in TEXT_FIELDS}
@@ -367,7 +380,7 @@ def export_browser_index(ix, target: Path, weighting: dict[str, Any], cache_file
         table = PostingTable([(stored[d]["display_date"], stored[d]["url"]) for d in order],
                              [stored[d].get("content_hash") for d in order], relative, min_codes)
         previous = PostingTable.load(cache_file) if cache_file is not None else None
-        if previous is None or not table.update(reader, number, {number[d]: stored[d] for d in order}, previous):
+        if previous is None or not table.update(reader, number, lambda n: reader.stored_fields(order[n]), previous):
             table.read_all(reader, number)
         if cache_file is not None:
             table.save(cache_file)
@@ -403,7 +416,7 @@ def export_browser_index(ix, target: Path, weighting: dict[str, Any], cache_file
                     if value:
                         facets.setdefault(name, {}).setdefault(value, []).append(number[docnum])
             records[number[docnum]] = [fields["title"], fields["url"], fields["display_date"][:10],
-                                       excerpt(fields["body"])]
+                                       fields["excerpt"]]
             if notes and fields["url"] in notes:
                 records[number[docnum]].append(notes[fields["url"]])
             years[fields["year"]] = years.get(fields["year"], 0) + 1
