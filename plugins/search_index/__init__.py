@@ -259,17 +259,27 @@ def start_join(pelican) -> None:
     if not (_enabled(settings) and partitioned.is_driver(settings)):
         return None
     from .index import index_path
-    from .parts import FACT, part_exists, write_part
+    from .parts import FACT, part_exists, read_part, write_part
 
     folder = index_path(Path(settings["OUTPUT_PATH"]), settings.get("SEARCH_INDEX_PATH"))
     facts = settings.get(partitioned.FACTS) or {}
-    idents, missing = set(), []
+    named: dict[str, list] = {}
+    missing = []
     for article in _articles:
         ident = facts.get(article.url, {}).get(FACT)
-        if ident is not None and (ident in idents or part_exists(folder, ident)):
-            idents.add(ident)
+        if ident is not None and (ident in named or part_exists(folder, ident)):
+            named.setdefault(ident, []).append(article)
         else:
             missing.append(article)
+    # A part is joined only when it holds exactly the articles that name it: a rebuild that
+    # rendered some articles of a partition again (or dropped one) leaves the partition's
+    # earlier part holding their old documents; its other articles are indexed again here.
+    idents = set()
+    for ident, articles in named.items():
+        if {key for key, _ in read_part(folder, ident)["documents"]} == {a.url for a in articles}:
+            idents.add(ident)
+        else:
+            missing.extend(articles)
     if missing:
         log.info("search: indexing %d articles whose partitions' search parts are not in %s", len(missing), folder)
         idents.add(_part_of(missing, settings, folder, write_part))
