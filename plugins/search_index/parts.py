@@ -135,7 +135,7 @@ def join_parts(index_folder: Path, idents: Iterable[str]) -> tuple[UpdateReport,
     _join(index_folder / VERSIONS_INDEX_DIR, idents, firsts,
           VERSIONS_INDEX_DIR, {k: h for i in idents for k, h in described[i]["versions"]})
     kept = set(idents)
-    for folder in (index_folder / PARTS_DIR).iterdir():
+    for folder in (index_folder / PARTS_DIR).glob("*"):
         if folder.name not in kept:
             shutil.rmtree(folder, ignore_errors=True)
     return report, notes

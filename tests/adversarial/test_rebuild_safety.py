@@ -254,12 +254,35 @@ def test_a_failure_in_the_search_process_shows_its_message(tmp_path, monkeypatch
         raise RuntimeError("injected: the index disk is on fire")
 
     monkeypatch.setattr(_plugin("search_index"), "_index_and_export", broken)
-    with pytest.raises(site.BuildError) as failed:
-        site.build(content, tmp_path / "out", "local", SEARCH_IN_PARALLEL=True)
+    with pytest.raises(site.BuildError) as failed:  # a single build indexes in a fork
+        site.build(content, tmp_path / "out", "local", partitioned=False, SEARCH_IN_PARALLEL=True)
     message = str(failed.value)
     assert "building the search index failed: RuntimeError: injected: the index disk is on fire" in message
     assert "test_rebuild_safety.py" in message  # where it happened
     assert "see its messages above" not in message
+
+
+def test_a_failure_in_the_search_join_shows_its_message(tmp_path, monkeypatch):
+    """A partitioned build joins the partitions' search parts in a fresh process: a part it
+    cannot read fails the build with the reason."""
+    content = tmp_path / "content"
+    from broadsheet.ingest import ingest
+
+    ingest(ROOT / "raw", content, "Asia/Tehran")
+    _plugin("search_index")
+    parts = importlib.import_module("search_index.parts")
+    real = parts.write_part
+
+    def garbled(folder, *args):
+        ident = real(folder, *args)
+        (folder / parts.PARTS_DIR / ident / parts.PART_FILE).write_text("{not json")
+        return ident
+
+    monkeypatch.setattr(parts, "write_part", garbled)
+    with pytest.raises(site.BuildError) as failed:
+        site.build(content, tmp_path / "out", "local", partitioned=True, SEARCH_IN_PARALLEL=True)
+    message = str(failed.value)
+    assert "joining the search index failed: json.decoder.JSONDecodeError" in message
 
 
 def test_a_failure_in_the_link_check_process_shows_its_message(tmp_path, monkeypatch):
