@@ -196,7 +196,19 @@ class OwnBag(bagit.Bag):
     of a bag from elsewhere against pointing outside it through symbolic links, with one
     `realpath` per file: most of the time of opening a bag of 40,000 files. Here the paths were
     written by `make_bag` from the files it walked and `verify_bag_dir` checks the folder holds
-    no symbolic link, so the guard is the same check on the path's text."""
+    no symbolic link, so the guard is the same check on the path's text. bagit also walks the
+    payload once for the Payload-Oxum and once for completeness, a relpath per file each time;
+    `files` is verify_bag_dir's walk of the bag, given as those walks would find it."""
+
+    def __init__(self, path: str, files: Iterable[str]):
+        self.walked = [rel for rel in files if rel.startswith("data/")]
+        super().__init__(path)
+
+    def payload_files(self):
+        for rel in self.walked:
+            path = rel.replace("/", os.sep)
+            self.normalized_filesystem_names[bagit.normalize_unicode(path)] = path
+            yield path
 
     def _path_is_dangerous(self, path):
         norm = os.path.normpath(path)
@@ -350,22 +362,24 @@ def _sync_payload(site_dir: Path, payload: Path) -> dict[str, os.DirEntry]:
     site_files, site_links = walk(site_dir)
     present = walk(payload)[0] if any(payload.iterdir()) else {}
     linkable = _same_device(site_dir, payload)
+    place = os.link if linkable else shutil.copy2
     folders: set[str] = set()
     for rel, entry in site_files.items():
         there = present.get(rel)
         if there is not None and linkable and there.inode() == entry.inode():
             continue
-        parent = rel.rpartition("/")[0]
+        parent, _, name = rel.rpartition("/")
         if parent and parent not in folders:
-            (payload / parent).mkdir(parents=True, exist_ok=True)
+            os.makedirs(os.path.join(payload, parent), exist_ok=True)
             folders.add(parent)
-        dest = payload / rel
-        tmp = dest.with_name(f".{dest.name}.link")
-        tmp.unlink(missing_ok=True)
-        if linkable:
-            os.link(entry.path, tmp)
-        else:
-            shutil.copy2(entry.path, tmp)
+        dest = os.path.join(payload, rel)
+        if there is None:
+            place(entry.path, dest)
+            continue
+        tmp = os.path.join(payload, parent, f".{name}.link")  # replaced in one step, never missing
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        place(entry.path, tmp)
         os.replace(tmp, dest)
     for rel in site_links:  # a site holds none; copied as copytree would, so verification sees the bytes
         shutil.copy2(site_dir / rel, payload / rel)
@@ -779,21 +793,23 @@ def verify_site(site_dir: Path, expected_articles: int | None = None, siteurl: s
 
 
 def verify_bag_dir(bag_dir: Path, own: bool = False, link_cache: Path | None = None,
-                   checksums: bool = True, site_check: Verification | None = None) -> Verification:
+                   checksums: bool = True, site_check: Verification | None = None,
+                   walked: tuple[dict[str, os.DirEntry], list[str]] | None = None) -> Verification:
     """Validate the bag (bagit), then the links and articles of its payload.
     `own`: a bag this process made (see OwnBag); `link_cache`: see LinkChecker.check_all;
     `checksums=False`: bagit checks all but the files' checksums (structure, Payload-Oxum, every
     file in a manifest and every manifest entry a file), for a caller that checks those itself;
     `site_check`: verify_site's result for the very files of the payload, run by the caller
-    (the payload's files are hard links of the site it checked), so they are not read twice."""
+    (the payload's files are hard links of the site it checked), so they are not read twice;
+    `walked`: walk(bag_dir), when the caller has it."""
     bag_dir = Path(bag_dir)
     result = Verification()
-    files, links = walk(bag_dir)
+    files, links = walked or walk(bag_dir)
     if links:
         result.errors.append(f"the bag holds symbolic links: {', '.join(sorted(links)[:5])}")
         return result
     try:
-        bag = (OwnBag if own else bagit.Bag)(str(bag_dir))
+        bag = OwnBag(str(bag_dir), files) if own else bagit.Bag(str(bag_dir))
         bag.validate(processes=2 if own else 1, completeness_only=not checksums)
     except (bagit.BagError, OSError, ValueError) as exc:
         result.errors.append(f"not a valid BagIt bag: {exc}")
@@ -913,9 +929,10 @@ def verify_made_zip(zip_path: Path, bag_dir: Path, link_cache: Path | None = Non
 
     def check_folder() -> None:
         try:
+            walked = walk(bag_dir)
+            checked["files"] = walked[0].keys()
             checked["bag"] = verify_bag_dir(bag_dir, own=True, link_cache=link_cache, checksums=False,
-                                            site_check=site_check)
-            checked["files"] = walk(bag_dir)[0].keys()
+                                            site_check=site_check, walked=walked)
         except BaseException as exc:  # raised again in the caller's thread
             checked["error"] = exc
 
