@@ -609,6 +609,8 @@ class LinkChecker:
         self.allow_folder_links = allow_folder_links
         self.errors: list[str] = []
         self.checked = 0
+        self._resolved: dict[tuple[str, bool], tuple[int, str | None, str | None]] = {}
+        self._resolved_in: str | None = None
 
     def check_all(self, cache_file: Path | None = None) -> int:
         """Check every .html and .css file; returns the number of HTML files read.
@@ -681,10 +683,26 @@ class LinkChecker:
                  is_asset: bool) -> tuple[int, str | None, str | None]:
         """(1 if the link counts as checked, an error that needs no file lookup, the path inside
         the site the link resolves to)."""
+        folder = page_rel.rpartition("/")[0]
+        if folder != self._resolved_in:
+            # Pages are checked folder by folder (sorted), and the pages of a folder share most
+            # links (navigation, theme, neighbours): a link is resolved once per folder.
+            self._resolved.clear()
+            self._resolved_in = folder
+        key = (url, is_asset)
+        known = self._resolved.get(key)
+        if known is None:
+            known = self._resolved[key] = self._resolve_from(folder, url, is_asset)
+        counted, why, resolved = known
+        if why is None:
+            return counted, None, resolved
+        return counted, _message(f"{page_rel}:{line}" if line else page_rel, where, url, why), None
+
+    def _resolve_from(self, folder: str, url: str, is_asset: bool) -> tuple[int, str | None, str | None]:
+        """_resolve for a page in `folder`, the error as its reason alone."""
         url = url.strip()
         if not url or url.startswith("#") or url.lower().startswith(_SKIP_SCHEMES):
             return 0, None, None
-        here = f"{page_rel}:{line}" if line else page_rel
         parts = urlsplit(url)
         path = unquote(parts.path)
         if parts.scheme or url.startswith("//"):
@@ -694,17 +712,17 @@ class LinkChecker:
                 target = "."
             else:
                 if is_asset:
-                    return 1, _message(here, where, url, "external asset: the offline site must not need the network"), None
+                    return 1, "external asset: the offline site must not need the network", None
                 return 1, None, None
         elif url.startswith("/"):
-            return 1, _message(here, where, url, "root-relative link: from disk it points at the file system's root"), None
+            return 1, "root-relative link: from disk it points at the file system's root", None
         else:
             if not path:
                 return 1, None, None  # `?query` alone: the page itself
-            target = posixpath.join(posixpath.dirname(page_rel), path)
+            target = posixpath.join(folder, path)
         resolved = posixpath.normpath(target)
         if resolved == ".." or resolved.startswith("../"):
-            return 1, _message(here, where, url, "points outside the site"), None
+            return 1, "points outside the site", None
         return 1, None, resolved
 
     def _target_problem(self, resolved: str) -> str | None:
