@@ -422,18 +422,29 @@ def _zip_files(out: ZipWriter, folder: Path, root: str, names: list[str], known:
     """Write the files `names` (paths under `folder`, sorted) as entries `root/name`, compressed
     on `workers` processes; a file whose digest, `known` or computed, is the one the previous zip's
     manifest gives is copied from that zip instead. Returns each file's SHA-256."""
-    if workers is None:
-        workers = local_workers() if len(names) >= PARALLEL_FROM_FILES else 1
     folder_text = str(folder)
-    jobs = ((os.path.join(folder_text, name), known.get(name), old.digests.get(name)) for name in names)
+    unchanged = {name for name in names if known.get(name) is not None and known[name] == old.digests.get(name)}
+    read = [name for name in names if name not in unchanged]
+    if workers is None:
+        workers = local_workers() if len(read) >= PARALLEL_FROM_FILES else 1
+    # Results come in the order of `read`, which is the order of `names` less the unchanged files,
+    # copied here as their turn comes.
+    jobs = ((os.path.join(folder_text, name), known.get(name), old.digests.get(name)) for name in read)
+    results = deflate_files(jobs, workers)
     digests: dict[str, str] = {}
-    for name, deflated in zip(names, deflate_files(jobs, workers)):
+    for name in names:
         entry_name = f"{root}/{name}"
-        if deflated.data is None and not out.copy_from(old.zf, entry_name):
+        if name in unchanged and out.copy_from(old.zf, entry_name):
+            digests[name] = known[name]
+            continue
+        deflated = next(results) if name not in unchanged else None
+        if deflated is None or (deflated.data is None and not out.copy_from(old.zf, entry_name)):
             deflated = deflate_file((os.path.join(folder_text, name), None, None))  # not copyable after all
         if deflated.data is not None:
             out.add_deflated(entry_name, deflated)
         digests[name] = deflated.sha256
+    for _ in results:  # none is left; this closes the workers
+        pass
     return digests
 
 
