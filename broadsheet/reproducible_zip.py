@@ -26,6 +26,7 @@ import zipfile
 import zlib
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
@@ -42,6 +43,10 @@ BATCH = 64
 #: Tasks per worker in flight at once.
 IN_FLIGHT_PER_WORKER = 4
 LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
+
+
+class WorkersLost(RuntimeError):
+    """A worker process stopped in the middle of its work (killed, or out of memory)."""
 
 
 def entry(name: str) -> zipfile.ZipInfo:
@@ -248,6 +253,9 @@ def ordered_map(func: Callable[[Any], Any], jobs: Iterable[Any], workers: int) -
                     yield from pending.popleft().result()
             while pending:
                 yield from pending.popleft().result()
+        except BrokenProcessPool as exc:
+            raise WorkersLost(f"a process running {func.__name__} stopped before it was done (killed, or "
+                              f"out of memory?); nothing it made was used ({exc})") from None
         finally:
             for future in pending:
                 future.cancel()

@@ -129,3 +129,10 @@ def test_zip_bag_gives_make_bags_bag_and_its_zip_on_every_core(tmp_path):
     fresh = tmp_path / "fresh.zip"
     bag.zip_bag(root, tmp_path / "fresh" / "archive", fresh, info, "Archive", workers=1)
     assert again.read_bytes() == fresh.read_bytes()
+
+
+def test_a_worker_that_dies_stops_the_map_with_a_clear_error():
+    import os
+
+    with pytest.raises(reproducible_zip.WorkersLost, match="_exit stopped before it was done"):
+        list(reproducible_zip.ordered_map(os._exit, [1] * 200, 2))
