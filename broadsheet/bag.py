@@ -14,7 +14,6 @@ What the zip promises, and what `verify_zip` checks:
 from __future__ import annotations
 
 import contextlib
-import copy
 import hashlib
 import html
 import json
@@ -25,6 +24,7 @@ import re
 import shutil
 import struct
 import tempfile
+import threading
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -38,12 +38,15 @@ import lxml.html
 
 from broadsheet import __version__, site
 from broadsheet.article import front_matter_problems, split_markdown_file
+from broadsheet.engine import local_workers
+from broadsheet.reproducible_zip import (FILE_MODE, ZIP_TIMESTAMP, ZipWriter, compressed_data, deflate_file,  # noqa: F401
+                                         deflate_files, one_whole_stream, read_digests)
 from broadsheet.reuse import file_stamp, keep, load_kept
 from broadsheet.versions import is_version_path
 
-#: Every zip entry carries this timestamp (the earliest a zip can hold), so the build time never shows.
-ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
-FILE_MODE = 0o644
+#: Files from which zipping and reading back run on every core: fewer take less time in this
+#: process than starting the worker processes (a few tenths of a second).
+PARALLEL_FROM_FILES = 2000
 #: Where the site's own data exports live inside the payload (written by the archive_pages plugin).
 ARTICLES_EXPORT = "data/articles.jsonl"
 #: Keys of an articles.jsonl record that may hold the page's relative URL, in order of preference.
@@ -193,7 +196,19 @@ class OwnBag(bagit.Bag):
     of a bag from elsewhere against pointing outside it through symbolic links, with one
     `realpath` per file: most of the time of opening a bag of 40,000 files. Here the paths were
     written by `make_bag` from the files it walked and `verify_bag_dir` checks the folder holds
-    no symbolic link, so the guard is the same check on the path's text."""
+    no symbolic link, so the guard is the same check on the path's text. bagit also walks the
+    payload once for the Payload-Oxum and once for completeness, a relpath per file each time;
+    `files` is verify_bag_dir's walk of the bag, given as those walks would find it."""
+
+    def __init__(self, path: str, files: Iterable[str]):
+        self.walked = [rel for rel in files if rel.startswith("data/")]
+        super().__init__(path)
+
+    def payload_files(self):
+        for rel in self.walked:
+            path = rel.replace("/", os.sep)
+            self.normalized_filesystem_names[bagit.normalize_unicode(path)] = path
+            yield path
 
     def _path_is_dangerous(self, path):
         norm = os.path.normpath(path)
@@ -241,31 +256,88 @@ def make_bag(site_dir: Path, bag_dir: Path, info: dict[str, str], title: str,
     here `digests_cache` keeps each file's SHA-256 with its inode, size and modification time,
     so only files written since are read. Hard links share the inode and the time, and every
     file Broadsheet writes is written anew (never in place), so an equal stat is equal bytes.
-    bagit writes the tag files and validates the result (verify_bag_dir); its writers need the
-    tag files' folder as the working directory's relative names."""
-    site_dir, bag_dir = Path(site_dir), Path(bag_dir)
-    payload = bag_dir / "data"
-    payload.mkdir(parents=True, exist_ok=True)
-    files = _sync_payload(site_dir, payload)
-    known = load_kept(digests_cache, {}) if digests_cache else {}
-    if not isinstance(known, dict):
-        known = {}
-    digests: dict[str, tuple] = {}
-    total = 0
-    for rel in sorted(files, key=_bagit_order):
-        st = files[rel].stat(follow_symlinks=False)
-        stamp = (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns)
-        old = known.get(rel)
-        digest = old[1] if old and old[0] == stamp else sha256_file(payload / rel)
-        digests[rel] = (stamp, digest)
-        total += st.st_size
-    lines = "".join(f"{d}  {bagit._encode_filename('data/' + rel)}\n" for rel, (_, d) in digests.items())
+    `zip_bag` makes the bag and its zip in one reading of the files."""
+    payload = _Payload(site_dir, bag_dir, digests_cache)
+    _write_head_tag_files(payload, info)
+    digests = {rel: payload.known.get(rel) or sha256_file(payload.dir / rel) for rel in payload.files}
+    _write_tail_tag_files(payload, digests, title)
+    return payload.bag_dir
+
+
+def zip_bag(site_dir: Path, bag_dir: Path, zip_path: Path, info: dict[str, str], title: str,
+            digests_cache: Path | None = None, previous: Path | None = None, workers: int | None = None) -> int:
+    """make_bag, and the bag zipped as write_reproducible_zip zips it (`bag_dir`'s name as the
+    top folder), each payload file read once: its SHA-256 for the manifest is computed from the
+    bytes compressed for its entry (the manifest's entry comes after the payload's in the zip).
+    Returns the number of files zipped."""
+    payload = _Payload(site_dir, bag_dir, digests_cache)
+    _write_head_tag_files(payload, info)
+    root = payload.bag_dir.name
+    zip_path = Path(zip_path)
+    zip_path.parent.mkdir(parents=True, exist_ok=True)
+    with _PreviousZip(previous, root) as old, ZipWriter(zip_path) as out:
+        for name in HEAD_TAG_FILES:
+            out.add_bytes(f"{root}/{name}", (payload.bag_dir / name).read_bytes())
+        names = sorted(f"data/{rel}" for rel in payload.files)
+        known = {f"data/{rel}": digest for rel, digest in payload.known.items()}
+        found = _zip_files(out, payload.bag_dir, root, names, known, old, workers)
+        digests = {rel: found[f"data/{rel}"] for rel in payload.files}
+        _write_tail_tag_files(payload, digests, title)
+        for name in TAIL_TAG_FILES:
+            out.add_bytes(f"{root}/{name}", (payload.bag_dir / name).read_bytes())
+    return len(HEAD_TAG_FILES) + len(names) + len(TAIL_TAG_FILES)
+
+
+#: The files of a bag beside data/, in the zip's (sorted) order: those before the payload's
+#: entries, written first, and those after, written once every payload file's digest is known.
+HEAD_TAG_FILES = ("bag-info.txt", "bagit.txt")
+TAIL_TAG_FILES = ("index.html", MANIFEST, TAG_MANIFEST)
+
+
+class _Payload:
+    """The payload of a bag brought in step with a site (`_sync_payload`), each file's stamp and
+    the digests `digests_cache` knows for those stamps (see make_bag)."""
+
+    def __init__(self, site_dir: Path, bag_dir: Path, digests_cache: Path | None):
+        self.bag_dir = Path(bag_dir)
+        self.dir = self.bag_dir / "data"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.cache = digests_cache
+        found = _sync_payload(Path(site_dir), self.dir)
+        self.files = sorted(found, key=_bagit_order)
+        self.stamps: dict[str, tuple] = {}
+        self.bytes = 0
+        for rel in self.files:
+            st = found[rel].stat(follow_symlinks=False)
+            self.stamps[rel] = (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns)
+            self.bytes += st.st_size
+        kept = load_kept(digests_cache, {}) if digests_cache else {}
+        kept = kept if isinstance(kept, dict) else {}
+        self.known: dict[str, str] = {}
+        for rel, stamp in self.stamps.items():
+            old = kept.get(rel)
+            if old and old[0] == stamp:
+                self.known[rel] = old[1]
+
+
+def _write_head_tag_files(payload: _Payload, info: dict[str, str]) -> None:
+    """bagit.txt, and bag-info.txt with the Payload-Oxum (from the files' sizes)."""
+    (payload.bag_dir / "bagit.txt").write_text(BAGIT_TXT, encoding="utf-8")
+    # bagit's own writer of bag-info.txt, the one Bag.save calls: Bag.save would first open the
+    # bag and after read every manifest back (seconds at 40,000 files).
+    bagit._make_tag_file(str(payload.bag_dir / "bag-info.txt"),
+                         {**info, "Payload-Oxum": f"{payload.bytes}.{len(payload.files)}"})
+
+
+def _write_tail_tag_files(payload: _Payload, digests: dict[str, str], title: str) -> None:
+    """The manifest (in bagit's order), the opening index.html and the tag manifest; the digests
+    kept for the next run."""
+    bag_dir = payload.bag_dir
+    lines = "".join(f"{digests[rel]}  {bagit._encode_filename('data/' + rel)}\n" for rel in payload.files)
     (bag_dir / MANIFEST).write_text(lines, encoding="utf-8")
-    (bag_dir / "bagit.txt").write_text(BAGIT_TXT, encoding="utf-8")
     (bag_dir / "index.html").write_text(ROOT_INDEX.format(title=html.escape(title, quote=False)), encoding="utf-8")
-    # bagit's own writers of bag-info.txt and the tag manifest, the ones Bag.save calls: Bag.save
-    # would first open the bag and after read every manifest back (seconds at 40,000 files).
-    bagit._make_tag_file(str(bag_dir / "bag-info.txt"), {**info, "Payload-Oxum": f"{total}.{len(digests)}"})
+    # bagit's writer of the tag manifest (Bag.save's); it needs the tag files' folder as the
+    # working directory's relative names.
     where = bag_dir.absolute()
     with contextlib.chdir(where):
         bagit._make_tagmanifest_file("sha256", str(where), encoding="utf-8")
@@ -274,9 +346,8 @@ def make_bag(site_dir: Path, bag_dir: Path, info: dict[str, str], title: str,
     lines = sorted(filter(None, tagmanifest.read_text(encoding="utf-8").split("\n")),
                    key=lambda line: line.split(" ", 1)[-1])
     tagmanifest.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
-    if digests_cache:
-        keep(digests_cache, digests)
-    return bag_dir
+    if payload.cache:
+        keep(payload.cache, {rel: (payload.stamps[rel], digests[rel]) for rel in payload.files})
 
 
 def _bagit_order(rel: str) -> list[tuple[int, str]]:
@@ -291,22 +362,24 @@ def _sync_payload(site_dir: Path, payload: Path) -> dict[str, os.DirEntry]:
     site_files, site_links = walk(site_dir)
     present = walk(payload)[0] if any(payload.iterdir()) else {}
     linkable = _same_device(site_dir, payload)
+    place = os.link if linkable else shutil.copy2
     folders: set[str] = set()
     for rel, entry in site_files.items():
         there = present.get(rel)
         if there is not None and linkable and there.inode() == entry.inode():
             continue
-        parent = rel.rpartition("/")[0]
+        parent, _, name = rel.rpartition("/")
         if parent and parent not in folders:
-            (payload / parent).mkdir(parents=True, exist_ok=True)
+            os.makedirs(os.path.join(payload, parent), exist_ok=True)
             folders.add(parent)
-        dest = payload / rel
-        tmp = dest.with_name(f".{dest.name}.link")
-        tmp.unlink(missing_ok=True)
-        if linkable:
-            os.link(entry.path, tmp)
-        else:
-            shutil.copy2(entry.path, tmp)
+        dest = os.path.join(payload, rel)
+        if there is None:
+            place(entry.path, dest)
+            continue
+        tmp = os.path.join(payload, parent, f".{name}.link")  # replaced in one step, never missing
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        place(entry.path, tmp)
         os.replace(tmp, dest)
     for rel in site_links:  # a site holds none; copied as copytree would, so verification sees the bytes
         shutil.copy2(site_dir / rel, payload / rel)
@@ -323,45 +396,56 @@ def _sync_payload(site_dir: Path, payload: Path) -> dict[str, os.DirEntry]:
     return walk(payload)[0]
 
 
-def write_reproducible_zip(folder: Path, zip_path: Path, root_name: str, previous: Path | None = None) -> int:
+def write_reproducible_zip(folder: Path, zip_path: Path, root_name: str, previous: Path | None = None,
+                           workers: int | None = None) -> int:
     """Zip `folder` as `root_name/...`: sorted entries, fixed timestamps and modes. Returns the file count.
 
     `previous`: a zip this function wrote before from a bag of the same name. A payload file whose
     SHA-256 in the new manifest equals the old manifest's is copied from it still compressed
-    (compressing is most of a zip's time); the result is byte for byte the zip a fresh run writes."""
+    (compressing is most of a zip's time); the result is byte for byte the zip a fresh run writes.
+    `workers`: processes that compress (default: one per core for a zip of PARALLEL_FROM_FILES
+    files or more, else this one)."""
     folder = Path(folder)
-    files = sorted(walk(folder)[0])
-    zip_path.parent.mkdir(parents=True, exist_ok=True)
-    with _RawCopies(previous, folder, root_name) as old, zipfile.ZipFile(zip_path, "w") as zf:
-        for rel in files:
-            if old.copy(rel, zf):
-                continue
-            entry = _zip_entry(f"{root_name}/{rel}")
-            with open(folder / rel, "rb") as f:
-                zf.writestr(entry, f.read(), compresslevel=6)
-    return len(files)
-
-
-def _one_whole_stream(data: bytes) -> bool:
-    """Whether `data` is one raw deflate stream that ends exactly at its last byte."""
-    stream = zlib.decompressobj(-zlib.MAX_WBITS)
+    names = sorted(walk(folder)[0])
     try:
-        while data:  # in slices, so a damaged length cannot ask for unbounded memory at once
-            stream.decompress(data, 1 << 24)
-            data = stream.unconsumed_tail
-        stream.flush()
-    except zlib.error:
-        return False
-    return stream.eof and not stream.unused_data
+        known = manifest_digests((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        known = {}
+    zip_path.parent.mkdir(parents=True, exist_ok=True)
+    with _PreviousZip(previous, root_name) as old, ZipWriter(zip_path) as out:
+        _zip_files(out, folder, root_name, names, known, old, workers)
+    return len(names)
 
 
-def _zip_entry(name: str) -> zipfile.ZipInfo:
-    """An entry as every zip of this module has it: fixed time and mode, deflated."""
-    entry = zipfile.ZipInfo(name, date_time=ZIP_TIMESTAMP)
-    entry.create_system = 3  # unix, so the mode below is honoured
-    entry.external_attr = (0o100000 | FILE_MODE) << 16
-    entry.compress_type = zipfile.ZIP_DEFLATED
-    return entry
+def _zip_files(out: ZipWriter, folder: Path, root: str, names: list[str], known: dict[str, str],
+               old: _PreviousZip, workers: int | None) -> dict[str, str]:
+    """Write the files `names` (paths under `folder`, sorted) as entries `root/name`, compressed
+    on `workers` processes; a file whose digest, `known` or computed, is the one the previous zip's
+    manifest gives is copied from that zip instead. Returns each file's SHA-256."""
+    folder_text = str(folder)
+    unchanged = {name for name in names if known.get(name) is not None and known[name] == old.digests.get(name)}
+    read = [name for name in names if name not in unchanged]
+    if workers is None:
+        workers = local_workers() if len(read) >= PARALLEL_FROM_FILES else 1
+    # Results come in the order of `read`, which is the order of `names` less the unchanged files,
+    # copied here as their turn comes.
+    jobs = ((os.path.join(folder_text, name), known.get(name), old.digests.get(name)) for name in read)
+    results = deflate_files(jobs, workers)
+    digests: dict[str, str] = {}
+    for name in names:
+        entry_name = f"{root}/{name}"
+        if name in unchanged and out.copy_from(old.zf, entry_name):
+            digests[name] = known[name]
+            continue
+        deflated = next(results) if name not in unchanged else None
+        if deflated is None or (deflated.data is None and not out.copy_from(old.zf, entry_name)):
+            deflated = deflate_file((os.path.join(folder_text, name), None, None))  # not copyable after all
+        if deflated.data is not None:
+            out.add_deflated(entry_name, deflated)
+        digests[name] = deflated.sha256
+    for _ in results:  # none is left; this closes the workers
+        pass
+    return digests
 
 
 def manifest_digests(text: str) -> dict[str, str]:
@@ -371,61 +455,28 @@ def manifest_digests(text: str) -> dict[str, str]:
     return {path: digest for digest, path in pairs if "%" not in path}
 
 
-class _RawCopies:
-    """Entries of a previous zip that can be copied as they are, compressed bytes and headers.
+class _PreviousZip:
+    """A zip written before from a bag of the same name (`root_name`), opened for copying its
+    entries (ZipWriter.copy_from), and the SHA-256 its manifest gives each payload file."""
 
-    Python's zipfile has no call for this, so `copy` does what ZipFile.writestr does after
-    compressing: write the local header and data at the end, then record the entry for the
-    central directory. Only entries this module wrote are copied (no data descriptor, no
-    extra field), and only payload files whose bytes the two manifests say are equal."""
-
-    LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
-
-    def __init__(self, previous: Path | None, folder: Path, root_name: str):
+    def __init__(self, previous: Path | None, root_name: str):
         self.zf: zipfile.ZipFile | None = None
-        self.same: set[str] = set()
-        self.root = root_name
+        self.digests: dict[str, str] = {}
         if previous is None or not Path(previous).is_file():
             return
         try:
             self.zf = zipfile.ZipFile(previous)
-            old = manifest_digests(self.zf.read(f"{root_name}/{MANIFEST}").decode("utf-8"))
-            new = manifest_digests((folder / MANIFEST).read_text(encoding="utf-8"))
-        except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+            self.digests = manifest_digests(self.zf.read(f"{root_name}/{MANIFEST}").decode("utf-8"))
+        except (OSError, KeyError, *UNREADABLE_ZIP):
             self.close()
-            return
-        self.same = {path for path, digest in new.items() if old.get(path) == digest}
-
-    def copy(self, rel: str, out: zipfile.ZipFile) -> bool:
-        if self.zf is None or rel not in self.same:
-            return False
-        try:
-            info = self.zf.getinfo(f"{self.root}/{rel}")
-        except KeyError:
-            return False
-        if info.flag_bits & 0x08 or info.extra or info.compress_type != zipfile.ZIP_DEFLATED:
-            return False
-        fp = self.zf.fp
-        fp.seek(info.header_offset)
-        header = fp.read(self.LOCAL_HEADER.size)
-        fields = self.LOCAL_HEADER.unpack(header)
-        if fields[0] != b"PK\x03\x04" or fields[10]:
-            return False
-        data = fp.read(fields[9] + info.compress_size)
-        copied = copy.copy(info)
-        copied.header_offset = out.fp.tell()
-        out.fp.write(header + data)
-        out.start_dir = out.fp.tell()
-        out.filelist.append(copied)
-        out.NameToInfo[copied.filename] = copied
-        return True
+            self.digests = {}
 
     def close(self) -> None:
         if self.zf is not None:
             self.zf.close()
             self.zf = None
 
-    def __enter__(self) -> _RawCopies:
+    def __enter__(self) -> _PreviousZip:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -460,10 +511,9 @@ def zip_offline_build(site_dir: Path, zip_path: Path, content: Path, settings: d
     with tempfile.TemporaryDirectory(prefix="broadsheet-zip-", dir=work_dir) as tmp:
         bag_dir = Path(bag_dir) if bag_dir else Path(tmp) / zip_path.stem
         facts = facts or corpus_facts(Path(content))
-        make_bag(site_dir, bag_dir, bag_info(settings, facts), settings.get("SITENAME", "the archive"),
-                 digests_cache)
         staged = Path(tmp) / "archive.zip"
-        count = write_reproducible_zip(bag_dir, staged, bag_dir.name, previous)
+        count = zip_bag(site_dir, bag_dir, staged, bag_info(settings, facts), settings.get("SITENAME", "the archive"),
+                        digests_cache, previous)
         digest = sha256_file(staged)
         size = staged.stat().st_size
         replace_if_changed(staged, zip_path, digest, size)
@@ -570,6 +620,8 @@ class LinkChecker:
         self.allow_folder_links = allow_folder_links
         self.errors: list[str] = []
         self.checked = 0
+        self._resolved: dict[tuple[str, bool], tuple[int, str | None, str | None]] = {}
+        self._resolved_in: str | None = None
 
     def check_all(self, cache_file: Path | None = None) -> int:
         """Check every .html and .css file; returns the number of HTML files read.
@@ -642,10 +694,26 @@ class LinkChecker:
                  is_asset: bool) -> tuple[int, str | None, str | None]:
         """(1 if the link counts as checked, an error that needs no file lookup, the path inside
         the site the link resolves to)."""
+        folder = page_rel.rpartition("/")[0]
+        if folder != self._resolved_in:
+            # Pages are checked folder by folder (sorted), and the pages of a folder share most
+            # links (navigation, theme, neighbours): a link is resolved once per folder.
+            self._resolved.clear()
+            self._resolved_in = folder
+        key = (url, is_asset)
+        known = self._resolved.get(key)
+        if known is None:
+            known = self._resolved[key] = self._resolve_from(folder, url, is_asset)
+        counted, why, resolved = known
+        if why is None:
+            return counted, None, resolved
+        return counted, _message(f"{page_rel}:{line}" if line else page_rel, where, url, why), None
+
+    def _resolve_from(self, folder: str, url: str, is_asset: bool) -> tuple[int, str | None, str | None]:
+        """_resolve for a page in `folder`, the error as its reason alone."""
         url = url.strip()
         if not url or url.startswith("#") or url.lower().startswith(_SKIP_SCHEMES):
             return 0, None, None
-        here = f"{page_rel}:{line}" if line else page_rel
         parts = urlsplit(url)
         path = unquote(parts.path)
         if parts.scheme or url.startswith("//"):
@@ -655,17 +723,17 @@ class LinkChecker:
                 target = "."
             else:
                 if is_asset:
-                    return 1, _message(here, where, url, "external asset: the offline site must not need the network"), None
+                    return 1, "external asset: the offline site must not need the network", None
                 return 1, None, None
         elif url.startswith("/"):
-            return 1, _message(here, where, url, "root-relative link: from disk it points at the file system's root"), None
+            return 1, "root-relative link: from disk it points at the file system's root", None
         else:
             if not path:
                 return 1, None, None  # `?query` alone: the page itself
-            target = posixpath.join(posixpath.dirname(page_rel), path)
+            target = posixpath.join(folder, path)
         resolved = posixpath.normpath(target)
         if resolved == ".." or resolved.startswith("../"):
-            return 1, _message(here, where, url, "points outside the site"), None
+            return 1, "points outside the site", None
         return 1, None, resolved
 
     def _target_problem(self, resolved: str) -> str | None:
@@ -754,21 +822,23 @@ def verify_site(site_dir: Path, expected_articles: int | None = None, siteurl: s
 
 
 def verify_bag_dir(bag_dir: Path, own: bool = False, link_cache: Path | None = None,
-                   checksums: bool = True, site_check: Verification | None = None) -> Verification:
+                   checksums: bool = True, site_check: Verification | None = None,
+                   walked: tuple[dict[str, os.DirEntry], list[str]] | None = None) -> Verification:
     """Validate the bag (bagit), then the links and articles of its payload.
     `own`: a bag this process made (see OwnBag); `link_cache`: see LinkChecker.check_all;
     `checksums=False`: bagit checks all but the files' checksums (structure, Payload-Oxum, every
     file in a manifest and every manifest entry a file), for a caller that checks those itself;
     `site_check`: verify_site's result for the very files of the payload, run by the caller
-    (the payload's files are hard links of the site it checked), so they are not read twice."""
+    (the payload's files are hard links of the site it checked), so they are not read twice;
+    `walked`: walk(bag_dir), when the caller has it."""
     bag_dir = Path(bag_dir)
     result = Verification()
-    files, links = walk(bag_dir)
+    files, links = walked or walk(bag_dir)
     if links:
         result.errors.append(f"the bag holds symbolic links: {', '.join(sorted(links)[:5])}")
         return result
     try:
-        bag = (OwnBag if own else bagit.Bag)(str(bag_dir))
+        bag = OwnBag(str(bag_dir), files) if own else bagit.Bag(str(bag_dir))
         bag.validate(processes=2 if own else 1, completeness_only=not checksums)
     except (bagit.BagError, OSError, ValueError) as exc:
         result.errors.append(f"not a valid BagIt bag: {exc}")
@@ -846,27 +916,18 @@ def zip_layout_problem(zf: zipfile.ZipFile) -> str | None:
     manifests' checksums show it. The data must also be one deflate stream that ends where the
     entry does: a changed bit that zlib would read past (the last block's flag, bytes after the
     stream) shows too. Only the few padding bits after a stream's end are read by no one."""
-    fp = zf.fp
     ends: list[tuple[int, str]] = []  # (where each rewritten entry ends, its name)
     with tempfile.TemporaryFile() as out:
-        with zipfile.ZipFile(out, "w") as canon:
+        with ZipWriter(out) as canon:
             for info in sorted(zf.infolist(), key=lambda i: i.filename):
-                fp.seek(info.header_offset)
-                fields = _RawCopies.LOCAL_HEADER.unpack(fp.read(_RawCopies.LOCAL_HEADER.size))
-                fp.seek(info.header_offset + _RawCopies.LOCAL_HEADER.size + fields[9] + fields[10])
-                data = fp.read(info.compress_size)
-                if info.compress_type == zipfile.ZIP_DEFLATED and not _one_whole_stream(data):
+                data = compressed_data(zf, info)
+                if info.compress_type == zipfile.ZIP_DEFLATED and not one_whole_stream(data):
                     return (f"the compressed data of {info.filename} is not one complete deflate stream: "
                             "the zip was damaged")
-                entry = _zip_entry(info.filename)
-                entry.CRC, entry.compress_size, entry.file_size = info.CRC, len(data), info.file_size
-                entry.header_offset = canon.fp.tell()
-                canon.fp.write(entry.FileHeader(False) + data)
-                canon.start_dir = canon.fp.tell()
-                canon.filelist.append(entry)
-                canon.NameToInfo[entry.filename] = entry
-                ends.append((canon.start_dir, entry.filename))
+                canon.add_compressed(info.filename, info.CRC, info.file_size, data)
+                ends.append((out.tell(), info.filename))
         out.seek(0)
+        fp = zf.fp
         fp.seek(0)
         at = 0
         while True:
@@ -883,46 +944,74 @@ def zip_layout_problem(zf: zipfile.ZipFile) -> str | None:
 
 
 def verify_made_zip(zip_path: Path, bag_dir: Path, link_cache: Path | None = None,
-                    site_check: Verification | None = None) -> Verification:
+                    site_check: Verification | None = None, workers: int | None = None) -> Verification:
     """What `invoke rebuild` checks of the zip it has just made from `bag_dir` (the folder it
     zipped): bagit finds that folder a complete bag (structure, Payload-Oxum, manifests and
     files one to one), the zip holds exactly its files, each read back whole (so its CRC-32 is
     checked) with the SHA-256 the bag's manifest or tag manifest gives it (the tag manifest
     itself: the folder's bytes), and the site inside passes verify_site. Every checksum is thus
-    checked once, on the zip itself rather than on the folder. `verify_zip` checks a zip from
-    anywhere by unpacking it and validating with bagit alone."""
+    checked once, on the zip itself rather than on the folder. The entries are read on `workers`
+    processes (see write_reproducible_zip) while bagit checks the folder in this one.
+    `verify_zip` checks a zip from anywhere by unpacking it and validating with bagit alone."""
     bag_dir = Path(bag_dir)
-    result = verify_bag_dir(bag_dir, own=True, link_cache=link_cache, checksums=False, site_check=site_check)
+    checked: dict[str, Any] = {}
+
+    def check_folder() -> None:
+        try:
+            walked = walk(bag_dir)
+            checked["files"] = walked[0].keys()
+            checked["bag"] = verify_bag_dir(bag_dir, own=True, link_cache=link_cache, checksums=False,
+                                            site_check=site_check, walked=walked)
+        except BaseException as exc:  # raised again in the caller's thread
+            checked["error"] = exc
+
+    folder = threading.Thread(target=check_folder, name="broadsheet-verify-bag", daemon=True)
+    folder.start()
+    errors = _zip_against_bag(zip_path, bag_dir, folder, checked, workers)
+    folder.join()
+    if "error" in checked:
+        raise checked["error"]
+    result = checked["bag"]
+    result.errors += errors
+    return result
+
+
+def _zip_against_bag(zip_path: Path, bag_dir: Path, folder: threading.Thread, checked: dict[str, Any],
+                     workers: int | None) -> list[str]:
+    """verify_made_zip's check of the zip's entries; `folder` walks the bag meanwhile."""
     try:
         zf = zipfile.ZipFile(zip_path)
-    except (OSError, zipfile.BadZipFile) as exc:
-        result.errors.append(f"{zip_path}: not a readable zip ({exc})")
-        return result
+    except (OSError, *UNREADABLE_ZIP) as exc:
+        return [f"{zip_path}: not a readable zip ({exc})"]
+    errors = []
     with zf:
         prefix = bag_dir.name + "/"
-        entries = {i.filename[len(prefix):]: i for i in zf.infolist() if i.filename.startswith(prefix)}
-        if len(entries) != len(zf.infolist()):
-            result.errors.append(f"{zip_path}: entries outside the top-level folder {bag_dir.name}/")
-        on_disk = walk(bag_dir)[0].keys()
-        for name in sorted(on_disk ^ entries.keys())[:20]:
-            result.errors.append(f"{zip_path}: {name} is {'missing from the zip' if name in on_disk else 'not in the bag'}")
-        manifest: dict[str, str] = {}
-        for name in (TAG_MANIFEST, MANIFEST):
-            try:
-                manifest.update(manifest_digests((bag_dir / name).read_text(encoding="utf-8")))
-            except OSError:
-                pass
-        for name in sorted(on_disk & entries.keys()):
-            try:
-                data = zf.read(entries[name])
-            except (zipfile.BadZipFile, zlib.error, OSError) as exc:
-                result.errors.append(f"{zip_path}: {name} is corrupt ({exc})")
-                continue
-            same = hashlib.sha256(data).hexdigest() == manifest[name] if name in manifest else \
-                data == (bag_dir / name).read_bytes()
-            if not same:
-                result.errors.append(f"{zip_path}: {name} differs from the bag's file")
-    return result
+        infos = zf.infolist()
+    entries = {i.filename[len(prefix):]: i for i in infos if i.filename.startswith(prefix)}
+    if len(entries) != len(infos):
+        errors.append(f"{zip_path}: entries outside the top-level folder {bag_dir.name}/")
+    manifest: dict[str, str] = {}
+    for name in (TAG_MANIFEST, MANIFEST):
+        try:
+            manifest.update(manifest_digests((bag_dir / name).read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError):
+            pass
+    names = sorted(entries)
+    if workers is None:
+        workers = local_workers() if len(names) >= PARALLEL_FROM_FILES else 1
+    digests = list(read_digests(zip_path, (entries[n] for n in names), workers))
+    folder.join()
+    on_disk = checked.get("files", set())
+    for name in sorted(on_disk ^ entries.keys())[:20]:
+        errors.append(f"{zip_path}: {name} is {'missing from the zip' if name in on_disk else 'not in the bag'}")
+    for name, digest in zip(names, digests):
+        if name not in on_disk:
+            continue
+        if isinstance(digest, Exception):
+            errors.append(f"{zip_path}: {name} is corrupt ({digest})")
+        elif digest != (manifest.get(name) or sha256_file(bag_dir / name)):
+            errors.append(f"{zip_path}: {name} differs from the bag's file")
+    return errors
 
 
 def summarize(result: Verification, limit: int = 20) -> Iterable[str]:
