@@ -522,7 +522,7 @@ def _write_files(output: Path, files: dict[str, bytes]) -> None:
 
 def render_partition(job: PartitionJob) -> PartitionResult:
     """One partition's Pelican run: its articles' pages and files, and their facts."""
-    from broadsheet import site
+    from broadsheet import pelican_internals, site
 
     overrides = dict(job.overrides)
     scratch = None
@@ -559,6 +559,7 @@ def render_partition(job: PartitionJob) -> PartitionResult:
             "PAGE_PATHS": [], "THEME_STATIC_PATHS": [], "DIRECT_TEMPLATES": []})
     finally:
         root.removeHandler(warnings)
+        pelican_internals.forget_rendered_content()  # a worker goes on to other partitions
     kept = conf.get(KEYS) or {}
     files = None
     if scratch is not None:
