@@ -276,7 +276,11 @@ def start_join(pelican) -> None:
     # earlier part holding their old documents; its other articles are indexed again here.
     idents = set()
     for ident, articles in named.items():
-        if {key for key, _ in read_part(folder, ident)["documents"]} == {a.url for a in articles}:
+        try:
+            held = {key for key, _ in read_part(folder, ident)["documents"]}
+        except (OSError, ValueError, KeyError, TypeError):
+            held = None  # the join names what is wrong with it
+        if held is None or held == {a.url for a in articles}:
             idents.add(ident)
         else:
             missing.extend(articles)
