@@ -13,6 +13,13 @@ from broadsheet import safe_yaml
 from broadsheet.article import front_matter_problems, with_text_fields
 
 
+def header(text: str):
+    """The YAML header's match in a content file's text (Pelican's HEADER_RE) and the file's
+    line the header starts on; None for a file without one."""
+    m = HEADER_RE.fullmatch(text)
+    return (m, text[: m.start("metadata")].count("\n") + 1) if m else None
+
+
 def front_matter(text: str, name: str, first_line: int, required: tuple[str, ...]) -> tuple:
     """("meta", fields) of a file's front matter `text` (`name` names it in messages), or
     ("skip", line, problem) when it cannot be used. Pure: a worker may read it for the driver."""
@@ -41,10 +48,11 @@ def read_ahead(job: tuple[str, str, bytes | OSError | None]) -> tuple | None:
             return None
     except (OSError, UnicodeDecodeError):
         return None
-    m = HEADER_RE.fullmatch(text)
-    if not m:
+    found = header(text)
+    if found is None:
         return None
-    return front_matter(m.group("metadata"), name, text[: m.start("metadata")].count("\n") + 1, ("title", "date"))
+    m, first_line = found
+    return front_matter(m.group("metadata"), name, first_line, ("title", "date"))
 
 
 def _line_of(text: str, field: str, first_line: int) -> int | None:

@@ -15,11 +15,11 @@ import logging
 import os
 
 from pelican import signals
-from pelican.plugins.yaml_metadata.yaml_metadata import HEADER_RE, YAMLMetadataReader, _convert_py_to_meta
+from pelican.plugins.yaml_metadata.yaml_metadata import YAMLMetadataReader, _convert_py_to_meta
 from pelican.utils import pelican_open
 
-from broadsheet import partitioned
-from broadsheet.front_matter import front_matter, read_ahead
+from broadsheet import partitioned, pelican_internals
+from broadsheet.front_matter import front_matter, header, read_ahead
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +42,12 @@ class LibyamlMetadataReader(YAMLMetadataReader):
         found = self.settings.get(PREFETCHED, {}).pop(source_path, None) if stand_in else None
         if found is None:
             with pelican_open(source_path) as text:
-                m = HEADER_RE.fullmatch(text)
-            if not m:
+                split = header(text)
+            if split is None:
                 return super().read(source_path)
-            found = front_matter(m.group("metadata"), self._name(source_path),
-                                 text[: m.start("metadata")].count("\n") + 1, self._required(source_path))
+            m, first_line = split
+            found = front_matter(m.group("metadata"), self._name(source_path), first_line,
+                                 self._required(source_path))
         if found[0] == "skip":
             self._skip(source_path, *found[1:])
             # No content: Pelican's reader cache keeps nothing without it, so the file is read
@@ -78,8 +79,7 @@ class LibyamlMetadataReader(YAMLMetadataReader):
             return str(source_path)
 
     def _is_page(self, source_path) -> bool:
-        rel = self._name(source_path).replace(os.sep, "/")
-        return any(rel == p or rel.startswith(p.rstrip("/") + "/") for p in self.settings.get("PAGE_PATHS") or [])
+        return _in_page_paths(self._name(source_path), self.settings)
 
 
 def prefetch(generator) -> None:
@@ -91,12 +91,11 @@ def prefetch(generator) -> None:
     from broadsheet import engine
 
     s = generator.settings
-    if not partitioned.is_driver(s) or _has_reader_cache(generator):
+    if not partitioned.is_driver(s) or pelican_internals.has_reader_cache(generator):
         return
     scheduler = (s.get(partitioned.PLAN) or {}).get("scheduler")
-    pages = tuple(p.rstrip("/") + "/" for p in s.get("PAGE_PATHS") or [])
     files = [f for f in generator.get_files(s["ARTICLE_PATHS"], exclude=s["ARTICLE_EXCLUDES"])
-             if not (f.replace(os.sep, "/") + "/").startswith(pages)]
+             if not _in_page_paths(f, s)]
     if engine.scheduler_address(scheduler) is None and \
             not engine.pays_for_a_local_cluster(len(files), _SECONDS_PER_FILE):
         return
@@ -107,12 +106,10 @@ def prefetch(generator) -> None:
     s[PREFETCHED] = {path: result for path, result in found.items() if result is not None}
 
 
-def _has_reader_cache(generator) -> bool:
-    """Whether Pelican's reader cache will serve this build's reads (pelican.generators names
-    its file after the generator's class)."""
-    s = generator.settings
-    return bool(s.get("LOAD_CONTENT_CACHE") and s.get("CONTENT_CACHING_LAYER") == "reader" and
-                os.path.exists(os.path.join(s.get("CACHE_PATH") or "", f"{type(generator).__name__}-Readers")))
+def _in_page_paths(rel: str, settings) -> bool:
+    """Whether the content file `rel` (from the content folder) is under PAGE_PATHS."""
+    rel = rel.replace(os.sep, "/")
+    return any(rel == p or rel.startswith(p.rstrip("/") + "/") for p in settings.get("PAGE_PATHS") or [])
 
 
 def add_reader(readers):
