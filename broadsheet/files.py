@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 
-def atomic_write(path: Path, text: str | bytes) -> None:
+def atomic_write(path: Path, text: str | bytes | Iterable[str]) -> None:
     """Write through a temporary file beside `path` and a rename: readers see the old file
-    or the new one, never a part. The folder is made when the first open finds none."""
+    or the new one, never a part. The folder is made when the first open finds none. `text`
+    may come in pieces (an iterable of strings), written as they come."""
     tmp = write_temporary(path.with_name(f".{path.name}.{os.getpid()}.tmp"), text)
     try:
         os.replace(tmp, path)
@@ -17,11 +19,11 @@ def atomic_write(path: Path, text: str | bytes) -> None:
         raise
 
 
-def write_temporary(tmp: Path, text: str | bytes) -> Path:
+def write_temporary(tmp: Path, text: str | bytes | Iterable[str]) -> Path:
     """Create `tmp` (and its folder when missing) holding `text` (as UTF-8), with the permissions
     any new file gets (0666 less the umask): what is written here is published (site data, the
     graph's files) or edited by the archivist, and a web server must be able to read it."""
-    data = text.encode("utf-8") if isinstance(text, str) else text
+    pieces = [text] if isinstance(text, (str, bytes)) else text
     try:
         fd = _create(tmp)
     except FileNotFoundError:
@@ -29,7 +31,8 @@ def write_temporary(tmp: Path, text: str | bytes) -> Path:
         fd = _create(tmp)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            for piece in pieces:
+                f.write(piece.encode("utf-8") if isinstance(piece, str) else piece)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

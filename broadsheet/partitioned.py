@@ -87,8 +87,27 @@ def make_when_sliced(settings: dict[str, Any], name: str, holders: set[int], mak
 
 
 def facts_of(settings: dict[str, Any], url: str) -> dict[str, Any]:
-    """The facts of one article: filled by its partition's plugins, read by the driver's."""
+    """In a partition: the facts of one article, for its plugins to fill."""
     return settings.setdefault(FACTS, {}).setdefault(url, {})
+
+
+def fact(settings: dict[str, Any], url: str, name: str, default: Any = None) -> Any:
+    """In the driver: one fact of one article, as its partition's plugins filled it."""
+    store = settings.get(FACTS)
+    return default if store is None else store.get(url, name, default)
+
+
+def facts_in_order(settings: dict[str, Any], articles, name: str):
+    """In the driver: the fact `name` of each of `articles`, one at a time, in their order
+    (the driver does not hold every article's data rows at once)."""
+    return settings[FACTS].each((a.url for a in articles), name)
+
+
+def forget_facts(settings: dict[str, Any]) -> None:
+    """finalized, in the driver: the facts' file goes with the build."""
+    store = settings.pop(FACTS, None)
+    if store is not None and not isinstance(store, dict):
+        store.close()
 
 
 @dataclass
@@ -163,6 +182,7 @@ def run_partitions(generators) -> None:
     from pelican.generators import ArticlesGenerator
 
     from broadsheet import engine
+    from broadsheet.fact_store import FactStore
     from broadsheet.partitions import plan_for_settings
 
     articles_generator = next(g for g in generators if isinstance(g, ArticlesGenerator))
@@ -178,7 +198,8 @@ def run_partitions(generators) -> None:
     content, output = Path(settings["PATH"]), Path(settings["OUTPUT_PATH"])
     kept = _KeptPartitions.for_build(plan, settings, output)
     makers = settings.get(SLICE_MAKERS) or {}
-    results: dict[int, PartitionResult] = {}
+    store = FactStore()
+    results: dict[int, PartitionResult] = {}  # without their facts, which are in `store`
     jobs: dict[int, PartitionJob | None] = {}  # None: made as it is sent
     inputs: dict[int, dict[str, str]] = {}
     for i, partition in enumerate(partitions):
@@ -191,7 +212,7 @@ def run_partitions(generators) -> None:
         inputs[i] = kept.input_keys(job, shown, content)
         found = kept.reuse(job, shown, inputs[i])  # else `job` keeps only the articles to render
         if found is not None:
-            results[i] = found
+            results[i] = _stored(found, store)
         else:
             if job.shared is None:
                 job.shared = _pickled(shown)
@@ -223,20 +244,18 @@ def run_partitions(generators) -> None:
                 _write_files(output, result.files)
                 result.files = None
             for i, part in zip(indexes, _split(result, [jobs[i] for i in indexes])):
-                results[i] = kept.keep(part, inputs[i])
+                results[i] = _stored(kept.keep(part, inputs[i]), store)
     keys: dict[str, str] = {}
-    facts: dict[str, dict[str, Any]] = {}
     counts = [0, 0]
     for i in sorted(results):  # in partition order, whichever finished first
         result = results[i]
-        facts.update(result.facts)
         keys.update(result.keys)
         counts[0] += result.reused
         counts[1] += result.rendered
         if i in rendered and result.pid != os.getpid():
             for message in result.warnings:
                 log.warning("%s", message)
-    settings[FACTS] = facts
+    settings[FACTS] = store
     settings[KEYS] = {"files": keys, "reused": counts[0], "rendered": counts[1]}
     settings[RUNS] = {"rendered": [partitions[i].name for i in rendered],
                       "reused": [partitions[i].name for i in sorted(results) if i not in jobs],
@@ -246,12 +265,21 @@ def run_partitions(generators) -> None:
         adopt = getattr(generator, "adopt_partitions", None)
         if adopt is not None:
             adopt()
-    for article in everything:
-        found = facts.get(article.url, {})
-        if "script" in found and getattr(article, "display", None) is not None:
-            article.display.script = found["script"]
-        if "content" in found:
-            article._content = found["content"]
+    by_url = {article.url: article for article in everything}
+    for url, script in store.named("script"):
+        article = by_url.get(url)
+        if article is not None and getattr(article, "display", None) is not None:
+            article.display.script = script
+    for url, content in store.named("content"):
+        if url in by_url:
+            by_url[url]._content = content
+
+
+def _stored(result: PartitionResult, store) -> PartitionResult:
+    """The result without its facts, which go to `store`: the driver holds one partition's
+    facts at a time, not the archive's."""
+    store.add(result.facts)
+    return dataclasses.replace(result, facts={}, outputs=None)
 
 
 def _shown(name: str, value: Any) -> Any:

@@ -180,3 +180,38 @@ def test_a_rebuild_reads_only_the_changed_articles_of_a_partition(tmp_path, monk
     again = project.rebuild()
     assert again.partitions["rendered"] == [] and len(again.partitions["reused"]) == 3
     _same_as_a_clean_build(project, tmp_path / "clean")
+
+
+def test_the_drivers_facts_are_kept_in_a_file_that_goes_with_the_build(archive, tmp_path, monkeypatch):
+    """The partitions' facts (data rows with each article's text) wait in a file, not in the
+    driver's memory, and the file is removed when the build ends."""
+    from broadsheet import fact_store
+
+    made = []
+    real = fact_store.FactStore.__init__
+
+    def in_our_folder(self, folder=None):
+        real(self, tmp_path / "facts")
+        made.append(Path(self._folder.name))
+
+    monkeypatch.setattr(fact_store.FactStore, "__init__", in_our_folder)
+    files = _build(archive, tmp_path / "out", partitioned=True, PARTITION_MAX_ARTICLES=7)
+    assert len(made) == 1 and not made[0].exists() and not any((tmp_path / "facts").iterdir())
+    single = _build(archive, tmp_path / "single", partitioned=False)
+    for rel in ("data/articles.jsonl", "data/articles.csv", "data/dublin_core.csv"):
+        assert files[rel] == single[rel] and files[rel].count(b"\n") > 5, rel
+
+
+def test_a_fact_store_gives_back_what_it_was_given_in_the_order_asked(tmp_path):
+    from broadsheet.fact_store import FactStore
+
+    store = FactStore(tmp_path)
+    store.add({"b.html": {"row": ("b", 2), "script": "latn"}, "a.html": {"row": ("a", 1)}})
+    store.add({"b.html": {"row": ("b", 3)}})
+    assert list(store.each(["b.html", "a.html"], "row")) == [("b", 3), ("a", 1)]
+    assert store.get("a.html", "script", "none") == "none"
+    assert list(store.named("script")) == [("b.html", "latn")]
+    with pytest.raises(KeyError, match="a.html"):
+        list(store.each(["a.html"], "script"))
+    store.close()
+    assert not any(tmp_path.iterdir())

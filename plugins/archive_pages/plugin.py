@@ -31,6 +31,7 @@ from slugify import slugify
 from broadsheet import partitioned
 from broadsheet import reuse as reusing
 from broadsheet.article import Article, record_of
+from broadsheet.files import atomic_write
 from broadsheet.ordering import oldest_first
 from broadsheet.site import BuildError
 from broadsheet.urls import shorten_slug
@@ -343,23 +344,29 @@ class ArchivePagesGenerator(Generator):
         """data/articles.jsonl and .csv. In a rebuild an article's lines are kept under its page's
         key (which covers every field of the row) and made again only when that key changes."""
         s = self.settings
-        if partitioned.is_driver(s):  # each partition made its articles' lines
-            lines = [partitioned.facts_of(s, a.url)["data_lines"] for a in self.in_time]
-        else:
-            reuse = reusing.for_settings(s)
-            kept = reusing.KeptValues(reusing.kept_folder(s, "archive_pages-data-lines") if reuse else None)
-            lines = []
-            for article in self.in_time:
-                key = reuse.key_for(article.save_as) if reuse else None
-                lines.append(self._data_lines(article) if key is None else
-                             kept.value(article.save_as, lambda key=key: key, lambda a=article: self._data_lines(a)))
-            kept.save()
-        if partitioned.is_partition(s):
-            for article, line in zip(self.in_time, lines):
-                partitioned.facts_of(s, article.url)["data_lines"] = line
+        if partitioned.is_driver(s):  # each partition made its articles' lines: read one at a time
+            self._write_lines(partitioned.facts_in_order(s, self.in_time, "jsonl_line"),
+                              partitioned.facts_in_order(s, self.in_time, "csv_line"))
             return
-        self._write_file(s["DATA_JSONL_SAVE_AS"], "".join(j for j, _ in lines))
-        self._write_file(s["DATA_CSV_SAVE_AS"], corpus.csv_header() + "".join(c for _, c in lines))
+        reuse = reusing.for_settings(s)
+        kept = reusing.KeptValues(reusing.kept_folder(s, "archive_pages-data-lines") if reuse else None)
+        lines = []
+        for article in self.in_time:
+            key = reuse.key_for(article.save_as) if reuse else None
+            lines.append(self._data_lines(article) if key is None else
+                         kept.value(article.save_as, lambda key=key: key, lambda a=article: self._data_lines(a)))
+        kept.save()
+        if partitioned.is_partition(s):
+            for article, (jsonl_line, csv_line) in zip(self.in_time, lines):
+                facts = partitioned.facts_of(s, article.url)
+                facts["jsonl_line"], facts["csv_line"] = jsonl_line, csv_line
+            return
+        self._write_lines((j for j, _ in lines), (c for _, c in lines))
+
+    def _write_lines(self, jsonl_lines, csv_lines) -> None:
+        s = self.settings
+        atomic_write(Path(self.output_path, s["DATA_JSONL_SAVE_AS"]), jsonl_lines)
+        atomic_write(Path(self.output_path, s["DATA_CSV_SAVE_AS"]), chain([corpus.csv_header()], csv_lines))
 
 
 class _Dated:

@@ -1,14 +1,14 @@
 """`data/dublin_core.csv`: one row per article in `dcterms:` columns, the shape Omeka S's CSV
 Import and CONTENTdm take (map each column to the Dublin Core term of the same name).
 
-Pure: rows of plain values in, RFC 4180 text out, cells made safe for spreadsheets.
+Pure: rows of plain values in, RFC 4180 lines out, cells made safe for spreadsheets.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from broadsheet.spreadsheet import safe_row
 
@@ -30,11 +30,15 @@ COLUMNS = {
 DCMI_TYPE = "Text"
 
 
-def dublin_core_csv(rows: Iterable[dict[str, Any]]) -> str:
-    """The table: a header of `COLUMNS`, then one row per article in the order given."""
+def dublin_core_csv(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """The table, a line at a time: a header of `COLUMNS`, then one row per article in the
+    order given (rows are read as the lines are written: a whole archive's need not be held)."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(COLUMNS), lineterminator="\r\n")
     writer.writeheader()
+    yield out.getvalue()
     for row in rows:
+        out.seek(0)
+        out.truncate()
         writer.writerow(safe_row({k: "" if row.get(k) is None else row[k] for k in COLUMNS}))
-    return out.getvalue()
+        yield out.getvalue()

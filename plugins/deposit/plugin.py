@@ -124,7 +124,7 @@ class DepositGenerator(Generator):
             log.warning("deposit: %d articles have no archive_pages display (is archive_pages listed before "
                         "deposit in PLUGINS?); they are left out of the TEI files and the Dublin Core table", missing)
         if partitioned.is_driver(s):  # each partition wrote its TEI files and made its rows
-            rows = [partitioned.facts_of(s, a.url)["dublin_core"] for a in articles]
+            rows = partitioned.facts_in_order(s, articles, "dublin_core")
         else:
             reuse = reusing.for_settings(s)
             rows = []

@@ -23,5 +23,11 @@ def _on_generators_finalized(generators) -> None:
         partitioned.apply_slices(generators)
 
 
+def _on_finalized(pelican) -> None:
+    if partitioned.is_driver(pelican.settings):
+        partitioned.forget_facts(pelican.settings)
+
+
 def register():
     signals.all_generators_finalized.connect(_on_generators_finalized)
+    signals.finalized.connect(_on_finalized)  # after the other plugins' (listed last)

@@ -262,11 +262,10 @@ def start_join(pelican) -> None:
     from .parts import FACT, part_exists, read_part, write_part
 
     folder = index_path(Path(settings["OUTPUT_PATH"]), settings.get("SEARCH_INDEX_PATH"))
-    facts = settings.get(partitioned.FACTS) or {}
     named: dict[str, list] = {}
     missing = []
     for article in _articles:
-        ident = facts.get(article.url, {}).get(FACT)
+        ident = partitioned.fact(settings, article.url, FACT)
         if ident is not None and (ident in named or part_exists(folder, ident)):
             named.setdefault(ident, []).append(article)
         else:

@@ -215,7 +215,7 @@ class VersionsGenerator(Generator):
         counts, in the order a single build makes them."""
         edited = []
         for article in self._in_order():
-            found = partitioned.facts_of(self.settings, article.url).get("versions")
+            found = partitioned.fact(self.settings, article.url, "versions")
             if not found:
                 continue
             self.rows += found["rows"]
