@@ -2,7 +2,8 @@
 
 Builds on pelicanconf.py. Every link is relative, every link to a folder names its
 `index.html` (from disk a folder link opens a file listing), there are no feeds and no
-absolute URLs. `broadsheet.bag` builds with these settings and `verify_zip` checks the promise.
+absolute URLs. `broadsheet.archive.offline` builds with these settings and
+`broadsheet.archive.verify` checks the promise.
 """
 
 import os

@@ -188,10 +188,11 @@ def test(c, no_browser=False, k=None):
 })
 def zip_(c, content="content", zip="dist/broadsheet-archive.zip"):
     """Build the offline site and pack it as a reproducible BagIt zip (open index.html inside)."""
-    from broadsheet import bag, site
+    from broadsheet import site
+    from broadsheet.archive.offline import make_offline_zip
 
     try:
-        made = bag.make_offline_zip(Path(content), Path(zip))
+        made = make_offline_zip(Path(content), Path(zip))
     except site.BuildError as exc:
         raise Exit(str(exc), code=1)
     f = made.facts
@@ -202,10 +203,10 @@ def zip_(c, content="content", zip="dist/broadsheet-archive.zip"):
 @task(name="verify-zip", help={"file": "the zip to check, e.g. dist/broadsheet-archive.zip"})
 def verify_zip(c, file):
     """Check an offline zip: valid bag, every link and asset resolves from disk, every article has its page."""
-    from broadsheet import bag
+    from broadsheet.archive.verify import summarize, verify
 
-    result = bag.verify_zip(Path(file))
-    for line in bag.summarize(result):
+    result = verify(Path(file))
+    for line in summarize(result):
         _console().print(line, markup=False, highlight=False)
     if not result.ok:
         raise Exit(code=1)

@@ -13,7 +13,7 @@ largest single process of the step, workers included):
 - the Whoosh index built from scratch with the search plugin's `update_index`, and the
   browser shards with its `export_browser_index`;
 - CLI query latency (p50/p95) through the search plugin's `search`, over `CLI_QUERIES`;
-- the offline zip (`broadsheet.bag.make_offline_zip`): its size and time;
+- the offline zip (`broadsheet.archive.offline.make_offline_zip`): its size and time;
 - an incremental rebuild after `CHANGED_DUMPS` changed dumps (`broadsheet.rebuild`), as a ratio
   to a from-scratch rebuild of the same pipeline and to the full build;
 - browser search in headless Chromium over a loopback HTTP server: bytes loaded after the
@@ -503,10 +503,10 @@ def _p95(values: list[float]) -> float:
 
 
 def step_zip(content: str, zip_path: str, work: str, overrides: dict[str, Any]) -> dict[str, Any]:
-    from broadsheet import bag
+    from broadsheet.archive.offline import make_offline_zip
 
-    result, seconds = _timed(lambda: bag.make_offline_zip(Path(content), Path(zip_path), work_dir=Path(work),
-                                                          extra_overrides=overrides))
+    result, seconds = _timed(lambda: make_offline_zip(Path(content), Path(zip_path), work_dir=Path(work),
+                                                      extra_overrides=overrides))
     return {"status": "ok", "seconds": round(seconds, 3), "bytes": result.bytes, "files": result.files}
 
 

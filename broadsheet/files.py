@@ -1,7 +1,9 @@
-"""Writing files so that a reader, or a run killed midway, never sees half of one."""
+"""Files: writing them so that a reader, or a run killed midway, never sees half of one; walking a
+folder and hashing a file the one way every stage does."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -46,3 +48,34 @@ def _create(tmp: Path) -> int:
     except FileExistsError:  # left by a run that crashed, under the same process id
         tmp.unlink()
         return os.open(tmp, flags, 0o666)
+
+
+def walk(root: Path) -> tuple[dict[str, os.DirEntry], list[str]]:
+    """Every regular file under `root`, by its path with `/` (its DirEntry keeps the stat once
+    asked), and the symbolic links, which are not followed."""
+    files: dict[str, os.DirEntry] = {}
+    links: list[str] = []
+    stack = [""]
+    while stack:
+        rel = stack.pop()
+        with os.scandir(os.path.join(root, rel)) as entries:
+            for entry in entries:
+                path = f"{rel}/{entry.name}" if rel else entry.name
+                if entry.is_symlink():
+                    links.append(path)
+                elif entry.is_dir(follow_symlinks=False):
+                    stack.append(path)
+                elif entry.is_file(follow_symlinks=False):
+                    files[path] = entry
+    return files, links
+
+
+def sha256_file(path: Path) -> str:
+    """The SHA-256 of the file's bytes, in hex (as a BagIt manifest gives it)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def same_device(a: Path, b: Path) -> bool:
+    """Whether `a` and `b` are on one file system (so a hard link or a rename can join them)."""
+    return os.stat(a).st_dev == os.stat(b).st_dev

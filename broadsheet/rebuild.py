@@ -37,9 +37,12 @@ from typing import Any, Callable
 
 import filelock
 
-from broadsheet import __version__, bag, partitioned, reuse, site
+from broadsheet import __version__, partitioned, reuse, site
+from broadsheet.archive import bag, offline
+from broadsheet.archive.publish import replace_if_changed
+from broadsheet.archive.verify import verify as verify_archive
 from broadsheet.background import Background, BackgroundFailed
-from broadsheet.files import atomic_write
+from broadsheet.files import atomic_write, walk
 from broadsheet.ingest import IngestError, ingest, write_report
 from broadsheet.tables import Mapping
 
@@ -250,7 +253,7 @@ def refuse_unsafe_places(source: Path, content: Path, output: Path, zip_path: Pa
     elif output.exists():
         raise RebuildRefused(f"--output {output} is a file, not a folder; nothing was changed")
     zip_path = Path(zip_path)
-    if zip_path.is_dir() or (zip_path.exists() and not bag.is_offline_zip(zip_path)):
+    if zip_path.is_dir() or (zip_path.exists() and not offline.is_offline_zip(zip_path)):
         raise RebuildRefused(f"--zip {zip_path} exists and is not an offline zip Broadsheet made (it would be "
                              "replaced); nothing was changed. Name another file, or move this one away")
 
@@ -335,8 +338,8 @@ def share_unchanged(staging: Path, previous: Path | None) -> Placement:
     (so it keeps its modification time); count what changed. Files the build already linked
     from the previous version (see broadsheet.reuse) are recognised by their inode, unread."""
     placement = Placement(version="")
-    staged = bag.walk(staging)[0]
-    before = bag.walk(previous)[0] if previous is not None else {}
+    staged = walk(staging)[0]
+    before = walk(previous)[0] if previous is not None else {}
     placement.files = len(staged)
     # Both versions are folders of the state folder, each on one file system.
     one_device = previous is not None and os.stat(staging).st_dev == os.stat(previous).st_dev
@@ -527,7 +530,7 @@ def _run(report: RebuildReport, steps: _Steps, state: Path, source: Path, conten
 
     staged_zip = tmp / "zip" / zip_path.name
     # The folder the zip is made from, checked by verify() below and kept, so the next run only
-    # brings it up to date (see bag.make_bag).
+    # brings it up to date (see archive.bag.make_bag).
     kept_bag = state / "bag" / zip_path.stem
     # The count and dates of the articles, for the bag and the link check alike.
     facts = bag.corpus_facts(content, state / "facts.pickle") if build_settings == "offline" else None
@@ -537,12 +540,12 @@ def _run(report: RebuildReport, steps: _Steps, state: Path, source: Path, conten
             for other in (state / "bag").glob("*"):  # the bag of a zip named otherwise before
                 if other.name != kept_bag.name:
                     shutil.rmtree(other, ignore_errors=True)
-            return bag.zip_offline_build(staging, staged_zip, content, built, work_dir=tmp, bag_dir=kept_bag,
-                                         previous=zip_path, facts=facts, digests_cache=state / "digests.pickle")
+            return offline.zip_offline_build(staging, staged_zip, content, built, work_dir=tmp, bag_dir=kept_bag,
+                                             previous=zip_path, facts=facts, digests_cache=state / "digests.pickle")
         cache = keyed_cache(state, "offline", common)
         try:
-            return bag.make_offline_zip(content, staged_zip, cache_path=cache, work_dir=tmp,
-                                        extra_overrides=common)
+            return offline.make_offline_zip(content, staged_zip, cache_path=cache, work_dir=tmp,
+                                            extra_overrides=common)
         except site.BuildError as exc:
             raise RebuildFailed(f"the offline build failed: {exc}") from None
 
@@ -550,7 +553,7 @@ def _run(report: RebuildReport, steps: _Steps, state: Path, source: Path, conten
     # the zip: the check reads only the site, which the bag's payload links.
     links_checked = None
     if facts is not None:
-        links_checked = Background(bag.verify_site, staging, facts.article_count,
+        links_checked = Background(verify_archive, staging, expected_articles=facts.article_count,
                                    link_cache=state / "links.pickle", what="the link check")
     try:
         made = steps.run("zip", build_zip)
@@ -564,13 +567,13 @@ def _run(report: RebuildReport, steps: _Steps, state: Path, source: Path, conten
         # The offline build is both outputs: the zip's payload is that very site, checked once,
         # in the bag the zip was made from; pages unchanged since the last check are not re-read.
         if build_settings == "offline":
-            zipped = bag.verify_made_zip(staged_zip, kept_bag, link_cache=state / "links.pickle",
-                                         site_check=links_checked.result() if links_checked else None)
+            zipped = verify_archive(staged_zip, made_from=kept_bag, link_cache=state / "links.pickle",
+                                    site_check=links_checked.result() if links_checked else None)
             served = zipped
         else:
-            zipped = bag.verify_zip(staged_zip, work_dir=tmp)
-            served = bag.verify_site(staging, made.facts.article_count, siteurl=siteurl, allow_folder_links=True,
-                                     link_cache=state / "links-hosted.pickle")
+            zipped = verify_archive(staged_zip, work_dir=tmp)
+            served = verify_archive(staging, expected_articles=made.facts.article_count, siteurl=siteurl,
+                                    allow_folder_links=True, link_cache=state / "links-hosted.pickle")
         report.verification = {"zip": zipped.to_json(), "site": served.to_json()}
         problems = [f"zip: {e}" for e in zipped.errors] + [f"{output.name}: {e}" for e in served.errors]
         if problems:
@@ -590,7 +593,7 @@ def _run(report: RebuildReport, steps: _Steps, state: Path, source: Path, conten
         rendering = reuse.Reuse.counts(pages_record)
         keep_pages_record(cache, pages_record, placement.version)
         report.output = {"path": str(output), **placement.to_json(), **rendering}
-        zip_changed = bag.replace_if_changed(staged_zip, zip_path, made.sha256, made.bytes)
+        zip_changed = replace_if_changed(staged_zip, zip_path, made.sha256, made.bytes)
         report.zip = {"path": str(zip_path), "sha256": made.sha256, "bytes": made.bytes, "files": made.files,
                       "changed": zip_changed}
 

@@ -10,7 +10,11 @@ from pathlib import Path
 import bagit
 import pytest
 
-from broadsheet import bag
+from broadsheet.archive import bag
+from broadsheet.archive.bag_zip import write_reproducible_zip
+from broadsheet.archive.offline import make_offline_zip
+from broadsheet.archive.reproducible_zip import FILE_MODE, ZIP_TIMESTAMP
+from broadsheet.archive.verify import article_pages, summarize, verify
 from broadsheet.article import read_markdown_file
 from conftest import ROOT, ingest_into
 
@@ -31,7 +35,7 @@ def expected_facts(content: Path) -> tuple[int, str, str]:
 
 @pytest.fixture(scope="module")
 def sample_zip(sample_content, tmp_path_factory):
-    return bag.make_offline_zip(sample_content, tmp_path_factory.mktemp("bag-zip") / "broadsheet-archive.zip")
+    return make_offline_zip(sample_content, tmp_path_factory.mktemp("bag-zip") / "broadsheet-archive.zip")
 
 
 def unpack(zip_path: Path, dest: Path) -> Path:
@@ -66,19 +70,19 @@ def test_zip_entries_are_sorted_with_fixed_time_and_mode(sample_zip):
     names = [i.filename for i in infos]
     assert names == sorted(names)
     assert all(n.startswith("broadsheet-archive/") for n in names)
-    assert {i.date_time for i in infos} == {bag.ZIP_TIMESTAMP}
+    assert {i.date_time for i in infos} == {ZIP_TIMESTAMP}
     assert {(i.external_attr >> 16) & 0o777 for i in infos} == {0o644}
 
 
 def test_verify_zip_accepts_the_sample(sample_content, sample_zip):
-    result = bag.verify_zip(sample_zip.path)
-    assert result.ok, "\n".join(bag.summarize(result))
+    result = verify(sample_zip.path)
+    assert result.ok, "\n".join(summarize(result))
     assert result.html_files >= 2 and result.links_checked > 0
     assert result.articles_checked == expected_facts(sample_content)[0]
 
 
 def test_two_builds_of_the_same_content_give_the_same_zip(sample_content, sample_zip, tmp_path):
-    again = bag.make_offline_zip(sample_content, tmp_path / "broadsheet-archive.zip")
+    again = make_offline_zip(sample_content, tmp_path / "broadsheet-archive.zip")
     assert again.sha256 == sample_zip.sha256
     assert hashlib.sha256(again.path.read_bytes()).hexdigest() == hashlib.sha256(sample_zip.path.read_bytes()).hexdigest()
 
@@ -87,7 +91,7 @@ def test_content_copied_elsewhere_gives_the_same_zip(sample_content, sample_zip,
     """File modification times and paths on disk do not leak into the zip."""
     moved = tmp_path / "elsewhere" / "content"
     shutil.copytree(sample_content, moved)  # new mtimes
-    assert bag.make_offline_zip(moved, tmp_path / "broadsheet-archive.zip").sha256 == sample_zip.sha256
+    assert make_offline_zip(moved, tmp_path / "broadsheet-archive.zip").sha256 == sample_zip.sha256
 
 
 def _rebag_with(zip_path: Path, tmp_path: Path, edit) -> Path:
@@ -96,7 +100,7 @@ def _rebag_with(zip_path: Path, tmp_path: Path, edit) -> Path:
     edit(root / "data")
     bagit.Bag(str(root)).save(manifests=True)
     out = tmp_path / "tampered" / zip_path.name
-    bag.write_reproducible_zip(root, out, zip_path.stem)
+    write_reproducible_zip(root, out, zip_path.stem)
     return out
 
 
@@ -105,7 +109,7 @@ def test_verify_zip_catches_a_broken_link(sample_zip, tmp_path):
         page = data / "index.html"
         page.write_text(page.read_text().replace("</body>", '<a href="2016/03/no-such-article.html">x</a></body>'))
 
-    result = bag.verify_zip(_rebag_with(sample_zip.path, tmp_path, break_link))
+    result = verify(_rebag_with(sample_zip.path, tmp_path, break_link))
     assert not result.ok
     assert any("no-such-article.html" in e and "missing" in e for e in result.errors), result.errors
 
@@ -123,7 +127,7 @@ def test_verify_zip_catches_links_that_break_from_disk(sample_zip, tmp_path, lin
         page = data / "index.html"
         page.write_text(page.read_text().replace("</body>", link + "</body>"))
 
-    result = bag.verify_zip(_rebag_with(sample_zip.path, tmp_path, add_link))
+    result = verify(_rebag_with(sample_zip.path, tmp_path, add_link))
     assert any(why in e for e in result.errors), result.errors
 
 
@@ -131,16 +135,16 @@ def test_verify_zip_catches_a_missing_css_asset(sample_zip, tmp_path):
     def add_css(data: Path):
         (data / "extra.css").write_text("body { background: url('img/missing.png'); }")
 
-    result = bag.verify_zip(_rebag_with(sample_zip.path, tmp_path, add_css))
+    result = verify(_rebag_with(sample_zip.path, tmp_path, add_css))
     assert any("extra.css" in e and "img/missing.png" in e for e in result.errors), result.errors
 
 
 def test_verify_zip_catches_a_missing_article_page(sample_zip, tmp_path):
     def drop_article(data: Path):
-        for page in bag.article_pages(data, "{date:%Y}/{date:%m}/{slug}.html"):
+        for page in article_pages(data, "{date:%Y}/{date:%m}/{slug}.html"):
             (data / page).unlink()
 
-    result = bag.verify_zip(_rebag_with(sample_zip.path, tmp_path, drop_article))
+    result = verify(_rebag_with(sample_zip.path, tmp_path, drop_article))
     assert not result.ok
     assert any("article" in e for e in result.errors), result.errors
 
@@ -150,8 +154,8 @@ def test_verify_zip_catches_a_corrupted_payload(sample_zip, tmp_path):
     page = root / "data" / "index.html"
     page.write_text(page.read_text() + "<!-- changed after bagging -->")
     out = tmp_path / "broadsheet-archive.zip"
-    bag.write_reproducible_zip(root, out, "broadsheet-archive")
-    result = bag.verify_zip(out)
+    write_reproducible_zip(root, out, "broadsheet-archive")
+    result = verify(out)
     assert any("not a valid BagIt bag" in e for e in result.errors), result.errors
 
 
@@ -200,16 +204,16 @@ def test_zip_opens_from_disk_with_working_navigation(sample_zip, tmp_path, brows
 def test_verify_made_zip_checks_the_zip_against_the_bag_it_was_made_from(sample_zip, tmp_path):
     bag_dir = unpack(sample_zip.path, tmp_path / "bag")
     cache = tmp_path / "links.pickle"
-    first = bag.verify_made_zip(sample_zip.path, bag_dir, link_cache=cache)
+    first = verify(sample_zip.path, made_from=bag_dir, link_cache=cache)
     assert first.ok, first.errors
-    again = bag.verify_made_zip(sample_zip.path, bag_dir, link_cache=cache)  # pages read from the cache
+    again = verify(sample_zip.path, made_from=bag_dir, link_cache=cache)  # pages read from the cache
     assert again.ok and (again.links_checked, again.html_files) == (first.links_checked, first.html_files)
 
     # A page that loses its target is caught even though its own bytes (and cache entry) did not change.
     target = next(p for p in sorted((bag_dir / "data").rglob("*.html")) if "/20" in p.as_posix())
     target.unlink()
     bagit.Bag(str(bag_dir)).save(manifests=True)
-    result = bag.verify_made_zip(sample_zip.path, bag_dir, link_cache=cache)
+    result = verify(sample_zip.path, made_from=bag_dir, link_cache=cache)
     assert any("missing from the zip" in e or "not in the bag" in e for e in result.errors)
     assert any(f"missing: data/{target.relative_to(bag_dir / 'data').as_posix()}" in e or
                f"missing: {target.relative_to(bag_dir / 'data').as_posix()}" in e for e in result.errors)
@@ -219,10 +223,10 @@ def test_verify_made_zip_checks_the_zip_against_the_bag_it_was_made_from(sample_
     shutil.copytree(bag_dir, altered)
     (altered / "data" / "index.html").write_bytes(b"<!DOCTYPE html><title>x</title><h1>changed</h1>")
     other = tmp_path / "other" / sample_zip.path.name
-    bag.write_reproducible_zip(altered, other, bag_dir.name)
-    result = bag.verify_made_zip(other, bag_dir, link_cache=cache)
+    write_reproducible_zip(altered, other, bag_dir.name)
+    result = verify(other, made_from=bag_dir, link_cache=cache)
     assert any("data/index.html differs from the bag's file" in e for e in result.errors)
-    result = bag.verify_made_zip(sample_zip.path, altered, link_cache=cache)
+    result = verify(sample_zip.path, made_from=altered, link_cache=cache)
     assert any("not a valid BagIt bag" in e for e in result.errors)
 
 
@@ -230,9 +234,9 @@ def _zip_at_level(folder: Path, zip_path: Path, root: str, level: int) -> None:
     """As write_reproducible_zip, at another compression level (other compressed bytes, same files)."""
     with zipfile.ZipFile(zip_path, "w") as zf:
         for rel in sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()):
-            entry = zipfile.ZipInfo(f"{root}/{rel}", date_time=bag.ZIP_TIMESTAMP)
+            entry = zipfile.ZipInfo(f"{root}/{rel}", date_time=ZIP_TIMESTAMP)
             entry.create_system = 3
-            entry.external_attr = (0o100000 | bag.FILE_MODE) << 16
+            entry.external_attr = (0o100000 | FILE_MODE) << 16
             entry.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(entry, (folder / rel).read_bytes(), compresslevel=level)
 
@@ -260,8 +264,8 @@ def test_unchanged_entries_are_copied_from_the_previous_zip(tmp_path):
     _rewrite(source / "2016" / "page-3.html", "<p>page 3, corrected</p>")
     bag.make_bag(source, site_dir, {"Article-Count": "5"}, "Archive")
     fresh, updated = tmp_path / "fresh.zip", tmp_path / "updated.zip"
-    bag.write_reproducible_zip(site_dir, fresh, "archive")
-    bag.write_reproducible_zip(site_dir, updated, "archive", previous=previous)
+    write_reproducible_zip(site_dir, fresh, "archive")
+    write_reproducible_zip(site_dir, updated, "archive", previous=previous)
 
     with zipfile.ZipFile(updated) as u, zipfile.ZipFile(fresh) as f, zipfile.ZipFile(previous) as p:
         assert u.testzip() is None and u.namelist() == f.namelist()
@@ -273,7 +277,7 @@ def test_unchanged_entries_are_copied_from_the_previous_zip(tmp_path):
         assert sizes["archive/data/2016/page-3.html"] == f.getinfo("archive/data/2016/page-3.html").compress_size
     # Copies of a zip written at this module's level give the fresh zip's very bytes.
     again = tmp_path / "again.zip"
-    bag.write_reproducible_zip(site_dir, again, "archive", previous=fresh)
+    write_reproducible_zip(site_dir, again, "archive", previous=fresh)
     assert again.read_bytes() == fresh.read_bytes()
 
 
@@ -336,7 +340,24 @@ def test_corpus_facts_kept_between_runs_follow_changed_files(sample_content, tmp
 
 def test_a_bag_made_here_may_hold_no_symbolic_link(sample_zip, tmp_path):
     bag_dir = unpack(sample_zip.path, tmp_path / "bag")
-    assert bag.verify_bag_dir(bag_dir, own=True).ok
+    assert verify(bag_dir, own_bag=True).ok
     (bag_dir / "data" / "elsewhere.html").symlink_to("/etc/hostname")
-    result = bag.verify_bag_dir(bag_dir, own=True)
+    result = verify(bag_dir, own_bag=True)
     assert result.errors == ["the bag holds symbolic links: data/elsewhere.html"]
+
+
+def test_verify_tells_a_site_a_bag_and_a_zip_apart(sample_content, sample_zip, tmp_path):
+    """One verify() for the three forms; a bag that lost bagit.txt is still checked as a bag."""
+    bag_dir = unpack(sample_zip.path, tmp_path / "bag")
+    count = expected_facts(sample_content)[0]
+    site_check = verify(bag_dir / "data", expected_articles=count)
+    assert site_check.ok and site_check.articles_checked == count, site_check.errors
+    assert verify(bag_dir).ok and verify(sample_zip.path).ok
+    with pytest.raises(TypeError, match="siteurl do not apply to a zip"):
+        verify(sample_zip.path, siteurl="https://example.org")
+    with pytest.raises(TypeError, match="made_from do not apply to a bag"):
+        verify(bag_dir, made_from=bag_dir)
+    (bag_dir / "bagit.txt").unlink()
+    result = verify(bag_dir)
+    assert any("not a valid BagIt bag" in e for e in result.errors), result.errors
+    assert verify(tmp_path / "missing.zip").errors[0].startswith(f"{tmp_path / 'missing.zip'}: not a readable zip")

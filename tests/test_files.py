@@ -19,12 +19,12 @@ def test_atomic_write_gives_a_new_files_permissions(tmp_path):
 
 
 def test_an_archive_copied_across_file_systems_keeps_the_staged_permissions(tmp_path):
-    from broadsheet import bag
+    from broadsheet.archive import publish
 
     staged = tmp_path / "staged.zip"
     staged.write_bytes(b"PK")
     dest = tmp_path / "dist" / "archive.zip"
     dest.parent.mkdir()
-    bag._copy_replace(staged, dest)  # what move_into_place does when the folders are on two devices
+    publish._copy_replace(staged, dest)  # what move_into_place does when the folders are on two devices
     assert dest.read_bytes() == b"PK"
     assert stat.S_IMODE(dest.stat().st_mode) == stat.S_IMODE(staged.stat().st_mode)

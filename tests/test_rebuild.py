@@ -17,9 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from broadsheet import bag, rebuild as pipeline, versions
+from broadsheet import rebuild as pipeline, versions
+from broadsheet.archive.verify import verify
 from broadsheet.background import Background, BackgroundFailed
 from broadsheet.dumps import parse_dump, render_dump
+from broadsheet.files import sha256_file
 from conftest import ROOT, SEED
 
 SEED_ARTICLE = parse_dump(SEED.read_bytes(), SEED.name, "Asia/Tehran")
@@ -99,8 +101,8 @@ def test_rebuild_publishes_a_verified_site_and_zip(project):
     assert report.status == "ok"
     assert project.output.is_symlink() and (project.output / "index.html").is_file()
     assert report.articles == 6 and report.ingest["accepted"] == 6
-    assert bag.verify_zip(project.zip).ok
-    assert bag.sha256_file(project.zip) == report.zip["sha256"]
+    assert verify(project.zip).ok
+    assert sha256_file(project.zip) == report.zip["sha256"]
     saved = json.loads((project.reports / "rebuild.json").read_text())
     assert saved["status"] == "ok" and saved["zip"]["sha256"] == report.zip["sha256"]
     assert (project.reports / "ingest.json").is_file()
@@ -117,7 +119,7 @@ def test_published_files_are_readable_by_a_web_server(project):
 def test_rebuilding_unchanged_input_changes_nothing(project):
     project.rebuild()
     before_site, before_content = tree(project.output), tree(project.content)
-    before_zip = (bag.sha256_file(project.zip), project.zip.stat().st_mtime_ns)
+    before_zip = (sha256_file(project.zip), project.zip.stat().st_mtime_ns)
     version = os.readlink(project.output)
     time.sleep(0.05)  # a rewrite would show in the modification times
     report = project.rebuild()
@@ -125,7 +127,7 @@ def test_rebuilding_unchanged_input_changes_nothing(project):
     assert report.zip["changed"] is False
     assert tree(project.output) == before_site  # bytes and mtimes
     assert tree(project.content) == before_content
-    assert (bag.sha256_file(project.zip), project.zip.stat().st_mtime_ns) == before_zip
+    assert (sha256_file(project.zip), project.zip.stat().st_mtime_ns) == before_zip
     assert os.readlink(project.output) == version
 
 
@@ -177,7 +179,7 @@ def _same_as_a_clean_build(project: Project, clean_base: Path, hash_seeds: tuple
         assert proc.returncode == 0, proc.stderr
         assert contents(project.content) == contents(clean.content)
         assert contents(project.output) == contents(clean.output)  # pages, data exports, search shards
-        assert bag.sha256_file(project.zip) == bag.sha256_file(clean.zip)
+        assert sha256_file(project.zip) == sha256_file(clean.zip)
 
 
 def test_incremental_rebuild_equals_a_clean_build(project, tmp_path):
@@ -297,7 +299,7 @@ def test_a_stale_lock_is_detected_and_cleared(project):
 
 def test_sigkill_at_any_point_leaves_the_previous_site_and_the_next_run_completes(project, tmp_path):
     project.rebuild()
-    old_site, old_zip = contents(project.output), bag.sha256_file(project.zip)
+    old_site, old_zip = contents(project.output), sha256_file(project.zip)
     for n in (11, 12, 13):
         write_dump(project.source, n)
     # How long a whole run takes as a subprocess, measured on a copy, spreads the kills over it.
@@ -306,7 +308,7 @@ def test_sigkill_at_any_point_leaves_the_previous_site_and_the_next_run_complete
     started = time.monotonic()
     subprocess.run(probe.command(), cwd=ROOT, check=True, capture_output=True)
     duration = time.monotonic() - started
-    new_site, new_zip = contents(probe.output), bag.sha256_file(probe.zip)
+    new_site, new_zip = contents(probe.output), sha256_file(probe.zip)
 
     outcomes = []
     for fraction in (0.15, 0.35, 0.5, 0.65, 0.8, 0.9, 0.97):
@@ -318,14 +320,14 @@ def test_sigkill_at_any_point_leaves_the_previous_site_and_the_next_run_complete
         site_now = contents(project.output)
         # Either the previous site or the new one, complete, never a mixture.
         assert site_now in (old_site, new_site), f"killed at {fraction:.0%}: output is a mixture"
-        assert bag.sha256_file(project.zip) in (old_zip, new_zip)
+        assert sha256_file(project.zip) in (old_zip, new_zip)
         outcomes.append("new" if site_now == new_site else "old")
         if site_now == new_site:
             break
     report = project.rebuild()
     assert report.status == "ok"
     assert contents(project.output) == new_site
-    assert bag.sha256_file(project.zip) == new_zip
+    assert sha256_file(project.zip) == new_zip
     versions = list((pipeline.state_dir(project.output) / "versions").iterdir())
     assert len(versions) == 1  # what the killed runs left was cleared
     assert "old" in outcomes
@@ -340,7 +342,7 @@ def test_hosted_rebuild_has_absolute_urls_feeds_and_sitemap(project):
     assert "https://archive.example.org/broadsheet/" in feed
     assert 'href="https://archive.example.org/broadsheet/' in (project.output / "index.html").read_text()
     # The zip stays offline whatever the site's URL.
-    assert bag.verify_zip(project.zip).ok
+    assert verify(project.zip).ok
 
 
 def test_a_background_check_outlives_a_killed_rebuild_only_for_its_own_call(tmp_path):

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from broadsheet import bag, reproducible_zip
-from broadsheet.reproducible_zip import ZipWriter, deflate_file, entry, read_digests
+from broadsheet.archive import bag, reproducible_zip
+from broadsheet.archive.bag_zip import write_reproducible_zip, zip_bag
+from broadsheet.archive.reproducible_zip import ZipWriter, deflate_file, entry, read_digests
+from broadsheet.archive.verify import Verification, verify
 
 
 def _files(root: Path) -> list[Path]:
@@ -41,7 +43,7 @@ def test_zipfile_internals_are_the_checked_ones():
     ZipInfo.FileHeader and _RealGetContents. On a Python not in ZIPFILE_CHECKED, run this file: once
     the tests below pass there, add the version."""
     assert reproducible_zip.zipfile_internals_checked(), (
-        "zipfile of this Python is not one broadsheet/reproducible_zip.py was checked against: "
+        "zipfile of this Python is not one broadsheet/archive/reproducible_zip.py was checked against: "
         "run tests/test_reproducible_zip.py and add the version to ZIPFILE_CHECKED if it passes")
 
 
@@ -111,23 +113,23 @@ def test_zip_bag_gives_make_bags_bag_and_its_zip_on_every_core(tmp_path):
     _files(root)
     info = {"Source-Organization": "Archive"}
     two_steps = bag.make_bag(root, tmp_path / "two" / "archive", info, "Archive")
-    bag.write_reproducible_zip(two_steps, tmp_path / "two.zip", "archive", workers=1)
+    write_reproducible_zip(two_steps, tmp_path / "two.zip", "archive", workers=1)
     digests = tmp_path / "digests.pickle"
     one_pass = tmp_path / "one" / "archive"
-    count = bag.zip_bag(root, one_pass, tmp_path / "one.zip", info, "Archive", digests, workers=2)
+    count = zip_bag(root, one_pass, tmp_path / "one.zip", info, "Archive", digests, workers=2)
     assert (tmp_path / "one.zip").read_bytes() == (tmp_path / "two.zip").read_bytes()
     assert count == len(zipfile.ZipFile(tmp_path / "one.zip").namelist())
     for name in bag.HEAD_TAG_FILES + bag.TAIL_TAG_FILES:
         assert (one_pass / name).read_bytes() == (two_steps / name).read_bytes(), name
-    assert bag.verify_made_zip(tmp_path / "one.zip", one_pass, site_check=bag.Verification(), workers=2).ok
+    assert verify(tmp_path / "one.zip", made_from=one_pass, site_check=Verification(), workers=2).ok
 
     # Again with the previous zip and the kept digests: unchanged entries copied, same bytes as fresh.
     (root / "2016" / "03" / "page-07.html").unlink()
     (root / "2016" / "03" / "page-07.html").write_text("<p>page 7, corrected</p>")
     again = tmp_path / "again.zip"
-    bag.zip_bag(root, one_pass, again, info, "Archive", digests, previous=tmp_path / "one.zip", workers=2)
+    zip_bag(root, one_pass, again, info, "Archive", digests, previous=tmp_path / "one.zip", workers=2)
     fresh = tmp_path / "fresh.zip"
-    bag.zip_bag(root, tmp_path / "fresh" / "archive", fresh, info, "Archive", workers=1)
+    zip_bag(root, tmp_path / "fresh" / "archive", fresh, info, "Archive", workers=1)
     assert again.read_bytes() == fresh.read_bytes()
 
 

@@ -365,11 +365,11 @@ def test_version_pages_pass_the_nu_html_checker(site):
 
 @pytest.mark.browser
 def test_version_pages_pass_axe_and_open_from_the_zip(site, reader, tmp_path):
-    from broadsheet import bag
+    from broadsheet.archive.offline import make_offline_zip
     from e2e.fixtures import Watch, axe_violations
 
     zip_path = tmp_path / "archive.zip"
-    bag.make_offline_zip(site["content"], zip_path, cache_path=tmp_path / "cache")
+    make_offline_zip(site["content"], zip_path, cache_path=tmp_path / "cache")
     with zipfile.ZipFile(zip_path) as z:
         z.extractall(tmp_path / "unzipped")
     (root,) = [p for p in (tmp_path / "unzipped").rglob("index.html") if p.parent.name == "data"]

@@ -17,7 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from broadsheet import bag, rebuild as pipeline, site
+from broadsheet import rebuild as pipeline, site
+from broadsheet.archive import bag, link_check
+from broadsheet.archive.bag_zip import write_reproducible_zip
+from broadsheet.archive.verify import verify
 from broadsheet.background import Background, BackgroundFailed
 from conftest import ROOT
 
@@ -291,7 +294,7 @@ def test_a_failure_in_the_link_check_process_shows_its_message(tmp_path, monkeyp
     def broken(*args, **kwargs):
         raise ValueError("injected: a page could not be read")
 
-    monkeypatch.setattr(bag, "verify_site", broken)
+    monkeypatch.setattr(link_check.LinkChecker, "check_all", broken)
     with pytest.raises(pipeline.RebuildFailed, match="the link check failed: ValueError: injected: a page could "
                                                      "not be read"):
         pipeline.rebuild(tmp_path / "raw", tmp_path / "content", tmp_path / "site", tmp_path / "a.zip",
@@ -359,20 +362,20 @@ def _tiny_bag_zip(base: Path) -> Path:
     (site_dir / "data" / "articles.jsonl").write_text('{"title": "a", "url": "a.html"}\n')
     bag_dir = bag.make_bag(site_dir, base / "archive", {"Article-Count": "1"}, "Archive")
     zip_path = base / "archive.zip"
-    bag.write_reproducible_zip(bag_dir, zip_path, "archive")
+    write_reproducible_zip(bag_dir, zip_path, "archive")
     return zip_path
 
 
 def test_verify_zip_rejects_a_file_no_manifest_lists(tmp_path):
     original = _tiny_bag_zip(tmp_path)
-    assert bag.verify_zip(original).ok, bag.verify_zip(original).errors
+    assert verify(original).ok, verify(original).errors
     with zipfile.ZipFile(original) as zf:
         zf.extractall(tmp_path / "unpacked")
     root = tmp_path / "unpacked" / "archive"
     (root / "extra.txt").write_text("slipped in beside the manifests")
     tampered = tmp_path / "tampered" / "archive.zip"
-    bag.write_reproducible_zip(root, tampered, "archive")
-    result = bag.verify_zip(tampered)
+    write_reproducible_zip(root, tampered, "archive")
+    result = verify(tampered)
     assert result.errors == ["extra.txt is not listed in any manifest of the bag"]
     proc = subprocess.run([*INVOKE, "verify-zip", str(tampered)], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 1 and "extra.txt is not listed" in proc.stderr
@@ -392,7 +395,7 @@ def test_verify_zip_gives_a_verdict_for_every_flipped_byte(tmp_path):
     work = Path("/dev/shm") if os.access("/dev/shm", os.W_OK) else tmp_path
     for at, flip in flips:
         damaged.write_bytes(data[:at] + bytes([data[at] ^ flip]) + data[at + 1:])
-        result = bag.verify_zip(damaged, work_dir=work)
+        result = verify(damaged, work_dir=work)
         assert result.errors, f"byte {at} ^ {flip:#x} went unnoticed"
 
 
@@ -404,7 +407,7 @@ def test_verify_zip_gives_a_verdict_for_every_flipped_byte(tmp_path):
 def test_verify_zip_answers_for_what_is_not_a_zip(tmp_path, make, why):
     target = tmp_path / "archive.zip"
     make(target)
-    result = bag.verify_zip(target)
+    result = verify(target)
     assert any(why in e for e in result.errors), result.errors
     proc = subprocess.run([*INVOKE, "verify-zip", str(target)], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
@@ -424,7 +427,7 @@ def test_line_separators_in_a_title_and_body_break_nothing(tmp_path):
             (tmp_path / "site" / "data" / "articles.jsonl").read_text(encoding="utf-8").split("\n") if line]
     assert len(rows) == 3
     assert title in [row["title"] for row in rows]
-    assert bag.verify_zip(tmp_path / "dist" / "a.zip").ok
+    assert verify(tmp_path / "dist" / "a.zip").ok
     found = run_search(tmp_path / "site", "Geneva")
     assert found.returncode == 0, found.stderr
     assert [hit["title"] for hit in json.loads(found.stdout)] == [title]

@@ -77,11 +77,11 @@ def hosted(e2e_content, tmp_path_factory):
 @pytest.fixture(scope="session")
 def offline(e2e_content, tmp_path_factory):
     """The offline zip, unzipped: yields the file:// URL of its top-level index.html."""
-    from broadsheet import bag
+    from broadsheet.archive.offline import make_offline_zip
 
     tmp = tmp_path_factory.mktemp("offline")
     zip_path = tmp / "archive.zip"
-    bag.make_offline_zip(e2e_content, zip_path, cache_path=tmp / "cache")
+    make_offline_zip(e2e_content, zip_path, cache_path=tmp / "cache")
     with zipfile.ZipFile(zip_path) as z:
         z.extractall(tmp / "unzipped")
     tops = [p for p in (tmp / "unzipped").iterdir()]

@@ -42,7 +42,14 @@ ZIPFILE_CHECKED = ((3, 11),)
 BATCH = 64
 #: Tasks per worker in flight at once.
 IN_FLIGHT_PER_WORKER = 4
+#: Files from which zipping and reading back run on every core: fewer take less time in this
+#: process than starting the worker processes (a few tenths of a second).
+PARALLEL_FROM_FILES = 2000
 LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
+#: What zipfile raises for a damaged zip, besides OSError: a bad signature or CRC, a damaged
+#: deflate stream, a cut-off entry, header fields that make no sense, an encrypted entry.
+UNREADABLE_ZIP = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, struct.error, NotImplementedError,
+                  RuntimeError)
 
 
 class WorkersLost(RuntimeError):
