@@ -25,7 +25,6 @@ import logging
 import os
 import pickle
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,8 +39,9 @@ ROLE = "BUILD_ROLE"
 DRIVER, PARTITION = "driver", "partition"
 #: Driver: how to start partition runs ({"settings", "overrides", "scheduler"}).
 PLAN = "PARTITION_BUILD"
-#: Partition: {relative source path: ArticleSlice}.
-SLICE = "PARTITION_SLICE"
+#: Partition: the job's `shared`, pickled ({relative source path: ArticleSlice}, {context name:
+#: value}); unpickled once Pelican has loaded the plugins whose values it holds.
+SHARED = "PARTITION_SHARED"
 #: Both: {article URL: {fact name: value}}; partitions fill it, the driver reads it.
 FACTS = "PARTITION_FACTS"
 #: Both: {output path: reuse key} of the files partitions wrote (the driver records them).
@@ -61,8 +61,6 @@ SLICE_MAKERS = "PARTITION_SLICE_MAKERS"
 SLICED_DISPLAY = ("earlier", "later", "signature_url")
 #: What the driver's plugins put in the context that a partition's pages show.
 SHARED_CONTEXT = ("related_graph", "deposit")
-#: Partition: {name: value} of the driver's context (SHARED_CONTEXT).
-CONTEXT = "PARTITION_CONTEXT"
 #: Seconds one article costs a partition run on one core (rendering most of it): what decides
 #: whether a local cluster pays for its start (`engine.pays_for_a_local_cluster`).
 _SECONDS_PER_ARTICLE = 0.004
@@ -126,7 +124,7 @@ class PartitionJob:
     overrides: dict[str, Any]
     files: list[str]  # article files, relative to the content folder (POSIX)
     #: Pickled ({relative path: ArticleSlice}, {context name: value}): they hold the plugins'
-    #: values, which a worker can unpickle only once Pelican has put plugins/ on its path.
+    #: values, which a worker can unpickle only once Pelican has loaded the plugins.
     shared: bytes | None
     #: On a cluster that does not share this machine's files: {relative path: bytes} of the
     #: article files and the earlier versions beside them; None: the worker reads the folder.
@@ -574,16 +572,12 @@ def render_partition(job: PartitionJob) -> PartitionResult:
     reuse_conf = overrides.get("REUSE_PREVIOUS")
     if reuse_conf:
         overrides["REUSE_PREVIOUS"] = {**reuse_conf, "save": None}  # the record goes back to the driver
-    plugins = str(site.PROJECT / "plugins")
-    if plugins not in sys.path:
-        sys.path.append(plugins)
-    slices, context = pickle.loads(job.shared)
     warnings = _Collector()
     root = logging.getLogger()
     root.addHandler(warnings)
     try:
         conf = site.build(None, None, job.settings, partitioned=False, **overrides, **{
-            ROLE: PARTITION, SLICE: slices, CONTEXT: context, FACTS: {}, READ: {}, "ARTICLE_PATHS": list(job.files),
+            ROLE: PARTITION, SHARED: job.shared, FACTS: {}, READ: {}, "ARTICLE_PATHS": list(job.files),
             "PAGE_PATHS": [], "THEME_STATIC_PATHS": [], "DIRECT_TEMPLATES": []})
     finally:
         root.removeHandler(warnings)
@@ -643,8 +637,8 @@ def apply_slices(generators) -> None:
     from pelican.generators import ArticlesGenerator
 
     generator = next(g for g in generators if isinstance(g, ArticlesGenerator))
-    generator.context.update(generator.settings[CONTEXT])
-    slices = generator.settings[SLICE]
+    slices, context = pickle.loads(generator.settings[SHARED])
+    generator.context.update(context)
     read = generator.settings.setdefault(READ, {})
     for article in chain(generator.articles, generator.hidden_articles, generator.drafts):
         read[_relative(article)] = (article.url, article.save_as)
