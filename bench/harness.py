@@ -60,8 +60,8 @@ def ok(step: dict[str, Any] | None) -> bool:
 
 def run_step(name: str, args: dict[str, Any], work: Path, label: str | None = None,
              timeout: float = STEP_TIMEOUT) -> dict[str, Any]:
-    """Run child step `name` in a fresh Python process; its result plus wall time and peak RSS.
-    `label` names its files in `work` (default: the step's name)."""
+    """Run step `name` (`bench/__main__.py`) in a fresh Python process; its result plus wall
+    time and peak RSS. `label` names its files in `work` (default: the step's name)."""
     work.mkdir(parents=True, exist_ok=True)
     label = label or name
     args_path, result_path, log_path = (work / f"{label}.{ext}" for ext in ("args.json", "result.json", "log"))

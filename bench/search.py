@@ -107,14 +107,14 @@ def step_whoosh(content: str, index_dir: str, export_dir: str) -> dict[str, Any]
 
 
 def step_cli_queries(output: str, queries: list[str], rounds: int) -> dict[str, Any]:
-    search = search_plugin()[2].search
+    _, _, query = search_plugin()
     # A call is what `invoke search` does after start-up: open the index, parse, search, highlight.
     # `search` also reports its own time without opening the index ("search_*").
     times, inner, hits = [], [], {}
     per_query: dict[str, list[float]] = {q: [] for q in queries}
     for _ in range(rounds):
         for q in queries:
-            (found, total, searched), seconds = timed(lambda: search(Path(output), q, limit=10))
+            (found, total, searched), seconds = timed(lambda: query.search(Path(output), q, limit=10))
             times.append(seconds * 1000)
             inner.append(searched * 1000)
             per_query[q].append(seconds * 1000)
@@ -130,8 +130,8 @@ def step_cli_queries(output: str, queries: list[str], rounds: int) -> dict[str, 
 
 def step_cli_cold(output: str, query: str) -> dict[str, Any]:
     """One query in a fresh process, as one `invoke search` runs it: the index is opened first."""
-    search = search_plugin()[2].search
-    _, seconds = timed(lambda: search(Path(output), query, limit=10))
+    _, _, plugin_query = search_plugin()
+    _, seconds = timed(lambda: plugin_query.search(Path(output), query, limit=10))
     return {"status": "ok", "ms": round(seconds * 1000, 2)}
 
 
