@@ -18,7 +18,6 @@ from bench.harness import PROJECT, failed, not_available, ok, run_step, skipped,
 FAKES_CSV = (PROJECT / ".." / "shared" / "data" / "fa-kes" / "FA-KES-Dataset.csv").resolve()
 FAKES_MAPPING = PROJECT / "mappings" / "fa-kes.yaml"
 
-
 #: Each cold build (bare and Broadsheet) runs this many times, alternately; the fastest counts.
 BUILD_REPEATS = 2
 #: How many dumps the incremental rebuild changes.
@@ -39,6 +38,7 @@ BARE_FROM_SITE_SETTINGS = ("TIMEZONE", "ARTICLE_URL", "ARTICLE_SAVE_AS", "ARTICL
 
 #: The largest web archive the bench writes (n=2000 articles reach it).
 WEB_ARCHIVE_MIB = 1024
+
 #: The cold builds compared, in the order they alternate: bare Pelican, Broadsheet partitioned
 #: (the default: a driver and partitions on a local Dask cluster), Broadsheet in one Pelican run.
 BUILD_KINDS = ("bare", "broadsheet", "single")
