@@ -296,30 +296,31 @@ def bench(c, number=2000, out="bench/results.json", fakes=None, no_browser=False
           search_scale=0, search_content=None, scale=0, no_web_archive=False):
     """Measure ingest, builds (vs bare Pelican), rebuild, graph, search (vs Pagefind), zip; print the table.
     --scale N: only the corpus, a from-scratch and an incremental rebuild at N articles (bench/results-scale-N.*)."""
-    from broadsheet import bench as harness
+    # bench/ beside this file: invoke puts the folder of tasks.py on sys.path, as `python -m` does
+    from bench import at_scale, benchmark, report
 
     console = _console()
     if int(scale):
         with console.status("bench") as status:
-            results = harness.run_scale(int(scale), Path(work),
-                                        progress=lambda step: status.update(f"bench: {step}"))
+            results = at_scale.run_scale(int(scale), Path(work),
+                                         progress=lambda step: status.update(f"bench: {step}"))
         default = out == "bench/results.json"
-        md = harness.write_scale(results, Path(f"bench/results-scale-{int(scale)}.json" if default else out))
+        md = report.write_scale(results, Path(f"bench/results-scale-{int(scale)}.json" if default else out))
         console.print(md.read_text(encoding="utf-8"))
         return
     if int(search_scale):
         with console.status("bench") as status:
-            results = harness.run_search_scale(int(search_scale), Path(work),
-                                               progress=lambda step: status.update(f"bench: {step}"),
-                                               content=Path(search_content) if search_content else None)
-        md = harness.write_search_scale(results, Path(f"bench/results-search-{int(search_scale)}.json"))
+            results = at_scale.run_search_scale(int(search_scale), Path(work),
+                                                progress=lambda step: status.update(f"bench: {step}"),
+                                                content=Path(search_content) if search_content else None)
+        md = report.write_search_scale(results, Path(f"bench/results-search-{int(search_scale)}.json"))
         console.print(md.read_text(encoding="utf-8"))
         return
-    table_path = None if fakes == "none" else Path(fakes) if fakes else harness.FAKES_CSV
+    table_path = None if fakes == "none" else Path(fakes) if fakes else benchmark.FAKES_CSV
     with console.status("bench") as status:
-        results = harness.run_benchmark(int(number), Path(work), table_path, browser=not no_browser,
-                                        progress=lambda step: status.update(f"bench: {step}"),
-                                        web_archive=not no_web_archive)
-    md = harness.write_results(results, Path(out))
-    console.print(harness.rich_table(results))
+        results = benchmark.run_benchmark(int(number), Path(work), table_path, browser=not no_browser,
+                                          progress=lambda step: status.update(f"bench: {step}"),
+                                          web_archive=not no_web_archive)
+    md = report.write_results(results, Path(out))
+    console.print(report.rich_table(results))
     console.print(f"results: {out}, table: {md}")

@@ -810,14 +810,14 @@ def test_fakes_titles_found_in_chromium(browser, fakes_site):
 
 def test_bench_search_scale_measures_bytes_and_cli(tmp_path):
     """`invoke bench --search-scale N`: search alone at N articles, every step measured."""
-    from broadsheet import bench
+    from bench import at_scale, report
 
-    r = bench.run_search_scale(60, tmp_path)
+    r = at_scale.run_search_scale(60, tmp_path)
     for step in ("corpus", "ingest", "whoosh", "browser_bytes", "cli_queries", "cli_cold"):
         assert r[step]["status"] == "ok", (step, r[step])
     assert all(k["bytes"] > 0 and k["files"] >= 2 for k in r["browser_bytes"]["by_kind"].values())
     assert r["cli_queries"]["p95_ms"] > 0 and r["cli_queries"]["peak_rss_mib"] > 0
-    md = bench.write_search_scale(r, tmp_path / "results-search-60.json").read_text(encoding="utf-8")
+    md = report.write_search_scale(r, tmp_path / "results-search-60.json").read_text(encoding="utf-8")
     assert "bytes after meta.js" in md and "p95" in md
 
 
