@@ -89,16 +89,11 @@ def facts_of(settings: dict[str, Any], url: str) -> dict[str, Any]:
     return settings.setdefault(FACTS, {}).setdefault(url, {})
 
 
-def fact(settings: dict[str, Any], url: str, name: str, default: Any = None) -> Any:
-    """In the driver: one fact of one article, as its partition's plugins filled it."""
-    store = settings.get(FACTS)
-    return default if store is None else store.get(url, name, default)
-
-
-def facts_in_order(settings: dict[str, Any], articles, name: str):
+def facts_in_order(settings: dict[str, Any], articles, name: str, *default: Any):
     """In the driver: the fact `name` of each of `articles`, one at a time, in their order
-    (the driver does not hold every article's data rows at once)."""
-    return settings[FACTS].each((a.url for a in articles), name)
+    (the driver does not hold every article's data rows at once); KeyError for an article
+    without it, unless a `default` is given."""
+    return settings[FACTS].each([a.url for a in articles], name, *default)
 
 
 def forget_facts(settings: dict[str, Any]) -> None:

@@ -209,7 +209,7 @@ def test_a_fact_store_gives_back_what_it_was_given_in_the_order_asked(tmp_path):
     store.add({"b.html": {"row": ("b", 2), "script": "latn"}, "a.html": {"row": ("a", 1)}})
     store.add({"b.html": {"row": ("b", 3)}})
     assert list(store.each(["b.html", "a.html"], "row")) == [("b", 3), ("a", 1)]
-    assert store.get("a.html", "script", "none") == "none"
+    assert list(store.each(["a.html", "b.html"], "script", "none")) == ["none", "latn"]
     assert list(store.named("script")) == [("b.html", "latn")]
     with pytest.raises(KeyError, match="a.html"):
         list(store.each(["a.html"], "script"))

@@ -264,8 +264,7 @@ def start_join(pelican) -> None:
     folder = index_path(Path(settings["OUTPUT_PATH"]), settings.get("SEARCH_INDEX_PATH"))
     named: dict[str, list] = {}
     missing = []
-    for article in _articles:
-        ident = partitioned.fact(settings, article.url, FACT)
+    for article, ident in zip(_articles, partitioned.facts_in_order(settings, _articles, FACT, None)):
         if ident is not None and (ident in named or part_exists(folder, ident)):
             named.setdefault(ident, []).append(article)
         else:

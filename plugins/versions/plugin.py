@@ -214,8 +214,8 @@ class VersionsGenerator(Generator):
         """In a partitioned build's driver, once the partitions ran: their rows, redirects and
         counts, in the order a single build makes them."""
         edited = []
-        for article in self._in_order():
-            found = partitioned.fact(self.settings, article.url, "versions")
+        articles = self._in_order()
+        for article, found in zip(articles, partitioned.facts_in_order(self.settings, articles, "versions", None)):
             if not found:
                 continue
             self.rows += found["rows"]
