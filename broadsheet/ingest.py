@@ -26,7 +26,6 @@ import json
 import os
 import stat
 import sys
-import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,6 +38,7 @@ from slugify import slugify
 
 from broadsheet import engine, versions
 from broadsheet.article import Article, read_content_file, render_markdown_file
+from broadsheet.cache import looked_at, unchanged
 from broadsheet.files import atomic_write, write_temporary
 from broadsheet.dumps import DEFAULT_TIMEZONE, MAX_DUMP_BYTES, DumpError, Rejection, parse_dump
 from broadsheet.tables import (
@@ -878,31 +878,6 @@ def _read_bytes(path: Path) -> bytes | None:
 
 # -- what the last run saw: the state file and the cache beside the content folder ----------
 
-#: A stamp (size, mtime, inode, permissions, when looked at) stands for a file's bytes only when the file
-#: last changed clearly before it was looked at: a change in the same clock tick would keep
-#: its mtime. File systems with whole-second times (FAT, ext3) need the larger margin.
-_TICK_NS = 50_000_000
-_COARSE_TICK_NS = 2_000_000_000
-
-
-def _stamp(path: str) -> list[int] | None:
-    seen = time.time_ns()
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode, seen]
-
-
-def _still(old: list[int] | None, new: list[int] | None) -> bool:
-    """True when `new` shows the file as `old` saw it, and `old` can be trusted for that."""
-    if not old or not new or len(old) != len(new) or old[:4] != new[:4]:
-        return False
-    mtime, seen = old[1], old[4]
-    tick = _COARSE_TICK_NS if mtime % 1_000_000_000 == 0 else _TICK_NS
-    return mtime < seen - tick
-
-
 def cache_path(content: Path) -> Path:
     """Where ingest keeps what each dump gave and the stamps of the files it looked at:
     beside the content folder, not in it, because what is in it must be the same for the
@@ -992,7 +967,7 @@ def _place_all(content: Path, outcomes: list[Parsed | Rejection], old_state: dic
                 rec.written, rec.rendered_with, rec.data, rec.fields = last["written"], rec.placed_as, None, None
             renderer.render(rec, need_text=False)
             path = os.path.join(folder, rel)
-            settled = last["written"] == rec.written and _still(old_stamps.get(rel), _stamp(path))
+            settled = last["written"] == rec.written and unchanged(old_stamps.get(rel), looked_at(path))
             if settled or (last["written"] == rec.written and _holds(path, rec.written)):
                 new_state[rel] = last  # neither the dump nor the content file changed
                 if settled:
@@ -1023,7 +998,7 @@ def _place_all(content: Path, outcomes: list[Parsed | Rejection], old_state: dic
     # stamped once every file is written, so that few of them are as recent as the look
     for rel in new_state:
         if rel not in stamps:
-            stamps[rel] = _stamp(os.path.join(folder, rel))
+            stamps[rel] = looked_at(os.path.join(folder, rel))
 
     for rel, entry in sorted(old_state.items()):
         if rel in new_state:
@@ -1112,9 +1087,9 @@ def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
     stamps: dict[str, list[int] | None] = {}
     jobs = []
     for path, rel in files:
-        stamps[rel] = _stamp(path)
+        stamps[rel] = looked_at(path)
         entry = cached_sources.get(rel)
-        if entry and _still(entry["stamp"], stamps[rel]):
+        if entry and unchanged(entry["stamp"], stamps[rel]):
             outcomes_of[rel] = [_from_cache(rel, e) for e in entry.get("outcomes", [entry])]
             sources[rel] = entry
             continue

@@ -393,7 +393,8 @@ class _KeptPartitions:
     def input_keys(self, job: PartitionJob, shown: tuple[dict[str, ArticleSlice], Any], content: Path,
                    ) -> dict[str, str]:
         """{relative source path: input key} of the partition's articles ({}: nothing is kept)."""
-        from broadsheet.reuse import file_stamp, key_of
+        from broadsheet.cache import stamp
+        from broadsheet.reuse import key_of
         from broadsheet.versions import folder_of
 
         if self.folder is None:
@@ -408,8 +409,8 @@ class _KeptPartitions:
             if shared is None or own is None:
                 continue
             folder = folder_of(content / rel)
-            earlier = sorted((p.name, file_stamp(p)) for p in folder.glob("*")) if folder.is_dir() else []
-            text = repr((rel, file_stamp(content / rel), earlier, own, shared))
+            earlier = sorted((p.name, stamp(p)) for p in folder.glob("*")) if folder.is_dir() else []
+            text = repr((rel, stamp(content / rel), earlier, own, shared))
             keys[rel] = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
         return keys
 

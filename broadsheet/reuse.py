@@ -14,9 +14,7 @@ computed (a value with no stable form) means the file is rendered, never that it
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import gc
 import hashlib
 import json
 import os
@@ -26,6 +24,7 @@ import zlib
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from broadsheet.cache import collection_paused, stamp
 from broadsheet.files import atomic_write
 
 #: The setting `invoke rebuild` passes: {"previous": folder, "record": previous record, "save": new record}.
@@ -49,7 +48,7 @@ READ_ATTRS = "_broadsheet_read"
 def mark_read(content) -> None:
     """content_object_init: remember which attributes the object had when Pelican made it.
     Those come from its source file and the settings alone, so its key stands for them by the
-    file's stamp (see `key_of`) instead of digesting them (the text twice: the record and the
+    file's stamp (broadsheet.cache.stamp; see `key_of`) instead of digesting them (the text twice: the record and the
     rendered HTML) at every rebuild."""
     names = frozenset(vars(content))
     # Objects of one kind have the same names: one set for them all (10,000 copies weighed 12 MiB).
@@ -64,11 +63,11 @@ def _stands_for(page: Any) -> Any:
     read from it (see `mark_read`), the values of everything attached since (by Pelican's
     generators and the plugins). Without a mark or a stamp, all its attributes' values."""
     read = getattr(page, READ_ATTRS, None)
-    stamp = file_stamp(page.source_path) if read else None
+    found = stamp(page.source_path) if read else None
     attached = sorted((k, v) for k, v in vars(page).items()
                       if k not in _SKIP_ATTRS and k != READ_ATTRS and not callable(v)
-                      and (stamp is None or k not in read))
-    return tuple(attached) if stamp is None else (page.source_path, stamp, tuple(attached))
+                      and (found is None or k not in read))
+    return tuple(attached) if found is None else (page.source_path, found, tuple(attached))
 
 
 def key_of(*parts: Any) -> str | None:
@@ -213,33 +212,6 @@ def finish(settings: dict[str, Any]) -> Reuse | None:
     if done is not None:
         done.save()
     return done
-
-
-def file_stamp(path: str | Path) -> tuple[int, int, int] | None:
-    """(inode, size, modification time) of a file, None when it cannot be read: what a file
-    written anew (as ingest writes a changed content file) never keeps, so a kept result
-    computed from the file stays good while the stamp does."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_ino, st.st_size, st.st_mtime_ns)
-
-
-@contextlib.contextmanager
-def collection_paused():
-    """The cyclic garbage collector off while many objects that hold no cycles are made (a
-    kept cache unpickled, a query's postings): the collections their allocations set off,
-    each walking every object of a process that holds a whole corpus, took about as long
-    as making them. They are freed as usual afterwards."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def load_kept(path: Path | None, default: Any = None) -> Any:

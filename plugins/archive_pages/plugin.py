@@ -29,7 +29,7 @@ from pelican.generators import ArticlesGenerator, Generator, PagesGenerator, Pel
 from slugify import slugify
 
 from broadsheet import partitioned
-from broadsheet import reuse as reusing
+from broadsheet import cache, reuse as reusing
 from broadsheet.article import Article, record_of
 from broadsheet.files import atomic_write
 from broadsheet.ordering import oldest_first
@@ -135,7 +135,7 @@ class ArchivePagesGenerator(Generator):
         kept = reusing.KeptValues(reusing.kept_folder(s, "archive_pages-displays"))
         driver = partitioned.is_driver(s)
         for article in everything:
-            article.display = kept.value(article.source_path, lambda a=article: _stamp(a),
+            article.display = kept.value(article.source_path, lambda a=article: _display_inputs(a),
                                          lambda a=article: self._display(a, show_scraped_related))
             if not driver:  # a stand-in's record has no text: the search reads the file
                 article._broadsheet_record = article.display.record
@@ -387,10 +387,10 @@ def _period_view(period) -> tuple:
     return (period.level, period.label, period.short, period.day, period.count, period.url)
 
 
-def _stamp(article) -> tuple:
+def _display_inputs(article) -> tuple:
     """What must stay the same for an article's display to stay the same: its content file
     and its place."""
-    return (reusing.file_stamp(article.source_path), article.url, article.save_as,
+    return (cache.stamp(article.source_path), article.url, article.save_as,
             article.relative_source_path, article.slug)
 
 

@@ -29,11 +29,11 @@ import functools
 import html
 import json
 import logging
-import os
 import re
 import time
 from pathlib import Path
 
+from broadsheet import cache
 from broadsheet.background import Background, BackgroundFailed
 from broadsheet.files import atomic_write
 
@@ -151,9 +151,8 @@ class KnownDocument:
 
 def source_stamp(article) -> list:
     """What must stay the same for an article's indexed text to stay the same: its source
-    file's size and modification time, and the title and date Pelican read."""
-    st = os.stat(article.source_path)
-    return [article.source_path, st.st_size, st.st_mtime_ns, str(article.metadata.get("title")),
+    file's stamp (broadsheet.cache), and the title and date Pelican read."""
+    return [article.source_path, *(cache.stamp(article.source_path) or ()), str(article.metadata.get("title")),
             article.date.isoformat()]
 
 

@@ -1,0 +1,81 @@
+"""What a build remembers between runs: one stamp of a file, one store of kept values.
+
+A **stamp** stands for a file's bytes without reading them: its size, modification time,
+inode, device and permissions. Ingest writes a changed file anew (a temporary file renamed
+over it), so a changed file never keeps its inode, even when its size and time happen to
+match; the permissions are there because a file that cannot be read is a different input.
+A value computed from a file stays good while the file's stamp does.
+
+The **store** is one SQLite file per cache folder (`STORE_FILE`), rows of (namespace, key,
+pickled value): a namespace per stage ("archive_pages-displays", "articles" of a partition,
+"digests.pickle" of the bag...). A save writes only the rows that changed, in one
+transaction, so a killed run leaves the old rows or the new ones. Stores in different folders
+never share a lock; writers of one folder (a partition's worker and the driver, the two link
+checks of a rebuild) wait for each other through SQLite's lock (`BUSY_SECONDS`). A store
+that cannot be read only means the work is done again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import time
+from pathlib import Path
+from typing import Iterator
+
+Stamp = tuple[int, int, int, int, int]
+
+
+def stamp_of(st: os.stat_result) -> Stamp:
+    """The stamp of a file from its `os.stat` result (see the module's docstring)."""
+    return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev, st.st_mode)
+
+
+def stamp(path: str | Path) -> Stamp | None:
+    """The stamp of the file (or folder) at `path`; None when it cannot be looked at."""
+    try:
+        return stamp_of(os.stat(path))
+    except OSError:
+        return None
+
+
+#: A stamp stands for a file's bytes only when the file last changed clearly before it was
+#: looked at: a change in the same clock tick would keep its mtime. File systems with
+#: whole-second times (FAT, ext3) need the larger margin.
+_TICK_NS = 50_000_000
+_COARSE_TICK_NS = 2_000_000_000
+
+
+def looked_at(path: str | Path) -> list[int] | None:
+    """The stamp of `path` and when it was taken (for a store kept as JSON: a list), to be
+    compared with `unchanged`."""
+    seen = time.time_ns()
+    found = stamp(path)
+    return None if found is None else [*found, seen]
+
+
+def unchanged(old: list[int] | None, new: list[int] | None) -> bool:
+    """True when `new` (`looked_at`) shows the file as `old` saw it, and `old` can be trusted
+    for that (the file had not changed in the clock tick `old` was taken in)."""
+    if not old or not new or len(old) != len(new) or old[:-1] != new[:-1]:
+        return False
+    mtime, seen = old[1], old[-1]
+    tick = _COARSE_TICK_NS if mtime % 1_000_000_000 == 0 else _TICK_NS
+    return mtime < seen - tick
+
+
+@contextlib.contextmanager
+def collection_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while many objects that hold no cycles are made (a
+    store's values unpickled, a query's postings): the collections their allocations set
+    off, each walking every object of a process that holds a whole corpus, took about as
+    long as making them. They are freed as usual afterwards."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
