@@ -20,9 +20,16 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import pickle
+import sqlite3
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterable, Iterator
+
+#: The store's file in each cache folder.
+STORE_FILE = "cache.sqlite"
+#: How long a writer waits for another process writing the same store before giving up.
+BUSY_SECONDS = 600
 
 Stamp = tuple[int, int, int, int, int]
 
@@ -79,3 +86,93 @@ def collection_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
+
+
+_UNREADABLE = (OSError, EOFError, ValueError, TypeError, AttributeError, ImportError, IndexError,
+               pickle.UnpicklingError, sqlite3.Error)
+
+
+_TABLE = ("CREATE TABLE IF NOT EXISTS kept (namespace TEXT, key TEXT, value BLOB, PRIMARY KEY (namespace, key))"
+          " WITHOUT ROWID")
+
+
+class Store:
+    """The store of one cache folder (see the module's docstring)."""
+
+    def __init__(self, folder: str | Path):
+        self.path = Path(folder) / STORE_FILE
+
+    def _connect(self, create: bool) -> sqlite3.Connection | None:
+        if not create and not self.path.is_file():
+            return None
+        if create:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=BUSY_SECONDS, isolation_level=None)
+        if create:
+            try:
+                db.execute(_TABLE)
+            except sqlite3.DatabaseError:  # not an SQLite file (a damaged cache): start it afresh
+                db.close()
+                self.path.unlink(missing_ok=True)
+                db = sqlite3.connect(self.path, timeout=BUSY_SECONDS, isolation_level=None)
+                db.execute(_TABLE)
+        return db
+
+    def load(self, namespace: str) -> dict[str, Any]:
+        """Every row of `namespace` ({} when there is nothing readable)."""
+        try:
+            db = self._connect(create=False)
+            if db is None:
+                return {}
+            with contextlib.closing(db), collection_paused():
+                rows = db.execute("SELECT key, value FROM kept WHERE namespace = ?", (namespace,)).fetchall()
+                return {key: pickle.loads(value) for key, value in rows}
+        except _UNREADABLE:
+            return {}
+
+    def get(self, namespace: str, key: str = "", default: Any = None) -> Any:
+        """One row's value, `default` when there is none readable."""
+        try:
+            db = self._connect(create=False)
+            if db is None:
+                return default
+            with contextlib.closing(db), collection_paused():
+                row = db.execute("SELECT value FROM kept WHERE namespace = ? AND key = ?",
+                                 (namespace, key)).fetchone()
+                return default if row is None else pickle.loads(row[0])
+        except _UNREADABLE:
+            return default
+
+    def save(self, namespace: str, values: dict[str, Any], changed: Iterable[str] | None = None) -> int:
+        """Write the rows of `changed` keys (new, changed or gone: a key of `changed` not in
+        `values` is deleted) in one transaction; `changed` None: `namespace` becomes `values`.
+        Returns how many keys were written or deleted."""
+        keys = list(values) if changed is None else list(dict.fromkeys(changed))
+        if changed is not None and not keys:
+            return 0
+        rows = [(namespace, k, pickle.dumps(values[k], protocol=pickle.HIGHEST_PROTOCOL))
+                for k in keys if k in values]
+        db = self._connect(create=True)
+        with contextlib.closing(db):
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                if changed is None:
+                    db.execute("DELETE FROM kept WHERE namespace = ?", (namespace,))
+                else:
+                    db.executemany("DELETE FROM kept WHERE namespace = ? AND key = ?",
+                                   [(namespace, k) for k in keys if k not in values])
+                db.executemany("INSERT OR REPLACE INTO kept VALUES (?, ?, ?)", rows)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return len(keys)
+
+    def put(self, namespace: str, value: Any, key: str = "") -> None:
+        """One value, alone in its namespace's row `key`."""
+        self.save(namespace, {key: value}, [key])
+
+    def clear(self, namespace: str) -> None:
+        """Forget every row of `namespace`."""
+        if self.path.is_file():
+            self.save(namespace, {})

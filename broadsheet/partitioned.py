@@ -492,7 +492,7 @@ class _KeptPartitions:
     def keep(self, result: PartitionResult, keys: dict[str, str]) -> PartitionResult:
         """The partition's whole result, its linked articles' and its run's; what it made of
         each article is kept for the next rebuild (only the articles that changed are written)."""
-        from broadsheet.reuse import keep_map
+        from broadsheet.reuse import forget_map, keep_map
 
         linked = self.linked.pop(result.name, {})
         if linked:
@@ -508,12 +508,12 @@ class _KeptPartitions:
         if result.outputs is None or not result.complete:
             log.info("partition %s: some file it wrote is no one article's, or has no key; it is rendered "
                      "whole at every rebuild", result.name)
-            shutil.rmtree(folder, ignore_errors=True)
+            forget_map(folder)
             return result
         made = {rel: (keys[rel], out) for rel, out in result.outputs.items() if rel in keys}
         before = self.before.pop(result.name, set())
         if not linked:  # the whole partition was rendered: every kept entry is written anew
-            shutil.rmtree(folder, ignore_errors=True)
+            forget_map(folder)
             before = set()
         keep_map(folder, made, [*(rel for rel in result.outputs if rel not in linked), *(before - made.keys())])
         return result
