@@ -88,6 +88,12 @@ def collection_paused() -> Iterator[None]:
         gc.enable()
 
 
+def changed_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """The keys of rows new, changed or gone between `old` and `new` (for `Store.save`)."""
+    return [k for k, v in new.items() if old.get(k, _ABSENT) != v] + [k for k in old if k not in new]
+
+
+_ABSENT = object()
 _UNREADABLE = (OSError, EOFError, ValueError, TypeError, AttributeError, ImportError, IndexError,
                pickle.UnpicklingError, sqlite3.Error)
 
@@ -99,8 +105,8 @@ _TABLE = ("CREATE TABLE IF NOT EXISTS kept (namespace TEXT, key TEXT, value BLOB
 class Store:
     """The store of one cache folder (see the module's docstring)."""
 
-    def __init__(self, folder: str | Path):
-        self.path = Path(folder) / STORE_FILE
+    def __init__(self, folder: str | Path, name: str = STORE_FILE):
+        self.path = Path(folder) / name
 
     def _connect(self, create: bool) -> sqlite3.Connection | None:
         if not create and not self.path.is_file():
@@ -147,26 +153,32 @@ class Store:
         """Write the rows of `changed` keys (new, changed or gone: a key of `changed` not in
         `values` is deleted) in one transaction; `changed` None: `namespace` becomes `values`.
         Returns how many keys were written or deleted."""
-        keys = list(values) if changed is None else list(dict.fromkeys(changed))
-        if changed is not None and not keys:
+        return self.save_all({namespace: (values, changed)})
+
+    def save_all(self, changes: dict[str, tuple[dict[str, Any], Iterable[str] | None]]) -> int:
+        """`save` of several namespaces ({namespace: (values, changed)}) in one transaction."""
+        deletes, rows, wholes = [], [], []
+        for namespace, (values, changed) in changes.items():
+            keys = list(values) if changed is None else list(dict.fromkeys(changed))
+            if changed is None:
+                wholes.append((namespace,))
+            deletes += [(namespace, k) for k in keys if k not in values]
+            rows += [(namespace, k, pickle.dumps(values[k], protocol=pickle.HIGHEST_PROTOCOL))
+                     for k in keys if k in values]
+        if not (deletes or rows or wholes):
             return 0
-        rows = [(namespace, k, pickle.dumps(values[k], protocol=pickle.HIGHEST_PROTOCOL))
-                for k in keys if k in values]
         db = self._connect(create=True)
         with contextlib.closing(db):
             db.execute("BEGIN IMMEDIATE")
             try:
-                if changed is None:
-                    db.execute("DELETE FROM kept WHERE namespace = ?", (namespace,))
-                else:
-                    db.executemany("DELETE FROM kept WHERE namespace = ? AND key = ?",
-                                   [(namespace, k) for k in keys if k not in values])
+                db.executemany("DELETE FROM kept WHERE namespace = ?", wholes)
+                db.executemany("DELETE FROM kept WHERE namespace = ? AND key = ?", deletes)
                 db.executemany("INSERT OR REPLACE INTO kept VALUES (?, ?, ?)", rows)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-        return len(keys)
+        return len(deletes) + len(rows)
 
     def put(self, namespace: str, value: Any, key: str = "") -> None:
         """One value, alone in its namespace's row `key`."""

@@ -11,8 +11,8 @@ What ingest wrote last time is remembered per field in `content/.broadsheet-inge
 which is what makes the three-way decision (last written / on disk / new) possible.
 
 A cache beside the content folder (`cache_path`) remembers what each dump gave (its
-article's title, date and hashes, or its rejection) and the size, modification time and
-inode of every file ingest looked at, so a re-ingest parses again only the dumps that
+article's title, date and hashes, or its rejection) and the stamp (broadsheet.cache) of
+every file ingest looked at, so a re-ingest parses again only the dumps that
 changed, and opens a content file only when the dump or the file changed. A stamp is
 trusted only when it was taken clearly after the file last changed (a change within the
 same clock tick would not show); other files are read again.
@@ -24,6 +24,7 @@ import hashlib
 import itertools
 import json
 import os
+import sqlite3
 import stat
 import sys
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -38,7 +39,7 @@ from slugify import slugify
 
 from broadsheet import engine, versions
 from broadsheet.article import Article, read_content_file, render_markdown_file
-from broadsheet.cache import looked_at, unchanged
+from broadsheet.cache import Store, changed_keys, looked_at, unchanged
 from broadsheet.files import atomic_write, write_temporary
 from broadsheet.dumps import DEFAULT_TIMEZONE, MAX_DUMP_BYTES, DumpError, Rejection, parse_dump
 from broadsheet.tables import (
@@ -879,11 +880,17 @@ def _read_bytes(path: Path) -> bytes | None:
 # -- what the last run saw: the state file and the cache beside the content folder ----------
 
 def cache_path(content: Path) -> Path:
-    """Where ingest keeps what each dump gave and the stamps of the files it looked at:
-    beside the content folder, not in it, because what is in it must be the same for the
-    same dumps however they were ingested (a clean build is compared with an updated one)."""
+    """Where ingest keeps what each dump gave and the stamps of the files it looked at (a
+    store, broadsheet.cache): beside the content folder, not in it, because what is in it
+    must be the same for the same dumps however they were ingested (a clean build is
+    compared with an updated one)."""
     content = Path(content).absolute()
-    return content.with_name(f".{content.name}.ingest-cache.json")
+    return content.with_name(f".{content.name}.ingest-cache.sqlite")
+
+
+#: The store's namespaces: what the rest was kept for ({"key": _cache_key, "state": digest of
+#: the state file}), each dump's outcome by its path, each content file's stamp by its path.
+_CACHE_SCOPE, _CACHED_SOURCES, _CACHED_OUTPUTS = "ingest", "ingest-sources", "ingest-outputs"
 
 
 def _cache_key(base_dir: Path, timezone: str) -> str:
@@ -1073,11 +1080,12 @@ def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
     state_path = content / STATE_FILE
     state_text, state = _read_json(state_path)
     old_state: dict[str, Any] = state.get("outputs") or {}
-    _, cache = _read_json(cache_path(content))
+    store = Store(cache_path(content).parent, cache_path(content).name)
+    kept = store.get(_CACHE_SCOPE, default={})
     key = _cache_key(base_dir, timezone)
-    cached_sources = cache.get("sources", {}) if cache.get("key") == key else {}
+    cached_sources = store.load(_CACHED_SOURCES) if kept.get("key") == key else {}
     # the stamps of content files are worth something only beside the state they were taken with
-    old_stamps = cache.get("outputs", {}) if cache.get("state") == _state_digest(state_text) else {}
+    old_stamps = store.load(_CACHED_OUTPUTS) if kept.get("state") == _state_digest(state_text) else {}
 
     # an unchanged dump gives what it gave last time (only dumps are cached, tables are read
     # again); the others are parsed and rendered
@@ -1128,8 +1136,12 @@ def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
             if isinstance(o, Rejection) and o.reason in UNREAD:
                 continue  # a change of permissions does not show in the stamp: read it again next time
             sources[rel] = {"stamp": stamps[rel], **_to_cache(o)}
-    _write_cache(cache_path(content), cache, {"version": 1, "key": key, "state": _state_digest(state_text),
-                                              "outputs": output_stamps, "sources": sources})
+    scope = {"key": key, "state": _state_digest(state_text)}
+    _write_cache(store, {
+        _CACHE_SCOPE: ({"": scope}, [""] if scope != kept else []),
+        _CACHED_SOURCES: (sources, changed_keys(cached_sources, sources) if kept.get("key") == key else None),
+        _CACHED_OUTPUTS: (output_stamps, changed_keys(old_stamps, output_stamps)
+                          if kept.get("state") == scope["state"] else None)})
     return report
 
 
@@ -1167,13 +1179,11 @@ def _from_cache(rel: str, entry: dict[str, Any]) -> Parsed | Rejection | Skipped
     return Parsed.from_cache(rel, entry["article"])
 
 
-def _write_cache(path: Path, old: dict[str, Any], new: dict[str, Any]) -> None:
+def _write_cache(store: Store, changes: dict[str, tuple[dict[str, Any], list[str] | None]]) -> None:
     """Only a cache: when it cannot be written, the next run parses every dump again."""
-    if new == old:
-        return
     try:
-        atomic_write(path, json.dumps(new, ensure_ascii=False, separators=(",", ":")) + "\n")
-    except OSError:
+        store.save_all(changes)
+    except (OSError, sqlite3.Error):
         pass
 
 
