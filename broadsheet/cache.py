@@ -13,17 +13,24 @@ transaction, so a killed run leaves the old rows or the new ones. Stores in diff
 never share a lock; writers of one folder (a partition's worker and the driver, the two link
 checks of a rebuild) wait for each other through SQLite's lock (`BUSY_SECONDS`). A store
 that cannot be read only means the work is done again.
+
+An **inputs key** (`inputs_key`) says what an output depends on: a digest of the inputs a
+stage names explicitly, plain values only (an object that is not one is refused, so nothing
+can slip into a key through its `repr`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
+import json
 import os
 import pickle
 import sqlite3
 import time
-from pathlib import Path
+from datetime import date, datetime
+from pathlib import Path, PurePath
 from typing import Any, Iterable, Iterator
 
 #: The store's file in each cache folder.
@@ -86,6 +93,34 @@ def collection_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
+
+
+def inputs_key(*inputs: Any) -> str:
+    """A digest of `inputs`: None, booleans, numbers, strings, bytes, paths, dates and times
+    (with their zone's name: two zones with one offset can print differently), and tuples,
+    lists and dicts of those. Anything else is a TypeError: name its inputs instead."""
+    text = json.dumps(_plain(inputs), ensure_ascii=False, separators=(",", ":"))
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (int, float)):
+        return [type(value).__name__, repr(value)]
+    if isinstance(value, bytes):
+        return ["bytes", value.hex()]
+    if isinstance(value, PurePath):
+        return ["path", str(value)]
+    if isinstance(value, datetime):
+        return ["datetime", value.isoformat(), str(value.tzinfo)]
+    if isinstance(value, date):
+        return ["date", value.isoformat()]
+    if isinstance(value, (tuple, list)):
+        return [type(value).__name__, [_plain(v) for v in value]]
+    if isinstance(value, dict):
+        return ["dict", sorted([_plain(k), _plain(v)] for k, v in value.items())]
+    raise TypeError(f"{type(value).__qualname__} is not a plain input of a cache key; name the values it stands for")
 
 
 def changed_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:

@@ -5,6 +5,10 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sqlite3
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
 
 from broadsheet import cache
 from broadsheet.files import atomic_write
@@ -73,3 +77,15 @@ def test_processes_writing_one_store_at_once_lose_no_row(tmp_path):
         assert store.load(f"w{w}") == {f"k{n}": (w, n) for n in range(20)}
     with sqlite3.connect(tmp_path / cache.STORE_FILE) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_an_inputs_key_tells_plain_values_apart_and_refuses_other_objects():
+    keys = {cache.inputs_key(*inputs) for inputs in [
+        (1,), (1.0,), ("1",), (True,), ((1,),), ([1],), ({"a": 1},), (None,), (b"1",),
+        (datetime(2016, 3, 20, 12, tzinfo=ZoneInfo("Asia/Damascus")),),
+        (datetime(2016, 3, 20, 12, tzinfo=timezone(timedelta(hours=2))),),
+        ("a", "b"), ("a,b",)]}
+    assert len(keys) == 13
+    assert cache.inputs_key({"b": 2, "a": 1}) == cache.inputs_key({"a": 1, "b": 2})
+    with pytest.raises(TypeError, match="object is not a plain input"):
+        cache.inputs_key("fine", object())

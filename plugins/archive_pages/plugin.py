@@ -308,10 +308,11 @@ class ArchivePagesGenerator(Generator):
         # In a rebuild, a citation that did not change is linked from the previous version.
         reuse = reusing.for_settings(self.settings)
         for article in chain(self.articles, self.context.get("hidden_articles", [])):
-            key = reusing.key_of(article.display.citation) if reuse else None
+            citation = article.display.citation
+            key = cache.inputs_key(*citation.inputs()) if reuse and citation is not None else None
             for (_, rel, _), (_, suffix, _, render) in zip(article.display.downloads, CITATION_FILES):
                 if not (reuse and reuse.take(rel, f"{suffix} {key}" if key else None)):
-                    self._write_file(rel, render(article.display.citation))
+                    self._write_file(rel, render(citation))
 
     def _data_row(self, article) -> dict[str, Any]:
         r = article.display.record
