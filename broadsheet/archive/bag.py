@@ -23,8 +23,8 @@ import bagit
 from broadsheet import __version__
 from broadsheet.article import front_matter_problems, split_markdown_file
 from broadsheet.files import same_device, sha256_file, walk
-from broadsheet.cache import stamp, stamp_of
-from broadsheet.reuse import keep, load_kept
+from broadsheet.cache import changed_keys, stamp, stamp_of
+from broadsheet.reuse import keep_map, load_kept_map
 from broadsheet.versions import is_version_path
 
 #: The payload manifest of Broadsheet's bags (SHA-256 only), and the tag files' manifest.
@@ -71,7 +71,7 @@ def corpus_facts(content: Path, cache_file: Path | None = None) -> CorpusFacts:
     """Count the articles under `content/` and find their date range (drafts and hidden excluded).
     `cache_file`: each file's finding by its stamp (broadsheet.cache.stamp), kept between
     runs so that a rebuild reads again only the files that changed."""
-    known = load_kept(cache_file, {})
+    known = load_kept_map(cache_file)
     seen: dict[str, tuple[tuple, str | None]] = {}
     dates = []
     for path in sorted(Path(content).rglob("*.md")):
@@ -90,7 +90,7 @@ def corpus_facts(content: Path, cache_file: Path | None = None) -> CorpusFacts:
         if date is not None:
             dates.append(date)
     if cache_file is not None:
-        keep(cache_file, seen)
+        keep_map(cache_file, seen, changed_keys(known, seen))
     return CorpusFacts(len(dates), min(dates, default=None), max(dates, default=None))
 
 
@@ -185,12 +185,11 @@ class Payload:
             st = found[rel].stat(follow_symlinks=False)
             self.stamps[rel] = stamp_of(st)
             self.bytes += st.st_size
-        kept = load_kept(digests_cache, {}) if digests_cache else {}
-        kept = kept if isinstance(kept, dict) else {}
+        self.kept = load_kept_map(digests_cache)  # {rel: (stamp, digest)} of the last run
         self.known: dict[str, str] = {}
-        for rel, found in self.stamps.items():
-            old = kept.get(rel)
-            if old and old[0] == found:
+        for rel, now in self.stamps.items():
+            old = self.kept.get(rel)
+            if old and old[0] == now:
                 self.known[rel] = old[1]
 
 
@@ -221,7 +220,8 @@ def write_tail_tag_files(payload: Payload, digests: dict[str, str], title: str) 
                    key=lambda line: line.split(" ", 1)[-1])
     tagmanifest.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
     if payload.cache:
-        keep(payload.cache, {rel: (payload.stamps[rel], digests[rel]) for rel in payload.files})
+        new = {rel: (payload.stamps[rel], digests[rel]) for rel in payload.files}
+        keep_map(payload.cache, new, changed_keys(payload.kept, new))
 
 
 def _bagit_order(rel: str) -> list[tuple[int, str]]:
