@@ -11,8 +11,8 @@ What ingest wrote last time is remembered per field in `content/.broadsheet-inge
 which is what makes the three-way decision (last written / on disk / new) possible.
 
 A cache beside the content folder (`cache_path`) remembers what each dump gave (its
-article's title, date and hashes, or its rejection) and the size, modification time and
-inode of every file ingest looked at, so a re-ingest parses again only the dumps that
+article's title, date and hashes, or its rejection) and the stamp (broadsheet.cache) of
+every file ingest looked at, so a re-ingest parses again only the dumps that
 changed, and opens a content file only when the dump or the file changed. A stamp is
 trusted only when it was taken clearly after the file last changed (a change within the
 same clock tick would not show); other files are read again.
@@ -24,9 +24,9 @@ import hashlib
 import itertools
 import json
 import os
+import sqlite3
 import stat
 import sys
-import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,6 +39,7 @@ from slugify import slugify
 
 from broadsheet import engine, versions
 from broadsheet.article import Article, read_content_file, render_markdown_file
+from broadsheet.cache import Store, changed_keys, looked_at, unchanged
 from broadsheet.files import atomic_write, write_temporary
 from broadsheet.dumps import DEFAULT_TIMEZONE, MAX_DUMP_BYTES, DumpError, Rejection, parse_dump
 from broadsheet.tables import (
@@ -878,37 +879,18 @@ def _read_bytes(path: Path) -> bytes | None:
 
 # -- what the last run saw: the state file and the cache beside the content folder ----------
 
-#: A stamp (size, mtime, inode, permissions, when looked at) stands for a file's bytes only when the file
-#: last changed clearly before it was looked at: a change in the same clock tick would keep
-#: its mtime. File systems with whole-second times (FAT, ext3) need the larger margin.
-_TICK_NS = 50_000_000
-_COARSE_TICK_NS = 2_000_000_000
-
-
-def _stamp(path: str) -> list[int] | None:
-    seen = time.time_ns()
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode, seen]
-
-
-def _still(old: list[int] | None, new: list[int] | None) -> bool:
-    """True when `new` shows the file as `old` saw it, and `old` can be trusted for that."""
-    if not old or not new or len(old) != len(new) or old[:4] != new[:4]:
-        return False
-    mtime, seen = old[1], old[4]
-    tick = _COARSE_TICK_NS if mtime % 1_000_000_000 == 0 else _TICK_NS
-    return mtime < seen - tick
-
-
 def cache_path(content: Path) -> Path:
-    """Where ingest keeps what each dump gave and the stamps of the files it looked at:
-    beside the content folder, not in it, because what is in it must be the same for the
-    same dumps however they were ingested (a clean build is compared with an updated one)."""
+    """Where ingest keeps what each dump gave and the stamps of the files it looked at (a
+    store, broadsheet.cache): beside the content folder, not in it, because what is in it
+    must be the same for the same dumps however they were ingested (a clean build is
+    compared with an updated one)."""
     content = Path(content).absolute()
-    return content.with_name(f".{content.name}.ingest-cache.json")
+    return content.with_name(f".{content.name}.ingest-cache.sqlite")
+
+
+#: The store's namespaces: what the rest was kept for ({"key": _cache_key, "state": digest of
+#: the state file}), each dump's outcome by its path, each content file's stamp by its path.
+_CACHE_SCOPE, _CACHED_SOURCES, _CACHED_OUTPUTS = "ingest", "ingest-sources", "ingest-outputs"
 
 
 def _cache_key(base_dir: Path, timezone: str) -> str:
@@ -992,7 +974,7 @@ def _place_all(content: Path, outcomes: list[Parsed | Rejection], old_state: dic
                 rec.written, rec.rendered_with, rec.data, rec.fields = last["written"], rec.placed_as, None, None
             renderer.render(rec, need_text=False)
             path = os.path.join(folder, rel)
-            settled = last["written"] == rec.written and _still(old_stamps.get(rel), _stamp(path))
+            settled = last["written"] == rec.written and unchanged(old_stamps.get(rel), looked_at(path))
             if settled or (last["written"] == rec.written and _holds(path, rec.written)):
                 new_state[rel] = last  # neither the dump nor the content file changed
                 if settled:
@@ -1023,7 +1005,7 @@ def _place_all(content: Path, outcomes: list[Parsed | Rejection], old_state: dic
     # stamped once every file is written, so that few of them are as recent as the look
     for rel in new_state:
         if rel not in stamps:
-            stamps[rel] = _stamp(os.path.join(folder, rel))
+            stamps[rel] = looked_at(os.path.join(folder, rel))
 
     for rel, entry in sorted(old_state.items()):
         if rel in new_state:
@@ -1098,11 +1080,12 @@ def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
     state_path = content / STATE_FILE
     state_text, state = _read_json(state_path)
     old_state: dict[str, Any] = state.get("outputs") or {}
-    _, cache = _read_json(cache_path(content))
+    store = Store(cache_path(content).parent, cache_path(content).name)
+    kept = store.get(_CACHE_SCOPE, default={})
     key = _cache_key(base_dir, timezone)
-    cached_sources = cache.get("sources", {}) if cache.get("key") == key else {}
+    cached_sources = store.load(_CACHED_SOURCES) if kept.get("key") == key else {}
     # the stamps of content files are worth something only beside the state they were taken with
-    old_stamps = cache.get("outputs", {}) if cache.get("state") == _state_digest(state_text) else {}
+    old_stamps = store.load(_CACHED_OUTPUTS) if kept.get("state") == _state_digest(state_text) else {}
 
     # an unchanged dump gives what it gave last time (only dumps are cached, tables are read
     # again); the others are parsed and rendered
@@ -1112,9 +1095,9 @@ def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
     stamps: dict[str, list[int] | None] = {}
     jobs = []
     for path, rel in files:
-        stamps[rel] = _stamp(path)
+        stamps[rel] = looked_at(path)
         entry = cached_sources.get(rel)
-        if entry and _still(entry["stamp"], stamps[rel]):
+        if entry and unchanged(entry["stamp"], stamps[rel]):
             outcomes_of[rel] = [_from_cache(rel, e) for e in entry.get("outcomes", [entry])]
             sources[rel] = entry
             continue
@@ -1153,8 +1136,12 @@ def ingest(source: Path, content: Path, timezone: str = DEFAULT_TIMEZONE,
             if isinstance(o, Rejection) and o.reason in UNREAD:
                 continue  # a change of permissions does not show in the stamp: read it again next time
             sources[rel] = {"stamp": stamps[rel], **_to_cache(o)}
-    _write_cache(cache_path(content), cache, {"version": 1, "key": key, "state": _state_digest(state_text),
-                                              "outputs": output_stamps, "sources": sources})
+    scope = {"key": key, "state": _state_digest(state_text)}
+    _write_cache(store, {
+        _CACHE_SCOPE: ({"": scope}, [""] if scope != kept else []),
+        _CACHED_SOURCES: (sources, changed_keys(cached_sources, sources) if kept.get("key") == key else None),
+        _CACHED_OUTPUTS: (output_stamps, changed_keys(old_stamps, output_stamps)
+                          if kept.get("state") == scope["state"] else None)})
     return report
 
 
@@ -1192,13 +1179,11 @@ def _from_cache(rel: str, entry: dict[str, Any]) -> Parsed | Rejection | Skipped
     return Parsed.from_cache(rel, entry["article"])
 
 
-def _write_cache(path: Path, old: dict[str, Any], new: dict[str, Any]) -> None:
+def _write_cache(store: Store, changes: dict[str, tuple[dict[str, Any], list[str] | None]]) -> None:
     """Only a cache: when it cannot be written, the next run parses every dump again."""
-    if new == old:
-        return
     try:
-        atomic_write(path, json.dumps(new, ensure_ascii=False, separators=(",", ":")) + "\n")
-    except OSError:
+        store.save_all(changes)
+    except (OSError, sqlite3.Error):
         pass
 
 

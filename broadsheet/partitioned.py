@@ -386,7 +386,8 @@ class _KeptPartitions:
     def input_keys(self, job: PartitionJob, shown: tuple[dict[str, ArticleSlice], Any], content: Path,
                    ) -> dict[str, str]:
         """{relative source path: input key} of the partition's articles ({}: nothing is kept)."""
-        from broadsheet.reuse import file_stamp, key_of
+        from broadsheet.cache import stamp
+        from broadsheet.reuse import key_of
         from broadsheet.versions import folder_of
 
         if self.folder is None:
@@ -401,8 +402,8 @@ class _KeptPartitions:
             if shared is None or own is None:
                 continue
             folder = folder_of(content / rel)
-            earlier = sorted((p.name, file_stamp(p)) for p in folder.glob("*")) if folder.is_dir() else []
-            text = repr((rel, file_stamp(content / rel), earlier, own, shared))
+            earlier = sorted((p.name, stamp(p)) for p in folder.glob("*")) if folder.is_dir() else []
+            text = repr((rel, stamp(content / rel), earlier, own, shared))
             keys[rel] = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
         return keys
 
@@ -484,7 +485,7 @@ class _KeptPartitions:
     def keep(self, result: PartitionResult, keys: dict[str, str]) -> PartitionResult:
         """The partition's whole result, its linked articles' and its run's; what it made of
         each article is kept for the next rebuild (only the articles that changed are written)."""
-        from broadsheet.reuse import keep_map
+        from broadsheet.reuse import forget_map, keep_map
 
         linked = self.linked.pop(result.name, {})
         if linked:
@@ -500,12 +501,12 @@ class _KeptPartitions:
         if result.outputs is None or not result.complete:
             log.info("partition %s: some file it wrote is no one article's, or has no key; it is rendered "
                      "whole at every rebuild", result.name)
-            shutil.rmtree(folder, ignore_errors=True)
+            forget_map(folder)
             return result
         made = {rel: (keys[rel], out) for rel, out in result.outputs.items() if rel in keys}
         before = self.before.pop(result.name, set())
         if not linked:  # the whole partition was rendered: every kept entry is written anew
-            shutil.rmtree(folder, ignore_errors=True)
+            forget_map(folder)
             before = set()
         keep_map(folder, made, [*(rel for rel in result.outputs if rel not in linked), *(before - made.keys())])
         return result

@@ -31,6 +31,8 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterator
 
+from broadsheet.cache import stamp
+
 #: What Broadsheet published at a site's URL, at the URL itself (see the module docstring).
 MANIFEST = ".broadsheet-published.json"
 #: Exit status for a URL that cannot be used (nothing was read, built or published), as for
@@ -150,11 +152,9 @@ def _fingerprint(info: dict) -> str:
 
 
 def _stat(path: Path) -> list[int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return [st.st_size, st.st_mtime_ns, st.st_ino]
+    """The file's stamp (broadsheet.cache.stamp) as the record keeps it (JSON: a list)."""
+    found = stamp(path)
+    return None if found is None else list(found)
 
 
 def _local_files(root: Path) -> dict[str, Path]:

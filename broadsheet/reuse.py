@@ -14,18 +14,15 @@ computed (a value with no stable form) means the file is rendered, never that it
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import gc
 import hashlib
 import json
 import os
-import pickle
 import shutil
-import zlib
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from broadsheet.cache import Store, stamp
 from broadsheet.files import atomic_write
 
 #: The setting `invoke rebuild` passes: {"previous": folder, "record": previous record, "save": new record}.
@@ -49,7 +46,7 @@ READ_ATTRS = "_broadsheet_read"
 def mark_read(content) -> None:
     """content_object_init: remember which attributes the object had when Pelican made it.
     Those come from its source file and the settings alone, so its key stands for them by the
-    file's stamp (see `key_of`) instead of digesting them (the text twice: the record and the
+    file's stamp (broadsheet.cache.stamp; see `key_of`) instead of digesting them (the text twice: the record and the
     rendered HTML) at every rebuild."""
     names = frozenset(vars(content))
     # Objects of one kind have the same names: one set for them all (10,000 copies weighed 12 MiB).
@@ -64,11 +61,11 @@ def _stands_for(page: Any) -> Any:
     read from it (see `mark_read`), the values of everything attached since (by Pelican's
     generators and the plugins). Without a mark or a stamp, all its attributes' values."""
     read = getattr(page, READ_ATTRS, None)
-    stamp = file_stamp(page.source_path) if read else None
+    found = stamp(page.source_path) if read else None
     attached = sorted((k, v) for k, v in vars(page).items()
                       if k not in _SKIP_ATTRS and k != READ_ATTRS and not callable(v)
-                      and (stamp is None or k not in read))
-    return tuple(attached) if stamp is None else (page.source_path, stamp, tuple(attached))
+                      and (found is None or k not in read))
+    return tuple(attached) if found is None else (page.source_path, found, tuple(attached))
 
 
 def key_of(*parts: Any) -> str | None:
@@ -215,31 +212,11 @@ def finish(settings: dict[str, Any]) -> Reuse | None:
     return done
 
 
-def file_stamp(path: str | Path) -> tuple[int, int, int] | None:
-    """(inode, size, modification time) of a file, None when it cannot be read: what a file
-    written anew (as ingest writes a changed content file) never keeps, so a kept result
-    computed from the file stays good while the stamp does."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_ino, st.st_size, st.st_mtime_ns)
-
-
-@contextlib.contextmanager
-def collection_paused():
-    """The cyclic garbage collector off while many objects that hold no cycles are made (a
-    kept cache unpickled, a query's postings): the collections their allocations set off,
-    each walking every object of a process that holds a whole corpus, took about as long
-    as making them. They are freed as usual afterwards."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
+def _store_of(path: Path) -> tuple[Store, str]:
+    """The store a kept path names (broadsheet.cache): its folder's, the namespace its name
+    without a suffix ("state/digests.pickle": namespace "digests" of "state/cache.sqlite")."""
+    path = Path(path)
+    return Store(path.parent), path.stem
 
 
 def load_kept(path: Path | None, default: Any = None) -> Any:
@@ -247,48 +224,37 @@ def load_kept(path: Path | None, default: Any = None) -> Any:
     that cannot be read only means the work is done again)."""
     if path is None:
         return default
-    try:
-        with open(path, "rb") as f, collection_paused():
-            return pickle.load(f)
-    except (OSError, EOFError, ValueError, TypeError, AttributeError, ImportError, pickle.UnpicklingError):
-        return default
+    store, namespace = _store_of(path)
+    return store.get(namespace, default=default)
 
 
-#: How many files a kept map is spread over (see `keep_map`).
-MAP_SHARDS = 64
-
-
-def _shard_of(key: str) -> int:
-    return zlib.crc32(key.encode("utf-8", "surrogatepass")) % MAP_SHARDS
+def keep(path: Path, data: Any) -> None:
+    """Save `data` for a later build at `path` (see `_store_of`), in one transaction (a killed
+    run leaves the old or the new)."""
+    store, namespace = _store_of(path)
+    store.put(namespace, data)
 
 
 def load_kept_map(folder: Path | None) -> dict[str, Any]:
     """What `keep_map` saved in `folder` ({} when nothing readable is there)."""
-    found: dict[str, Any] = {}
     if folder is None:
-        return found
-    for n in range(MAP_SHARDS):
-        part = load_kept(Path(folder) / f"{n}.pickle", {})
-        if isinstance(part, dict):
-            found.update(part)
-    return found
+        return {}
+    store, namespace = _store_of(folder)
+    return store.load(namespace)
 
 
-def keep_map(folder: Path, data: dict[str, Any], changed: Iterable[str]) -> None:
-    """Save a map of many entries (one per article) for a later build, spread over MAP_SHARDS
-    files by key, rewriting only the files that hold a `changed` key (new, changed or gone):
-    a rebuild that changes ten articles of ten thousand rewrites a few files, not all of it."""
-    shards = {_shard_of(k) for k in changed}
-    if not shards:
-        return
-    parts: dict[int, dict[str, Any]] = {n: {} for n in shards}
-    for key, value in data.items():
-        n = _shard_of(key)
-        if n in parts:
-            parts[n][key] = value
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    for n, part in parts.items():
-        keep(Path(folder) / f"{n}.pickle", part)
+def keep_map(folder: Path, data: dict[str, Any], changed: Iterable[str]) -> int:
+    """Save a map of many entries (one per article) for a later build, a row per key, writing
+    only the rows of `changed` keys (new, changed or gone): a rebuild that changes ten
+    articles of ten thousand writes ten rows. Returns how many rows were written or deleted."""
+    store, namespace = _store_of(folder)
+    return store.save(namespace, data, changed)
+
+
+def forget_map(folder: Path) -> None:
+    """Forget everything `keep_map` saved in `folder`."""
+    store, namespace = _store_of(folder)
+    store.clear(namespace)
 
 
 def kept_folder(settings: dict[str, Any], name: str) -> Path | None:
@@ -302,8 +268,9 @@ def kept_folder(settings: dict[str, Any], name: str) -> Path | None:
 
 class KeptValues:
     """Values computed one per article (per content file, per page), kept between the builds of
-    a rebuild in a kept map (`folder`; None: nothing kept), each with the stamp of what it was
-    computed from: `value` gives the kept value while the stamp is the same, else computes it.
+    a rebuild in a kept map (`folder`, see `keep_map`; None: nothing kept), each with the stamp
+    of what it was computed from: `value` gives the kept value while the stamp is the same,
+    else computes it.
     `save` before the values are changed in place (they are pickled as they are then)."""
 
     def __init__(self, folder: Path | None):
@@ -327,11 +294,9 @@ class KeptValues:
         self.new[key] = (stamp, value)
         return value
 
-    def save(self) -> None:
-        if self.folder is not None:
-            keep_map(self.folder, self.new, [*self.changed, *(self.old.keys() - self.new.keys())])
+    def save(self) -> int:
+        """Keep the values for the next build; returns how many rows were written or deleted."""
+        if self.folder is None:
+            return 0
+        return keep_map(self.folder, self.new, [*self.changed, *(self.old.keys() - self.new.keys())])
 
-
-def keep(path: Path, data: Any) -> None:
-    """Save `data` for a later build at `path`, atomically (a killed run leaves the old or the new)."""
-    atomic_write(Path(path), pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))

@@ -16,6 +16,7 @@ from broadsheet.archive.offline import make_offline_zip
 from broadsheet.archive.reproducible_zip import FILE_MODE, ZIP_TIMESTAMP
 from broadsheet.archive.verify import article_pages, summarize, verify
 from broadsheet.article import read_markdown_file
+from broadsheet.cache import STORE_FILE
 from conftest import ROOT, ingest_into
 
 
@@ -328,7 +329,7 @@ def test_corpus_facts_kept_between_runs_follow_changed_files(sample_content, tmp
     shutil.copytree(sample_content, content)
     cache = tmp_path / "facts.pickle"
     first = bag.corpus_facts(content, cache)
-    assert first == bag.corpus_facts(content) and cache.is_file()
+    assert first == bag.corpus_facts(content) and (tmp_path / STORE_FILE).is_file()
     assert bag.corpus_facts(content, cache) == first  # from the cache
     latest = max(content.rglob("*.md"), key=lambda p: read_markdown_file(p.read_text(encoding="utf-8")).date)
     latest.write_text(latest.read_text(encoding="utf-8").replace("\nstatus: published", "")

@@ -24,11 +24,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
+from broadsheet.cache import Store
 from conftest import FAKES_CSV, FAKES_DIR, ROOT, build_site, ingest_into
 
 sys.path.insert(0, str(ROOT / "plugins"))
 
-from search_index import analysis, export  # noqa: E402
+from search_index import SOURCES, analysis, export  # noqa: E402
 from search_index.index import INDEX_NAME, index_path  # noqa: E402
 from search_index.query import search, top_urls, weighting_from_settings  # noqa: E402
 
@@ -294,13 +295,13 @@ def test_incremental_rebuild_touches_only_changed_articles(site, tmp_path):
 
     # Source stamps let a build skip reading unchanged articles; stamps that disagree with
     # the index make it read them after all.
-    sources = last.with_name("sources.json")
-    stamps = json.loads(sources.read_text())
+    kept = Store(last.parent)
+    stamps = kept.load(SOURCES)
     assert len(stamps) == len(list(content.rglob("*.md")))
-    sources.write_text(json.dumps({k: [stamp, "not-the-hash"] for k, (stamp, _) in stamps.items()}))
+    kept.save(SOURCES, {k: [stamp, "not-the-hash"] for k, (stamp, _) in stamps.items()})
     build_site(content, output, partitioned=False)
     assert len(json.loads(last.read_text())["changed"]) == len(stamps)
-    assert json.loads(sources.read_text()) == stamps
+    assert kept.load(SOURCES) == stamps
 
     files = sorted(content.rglob("*.md"))
     edited, removed = files[0], files[1]

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from broadsheet.cache import STORE_FILE
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "plugins"))
@@ -81,7 +82,7 @@ def test_added_or_removed_articles_read_everything_again(tmp_path):
 def test_an_unreadable_table_means_a_full_export(tmp_path):
     docs = [document(n) for n in range(20)]
     table = tmp_path / "table.pickle"
-    table.write_bytes(b"not a pickle")
+    (tmp_path / STORE_FILE).write_bytes(b"not an SQLite file")
     export(tmp_path / "ix", docs, tmp_path / "out", table)
     export(tmp_path / "fresh-ix", docs, tmp_path / "fresh", None)
     assert shards(tmp_path / "out") == shards(tmp_path / "fresh")

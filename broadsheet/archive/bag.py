@@ -23,7 +23,8 @@ import bagit
 from broadsheet import __version__
 from broadsheet.article import front_matter_problems, split_markdown_file
 from broadsheet.files import same_device, sha256_file, walk
-from broadsheet.reuse import file_stamp, keep, load_kept
+from broadsheet.cache import changed_keys, stamp, stamp_of
+from broadsheet.reuse import keep_map, load_kept_map
 from broadsheet.versions import is_version_path
 
 #: The payload manifest of Broadsheet's bags (SHA-256 only), and the tag files' manifest.
@@ -68,28 +69,28 @@ class CorpusFacts:
 
 def corpus_facts(content: Path, cache_file: Path | None = None) -> CorpusFacts:
     """Count the articles under `content/` and find their date range (drafts and hidden excluded).
-    `cache_file`: each file's finding by its stamp (reuse.file_stamp), kept between
+    `cache_file`: each file's finding by its stamp (broadsheet.cache.stamp), kept between
     runs so that a rebuild reads again only the files that changed."""
-    known = load_kept(cache_file, {})
-    seen: dict[str, tuple[tuple[int, int, int], str | None]] = {}
+    known = load_kept_map(cache_file)
+    seen: dict[str, tuple[tuple, str | None]] = {}
     dates = []
     for path in sorted(Path(content).rglob("*.md")):
         rel = path.relative_to(content)
         if any(part.startswith(".") for part in rel.parts) or is_version_path(rel):
             continue  # hidden, or an earlier version of an article (broadsheet/versions.py)
-        stamp = file_stamp(path)
-        if stamp is None:
+        found = stamp(path)
+        if found is None:
             continue
         cached = known.get(rel.as_posix())
-        if cached is not None and cached[0] == stamp:
+        if cached is not None and cached[0] == found:
             date = cached[1]
         else:
             date = _published_date(path)
-        seen[rel.as_posix()] = (stamp, date)
+        seen[rel.as_posix()] = (found, date)
         if date is not None:
             dates.append(date)
     if cache_file is not None:
-        keep(cache_file, seen)
+        keep_map(cache_file, seen, changed_keys(known, seen))
     return CorpusFacts(len(dates), min(dates, default=None), max(dates, default=None))
 
 
@@ -182,14 +183,13 @@ class Payload:
         self.bytes = 0
         for rel in self.files:
             st = found[rel].stat(follow_symlinks=False)
-            self.stamps[rel] = (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns)
+            self.stamps[rel] = stamp_of(st)
             self.bytes += st.st_size
-        kept = load_kept(digests_cache, {}) if digests_cache else {}
-        kept = kept if isinstance(kept, dict) else {}
+        self.kept = load_kept_map(digests_cache)  # {rel: (stamp, digest)} of the last run
         self.known: dict[str, str] = {}
-        for rel, stamp in self.stamps.items():
-            old = kept.get(rel)
-            if old and old[0] == stamp:
+        for rel, now in self.stamps.items():
+            old = self.kept.get(rel)
+            if old and old[0] == now:
                 self.known[rel] = old[1]
 
 
@@ -220,7 +220,8 @@ def write_tail_tag_files(payload: Payload, digests: dict[str, str], title: str) 
                    key=lambda line: line.split(" ", 1)[-1])
     tagmanifest.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
     if payload.cache:
-        keep(payload.cache, {rel: (payload.stamps[rel], digests[rel]) for rel in payload.files})
+        new = {rel: (payload.stamps[rel], digests[rel]) for rel in payload.files}
+        keep_map(payload.cache, new, changed_keys(payload.kept, new))
 
 
 def _bagit_order(rel: str) -> list[tuple[int, str]]:

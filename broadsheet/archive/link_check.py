@@ -18,7 +18,8 @@ from urllib.parse import unquote, urlsplit
 import lxml.etree
 import lxml.html
 
-from broadsheet.reuse import keep, load_kept
+from broadsheet.cache import changed_keys
+from broadsheet.reuse import keep_map, load_kept_map
 
 _SKIP_SCHEMES = ("mailto:", "tel:", "javascript:", "data:", "blob:", "about:")
 _ASSET_LINK_RELS = {"stylesheet", "icon", "shortcut", "preload", "modulepreload", "manifest",
@@ -87,7 +88,7 @@ class LinkChecker:
             rel = os.path.relpath(folder, self.root).replace(os.sep, "/")
             self.dirs.update(posixpath.normpath(f"{rel}/{d}") for d in dirnames)
             self.files.update(posixpath.normpath(f"{rel}/{f}") for f in filenames)
-        cache = load_kept(cache_file, {})
+        cache = load_kept_map(cache_file)
         kept: dict[str, PageLinks] = {}
         html_files = 0
         for rel in sorted(self.files):
@@ -105,7 +106,7 @@ class LinkChecker:
                 for url in css_urls(text):
                     self.check(rel, 0, "css url()", url, True)
         if cache_file is not None:
-            keep(cache_file, kept)
+            keep_map(cache_file, kept, changed_keys(cache, kept))
         return html_files
 
     def _page_links(self, page_rel: str, digest: bytes, links) -> PageLinks:

@@ -9,7 +9,7 @@ RIS and CSL-JSON carry the text as it is.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 from markupsafe import Markup
@@ -39,6 +39,11 @@ class Citation:
     #: then the page's original URL, as Zotero's "Accessed" goes with the URL it was read at).
     accessed: datetime | None = None
     version: str | None = None  # the version cited, when the article has several: "2 of 3"
+
+    def inputs(self) -> tuple:
+        """Everything a citation file is made of (with the code, which the rebuild's cache key
+        covers): every field, each a plain value (broadsheet.cache.inputs_key)."""
+        return tuple(getattr(self, f.name) for f in fields(self))
 
 
 def latex_text(text: str) -> str:

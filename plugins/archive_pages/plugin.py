@@ -29,7 +29,7 @@ from pelican.generators import ArticlesGenerator, Generator, PagesGenerator, Pel
 from slugify import slugify
 
 from broadsheet import partitioned
-from broadsheet import reuse as reusing
+from broadsheet import cache, reuse as reusing
 from broadsheet.article import Article, record_of
 from broadsheet.files import atomic_write
 from broadsheet.ordering import oldest_first
@@ -135,7 +135,7 @@ class ArchivePagesGenerator(Generator):
         kept = reusing.KeptValues(reusing.kept_folder(s, "archive_pages-displays"))
         driver = partitioned.is_driver(s)
         for article in everything:
-            article.display = kept.value(article.source_path, lambda a=article: _stamp(a),
+            article.display = kept.value(article.source_path, lambda a=article: _display_inputs(a),
                                          lambda a=article: self._display(a, show_scraped_related))
             if not driver:  # a stand-in's record has no text: the search reads the file
                 article._broadsheet_record = article.display.record
@@ -308,10 +308,11 @@ class ArchivePagesGenerator(Generator):
         # In a rebuild, a citation that did not change is linked from the previous version.
         reuse = reusing.for_settings(self.settings)
         for article in chain(self.articles, self.context.get("hidden_articles", [])):
-            key = reusing.key_of(article.display.citation) if reuse else None
+            citation = article.display.citation
+            key = cache.inputs_key(*citation.inputs()) if reuse and citation is not None else None
             for (_, rel, _), (_, suffix, _, render) in zip(article.display.downloads, CITATION_FILES):
                 if not (reuse and reuse.take(rel, f"{suffix} {key}" if key else None)):
-                    self._write_file(rel, render(article.display.citation))
+                    self._write_file(rel, render(citation))
 
     def _data_row(self, article) -> dict[str, Any]:
         r = article.display.record
@@ -387,10 +388,10 @@ def _period_view(period) -> tuple:
     return (period.level, period.label, period.short, period.day, period.count, period.url)
 
 
-def _stamp(article) -> tuple:
+def _display_inputs(article) -> tuple:
     """What must stay the same for an article's display to stay the same: its content file
     and its place."""
-    return (reusing.file_stamp(article.source_path), article.url, article.save_as,
+    return (cache.stamp(article.source_path), article.url, article.save_as,
             article.relative_source_path, article.slug)
 
 

@@ -23,7 +23,7 @@ from pelican import signals
 
 from broadsheet import partitioned
 from broadsheet.background import Background, BackgroundFailed
-from broadsheet import reuse as reusing
+from broadsheet import cache, reuse as reusing
 from broadsheet.article import Article
 from broadsheet.files import atomic_write
 from broadsheet.ordering import oldest_first
@@ -165,7 +165,7 @@ class RelatedGraph:
             item = self._item(a)
             return item, reusing.key_of(item) if wants_key else None
 
-        found = [kept.value(a.source_path, lambda a=a: (reusing.file_stamp(a.source_path), a.url, a.title, a.date),
+        found = [kept.value(a.source_path, lambda a=a: (cache.stamp(a.source_path), a.url, a.title, a.date),
                             lambda a=a: item_and_digest(a)) for a in articles]
         kept.save()
         digests = [digest for _, digest in found]

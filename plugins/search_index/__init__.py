@@ -3,7 +3,7 @@
 At every build, after Pelican has written the pages:
 1. each article becomes a `SearchDocument` (built from the shared `Article` record), except
    that an article whose source file and metadata are as at the last build is not read again:
-   its content hash is taken from `sources.json` in the index folder (`KnownDocument`);
+   its content hash is taken from the index folder's store (`SOURCES`, `KnownDocument`);
 2. `index.update_index` brings the Whoosh index up to date, touching only articles whose
    content hash changed; the index lives outside the output (SEARCH_INDEX_PATH, default
    `.<output name>.search-index` beside the output), so it is not published;
@@ -29,11 +29,11 @@ import functools
 import html
 import json
 import logging
-import os
 import re
 import time
 from pathlib import Path
 
+from broadsheet import cache
 from broadsheet.background import Background, BackgroundFailed
 from broadsheet.files import atomic_write
 
@@ -125,8 +125,9 @@ def document_for(article):
 #: Beside the index: how long the last build's indexing and export took, in seconds (`invoke
 #: rebuild` reports it: the search runs beside the pages, so the build's time does not show it).
 TIMINGS_FILE = "last-seconds.json"
-#: Beside the index: {url: [source stamp, content hash]} of the last build.
-SOURCES_FILE = "sources.json"
+#: The namespace, in the index folder's store (broadsheet.cache), of each article's
+#: [source stamp, content hash] at the last build, by URL.
+SOURCES = "search-sources"
 #: Beside the index: the last export's postings (export.PostingTable), so the next re-reads
 #: only the terms of changed articles.
 EXPORT_TABLE_FILE = "export-table.pickle"
@@ -151,18 +152,14 @@ class KnownDocument:
 
 def source_stamp(article) -> list:
     """What must stay the same for an article's indexed text to stay the same: its source
-    file's size and modification time, and the title and date Pelican read."""
-    st = os.stat(article.source_path)
-    return [article.source_path, st.st_size, st.st_mtime_ns, str(article.metadata.get("title")),
+    file's stamp (broadsheet.cache), and the title and date Pelican read."""
+    return [article.source_path, *(cache.stamp(article.source_path) or ()), str(article.metadata.get("title")),
             article.date.isoformat()]
 
 
 def documents_for(articles, index_folder: Path) -> list:
     """The documents to index: `KnownDocument` for articles whose stamp matches the last build."""
-    try:
-        known = json.loads((index_folder / SOURCES_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        known = {}
+    known = cache.Store(index_folder).load(SOURCES)
     documents = []
     for article in articles:
         stamp, last = source_stamp(article), known.get(article.url)
@@ -208,8 +205,11 @@ def version_documents(articles, settings) -> tuple[list, dict[str, str]]:
 
 
 def write_sources(articles, documents, index_folder: Path) -> None:
+    """Keep each article's source stamp and content hash for the next build (`documents_for`);
+    only the rows that changed are written."""
     stamps = {d.key: [source_stamp(a), d.content_hash] for a, d in zip(articles, documents)}
-    atomic_write(index_folder / SOURCES_FILE, json.dumps(stamps, ensure_ascii=False))
+    store = cache.Store(index_folder)
+    store.save(SOURCES, stamps, cache.changed_keys(store.load(SOURCES), stamps))
 
 
 def _html_to_text(fragment: str) -> str:

@@ -28,7 +28,7 @@ from whoosh.query.spans import Span, SpanNear2
 from whoosh.qparser.dateparse import DateParserPlugin
 from whoosh.searching import Results
 
-from broadsheet.reuse import collection_paused
+from broadsheet.cache import collection_paused, stamp
 
 from .analysis import TOKEN_PATTERN, OnePassAnalyzer, prefix_terms, term_of
 from .index import INDEX_NAME, TEXT_FIELDS, index_path
@@ -193,7 +193,7 @@ def _length_table(reader, fieldname: str) -> list:
 
 @dataclass
 class _Open:
-    stamp: tuple[int, int]
+    stamp: tuple | None
     ix: Any
     searcher: Any
     parser: MultifieldParser
@@ -201,14 +201,6 @@ class _Open:
 
 #: Open searchers by (index folder, weighting).
 _open: dict[tuple[str, str], _Open] = {}
-
-
-def _folder_stamp(path: Path) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_ino, st.st_mtime_ns
 
 
 def open_index(output: Path, settings: dict[str, Any] | None = None, part: str = ""):
@@ -225,15 +217,15 @@ def _searcher(output: Path, settings: dict[str, Any] | None, weighting: dict[str
     """The cached searcher of the index of `output` (or of its `part`), reopened if the folder changed."""
     path = index_path(output, (settings or {}).get("SEARCH_INDEX_PATH")) / part
     key = (str(path), repr(sorted(weighting.items())))
-    stamp = _folder_stamp(path)
+    folder = stamp(path)
     cached = _open.get(key)
-    if cached is not None and cached.stamp == stamp:
+    if cached is not None and cached.stamp == folder:
         return cached
     if cached is not None:
         cached.searcher.close()
         del _open[key]
     ix = open_index(output, settings, part)
-    opened = _Open(stamp, ix, ix.searcher(weighting=model(weighting)), make_parser(ix.schema, weighting))
+    opened = _Open(folder, ix, ix.searcher(weighting=model(weighting)), make_parser(ix.schema, weighting))
     _open[key] = opened
     return opened
 
